@@ -1,0 +1,37 @@
+# One entry point for people and CI. Every pip call goes through constraints.txt so pip never
+# resolves a different torch (which would pull several GB of CUDA wheels).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+PYTEST_ARGS ?=
+
+.PHONY: install test test-all lint bench demo clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[train,dev]"
+	touch $@
+
+test: install
+	$(VENV)/bin/ruff check edge train calibrate tests scripts
+	scripts/in-loopback-netns $(PY) -m pytest -m "not gpu and not trt" $(PYTEST_ARGS)
+
+test-all: install
+	scripts/in-loopback-netns $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check edge train calibrate tests scripts
+
+bench: install
+	scripts/in-loopback-netns $(PY) -m edge.bench --out docs/benchmarks.md
+
+demo: install
+	scripts/in-loopback-netns $(VENV)/bin/edge demo
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

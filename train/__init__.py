@@ -1,0 +1,1 @@
+"""eeg-edge training (workstation): HMS data layer, synthetic data, models, `train fit`."""

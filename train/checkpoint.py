@@ -1,0 +1,74 @@
+"""Save and load models as bundles: safetensors weights + spec.json. Never unpickles."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import platform
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from edge.bundle import SPEC_FILE, WEIGHTS_FILE, atomic_write, load_spec, save_spec, write_checksums
+from edge.errors import BundleError
+from edge.spec import ModelSpec
+
+
+def runtime_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "torch": torch.__version__}
+    for dist in ("eeg-edge", "timm", "numpy"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[dist] = importlib.metadata.version(dist)
+    return versions
+
+
+def save_weights(path: Path, model: torch.nn.Module) -> Path:
+    """Weights only, contiguous CPU tensors, written atomically."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(state, str(tmp))
+    tmp.replace(path)
+    return path
+
+
+def load_weights(path: Path, model: torch.nn.Module) -> None:
+    if not path.is_file():
+        raise BundleError(f"{path} is missing; the bundle has no trained weights")
+    state = load_file(str(path))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise BundleError(
+            f"{path} does not fit model: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+        )
+
+
+def save_bundle(bundle: str | Path, model: torch.nn.Module, spec: ModelSpec,
+                extra_files: dict[str, bytes | str] | None = None) -> Path:
+    """Write spec.json + weights.safetensors (+ extra files such as metrics.json) and SHA256SUMS."""
+    bundle = Path(bundle)
+    bundle.mkdir(parents=True, exist_ok=True)
+    save_spec(bundle, spec)
+    save_weights(bundle / WEIGHTS_FILE, model)
+    for name, payload in (extra_files or {}).items():
+        atomic_write(bundle / name, payload)
+    write_checksums(bundle)
+    return bundle
+
+
+def build_model(spec: ModelSpec) -> torch.nn.Module:
+    from train.models import create_model
+
+    return create_model(spec.model, frontend=spec.frontend, **spec.model_kwargs)
+
+
+def load_bundle_model(bundle: str | Path, verify: bool = True) -> tuple[torch.nn.Module, ModelSpec]:
+    """Rebuild the model described by spec.json and load its weights; returns (model in eval mode, spec)."""
+    bundle = Path(bundle)
+    spec = load_spec(bundle, verify=verify)
+    model = build_model(spec)
+    load_weights(bundle / WEIGHTS_FILE, model)
+    return model.eval(), spec
+
+
+__all__ = ["SPEC_FILE", "WEIGHTS_FILE", "build_model", "load_bundle_model", "runtime_versions", "save_bundle"]
