@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from edge.errors import EegEdgeError
@@ -18,17 +17,21 @@ def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except EegEdgeError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [type(exc).__name__]:  # one line per problem found
+            print(f"{prog}: error: {line}", file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as exc:  # missing file, permission, full disk: the message already names the path
         print(f"{prog}: error: {exc.strerror or exc} ({exc.filename or ''})".rstrip(" ()"), file=sys.stderr)
         return EXIT_USER_ERROR
+    except typer.TyperException as exc:  # usage errors (typer vendors click: these are not click's classes)
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        return getattr(exc, "exit_code", EXIT_USER_ERROR)

@@ -1,0 +1,76 @@
+"""Bundle integrity: SHA256SUMS written over every file, tampering and unlisted files refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.bundle import (
+    SUMS_FILE,
+    atomic_write,
+    bundle_id,
+    engine_file,
+    load_spec,
+    save_spec,
+    verify_checksums,
+    write_checksums,
+)
+from edge.errors import BundleError
+from edge.spec import ModelSpec
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    save_spec(tmp_path, ModelSpec(model="grouped1d"))
+    atomic_write(tmp_path / "model.onnx", b"\x08\x07onnx-bytes")
+    atomic_write(tmp_path / "reports" / "calibration.json", "{}")
+    write_checksums(tmp_path)
+    return tmp_path
+
+
+def test_checksums_cover_every_file_and_verify(bundle):
+    listed = {line.split("  ", 1)[1] for line in (bundle / SUMS_FILE).read_text().splitlines()}
+    assert listed == {"spec.json", "model.onnx", "reports/calibration.json"}
+    verify_checksums(bundle)
+    assert load_spec(bundle).model == "grouped1d"
+
+
+def test_tampered_file_is_refused(bundle):
+    (bundle / "model.onnx").write_bytes(b"\x08\x07evil")
+    with pytest.raises(BundleError, match="model.onnx does not match"):
+        load_spec(bundle)
+
+
+def test_missing_and_unlisted_files_are_refused(bundle):
+    (bundle / "extra.bin").write_bytes(b"x")
+    with pytest.raises(BundleError, match="extra.bin are not in SHA256SUMS"):
+        verify_checksums(bundle)
+    (bundle / "extra.bin").unlink()
+    (bundle / "model.onnx").unlink()
+    with pytest.raises(BundleError, match="model.onnx listed in SHA256SUMS is missing"):
+        verify_checksums(bundle)
+
+
+def test_bundle_without_sums_or_dir_gives_actionable_error(tmp_path):
+    with pytest.raises(BundleError, match="does not exist"):
+        load_spec(tmp_path / "nope")
+    save_spec(tmp_path, ModelSpec(model="x"))
+    with pytest.raises(BundleError, match="has no SHA256SUMS"):
+        load_spec(tmp_path)
+
+
+def test_bundle_id_changes_with_content(bundle):
+    before = bundle_id(bundle)
+    atomic_write(bundle / "model.onnx", b"other")
+    write_checksums(bundle)
+    assert bundle_id(bundle) != before and len(before) == 12
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path):
+    atomic_write(tmp_path / "a.txt", "one")
+    atomic_write(tmp_path / "a.txt", "two")
+    assert (tmp_path / "a.txt").read_text() == "two"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_engine_file_names_the_gpu():
+    assert engine_file("NVIDIA Jetson Orin Nano") == "model.nvidia_jetson_orin_nano.engine"
