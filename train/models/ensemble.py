@@ -1,0 +1,49 @@
+"""ensemble: several registered models in one graph; forward = log(mean of the members' softmax)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from edge.errors import SpecError
+from edge.spec import FrontEndConfig
+from train.models.registry import create_model, register_model
+
+
+@register_model("ensemble")
+class Ensemble(nn.Module):
+    """members: [{"model": name, "model_kwargs": {...}}, ...]; every member shares the front-end config.
+
+    The output is valid logits: softmax(forward(x)) is exactly the mean of the members' probabilities.
+    There is no single encode/classify split (members encode differently), so training augments
+    members separately or not at all.
+    """
+
+    def __init__(self, frontend: FrontEndConfig, members: list[dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        if members is None:  # the default: one of each single model, with its default options
+            members = [{"model": "mel2d"}, {"model": "grouped1d"}]
+        if not members:
+            raise SpecError('ensemble.members must list at least one {"model": name, "model_kwargs": {...}}')
+        built = []
+        for i, member in enumerate(members):
+            if not isinstance(member, dict) or set(member) - {"model", "model_kwargs"} or "model" not in member:
+                raise SpecError(f'ensemble.members[{i}] must be {{"model": name, "model_kwargs": {{...}}}}, '
+                                f"got {member!r}")
+            if member["model"] == "ensemble":
+                raise SpecError(f"ensemble.members[{i}] cannot itself be an ensemble")
+            built.append(create_model(member["model"], frontend=frontend, **member.get("model_kwargs", {})))
+        self.members = nn.ModuleList(built)
+        self.register_buffer("log_count", torch.tensor(math.log(len(built))))
+
+    def forward(self, eeg: torch.Tensor) -> torch.Tensor:
+        log_probs = torch.stack([torch.log_softmax(m(eeg), dim=-1) for m in self.members])
+        return torch.logsumexp(log_probs, dim=0) - self.log_count
+
+    def encode(self, eeg: torch.Tensor) -> torch.Tensor:
+        raise SpecError("ensemble has no encode/classify split; train its members separately")
+
+    classify = encode

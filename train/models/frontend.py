@@ -1,0 +1,93 @@
+"""The in-graph signal front end: raw referential EEG -> scaled bipolar signals -> Mel-dB image.
+
+Everything is a fixed matrix or convolution held in buffers, so the exported graph uses only plain
+MatMul/Conv/Pad/Clip/Log ops (no ONNX STFT/DFT, which TensorRT 10.3 cannot parse) and train and
+serve run the same arithmetic.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edge.spec import FrontEndConfig, montage_matrix
+from train.models.dsp import bandpass_taps, dft_basis, mel_filterbank, used_bins
+
+
+def _buffer(value) -> torch.Tensor:
+    return torch.as_tensor(value, dtype=torch.float32)
+
+
+class SignalFrontEnd(nn.Module):
+    """eeg [B, 20, T] uV -> montage -> FIR bandpass ("same" length) -> clip to +-clip_uv -> / scale: [B, P, T]."""
+
+    def __init__(self, cfg: FrontEndConfig) -> None:
+        super().__init__()
+        cfg.validate()
+        taps = bandpass_taps(cfg)
+        self.register_buffer("montage", _buffer(montage_matrix(cfg.montage)))
+        # One copy of the taps per pair: a depthwise conv1d. The taps are symmetric, so the conv's
+        # cross-correlation equals convolution; zero padding keeps the length (edges see a partial filter).
+        self.register_buffer("fir", _buffer(taps).expand(cfg.n_pairs, 1, -1).contiguous())
+        self.register_buffer("clip_uv", _buffer(cfg.clip_uv))
+        self.register_buffer("scale_uv", _buffer(cfg.signal_scale_uv))
+        self.n_pairs = cfg.n_pairs
+
+    def forward(self, eeg: torch.Tensor) -> torch.Tensor:
+        bipolar = torch.matmul(self.montage, eeg)
+        filtered = F.conv1d(bipolar, self.fir, padding=self.fir.shape[-1] // 2, groups=self.n_pairs)
+        return torch.minimum(torch.maximum(filtered, -self.clip_uv), self.clip_uv) / self.scale_uv
+
+
+class LogMelSpectrogram(nn.Module):
+    """signals [B, P, T] -> power Mel spectrogram in dB [B, P, n_mels, frames].
+
+    Equals torchaudio MelSpectrogram(power=2, center=True, pad_mode="reflect", norm=None, mel_scale="htk")
+    followed by AmplitudeToDB("power", top_db=None). The STFT is a strided conv1d whose kernels are the
+    windowed DFT rows of only the bins the filterbank weights, so frequencies above mel_fmax cost nothing.
+    """
+
+    def __init__(self, cfg: FrontEndConfig) -> None:
+        super().__init__()
+        cfg.validate()
+        filterbank = mel_filterbank(cfg)
+        bins = used_bins(filterbank)
+        self.register_buffer("dft", _buffer(dft_basis(cfg, bins)).unsqueeze(1))  # [2K, 1, n_fft]
+        self.register_buffer("mel", _buffer(filterbank[bins].T))  # [n_mels, K]
+        self.register_buffer("amin", _buffer(cfg.db_amin))
+        self.n_bins = bins.stop - bins.start
+        self.n_fft = cfg.n_fft
+        self.hop_length = cfg.hop_length
+
+    def forward(self, signals: torch.Tensor) -> torch.Tensor:
+        flat = signals.flatten(0, 1).unsqueeze(1)  # [B*P, 1, T]
+        half = self.n_fft // 2
+        padded = F.pad(flat, (half, half), mode="reflect")
+        spectrum = F.conv1d(padded, self.dft, stride=self.hop_length)  # [B*P, 2K, frames]
+        real, imag = spectrum[:, : self.n_bins], spectrum[:, self.n_bins :]
+        power = real * real + imag * imag
+        mel = torch.matmul(self.mel, power)  # [B*P, n_mels, frames]
+        db = 10.0 * torch.log10(torch.maximum(mel, self.amin))
+        return db.unflatten(0, (-1, signals.shape[1]))
+
+
+class MelImageFrontEnd(nn.Module):
+    """eeg [B, 20, T] -> normalised Mel-dB image [B, C, H, W] laid out per FrontEndConfig.image_shape.
+
+    "chains": one input channel per montage chain (LL, RL, LP, RP), its 4 pairs' Mel bands stacked
+    vertically; "stack": every pair's Mel bands stacked in one channel.
+    """
+
+    def __init__(self, cfg: FrontEndConfig) -> None:
+        super().__init__()
+        self.signals = SignalFrontEnd(cfg)
+        self.spectrogram = LogMelSpectrogram(cfg)
+        self.register_buffer("db_offset", _buffer(cfg.db_offset))
+        self.register_buffer("db_scale", _buffer(cfg.db_scale))
+        self.image_channels = cfg.image_shape[0]
+
+    def forward(self, eeg: torch.Tensor) -> torch.Tensor:
+        db = self.spectrogram(self.signals(eeg))  # [B, P, n_mels, frames], pairs chain by chain
+        image = (db - self.db_offset) / self.db_scale
+        return image.flatten(1, 2).unflatten(1, (self.image_channels, -1))

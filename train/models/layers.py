@@ -1,0 +1,41 @@
+"""Small building blocks shared by the models."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class GeM(nn.Module):
+    """Generalised-mean pooling over every axis after the channels: [B, C, ...] -> [B, C].
+
+    p is trainable; written as clamp -> pow -> mean -> pow(1/p) so it exports to plain ONNX ops.
+    """
+
+    def __init__(self, p: float = 3.0, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.p = nn.Parameter(torch.tensor([float(p)]))
+        self.register_buffer("eps", torch.tensor(eps))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clamp(min=self.eps).pow(self.p).flatten(2).mean(-1).pow(1.0 / self.p)
+
+
+class ChannelShuffle(nn.Module):
+    """[B, groups * n, T] -> [B, n * groups, T]: channel j of group g moves to position j * groups + g."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unflatten(1, (self.groups, -1)).transpose(1, 2).flatten(1, 2)
+
+
+class ConvBnAct1d(nn.Sequential):
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1, act: bool = True):
+        super().__init__(
+            nn.Conv1d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False),
+            nn.BatchNorm1d(out_ch),
+            nn.SiLU() if act else nn.Identity(),
+        )

@@ -1,0 +1,85 @@
+"""mel2d: Mel-dB image of the bipolar montage -> timm CNN backbone -> GeM -> dropout -> FC."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from edge.errors import SpecError
+from edge.spec import CLASSES, FrontEndConfig
+from train._compat import import_timm
+from train.models.frontend import MelImageFrontEnd
+from train.models.layers import GeM
+from train.models.registry import register_model
+
+
+def load_local_state_dict(path: str) -> dict[str, torch.Tensor]:
+    """Weights from a local safetensors file or a torch file (weights_only: never unpickles code)."""
+    file = Path(path)
+    if not file.is_file():
+        raise SpecError(f"mel2d.pretrained: {path} is not a file; give a local safetensors or .pt weights file")
+    if file.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(file))
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a foreign or corrupt file
+        raise SpecError(f"mel2d.pretrained: cannot read {path} as torch weights ({exc})") from None
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict):
+        raise SpecError(f"mel2d.pretrained: {path} holds no state dict")
+    return state
+
+
+def create_backbone(name: str, in_chans: int, pretrained: str | None, drop_path_rate: float) -> nn.Module:
+    """A timm model without classifier and pooling, so it returns the feature map [B, F, h, w].
+
+    Pretrained weights come only from a local file; timm adapts the stem to in_chans and drops the
+    classifier. Nothing is fetched from a hub.
+    """
+    timm = import_timm()
+    if not timm.is_model(name):
+        close = difflib.get_close_matches(name, timm.list_models(), n=5)
+        raise SpecError(f"mel2d.backbone: unknown timm model {name!r}; close matches: {', '.join(close) or 'none'}")
+    kwargs = {"in_chans": in_chans, "num_classes": 0, "global_pool": "", "drop_path_rate": drop_path_rate}
+    if pretrained is None:
+        return timm.create_model(name, pretrained=False, **kwargs)
+    state = load_local_state_dict(pretrained)
+    try:
+        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"state_dict": state}, **kwargs)
+    except (RuntimeError, KeyError) as exc:
+        raise SpecError(f"mel2d.pretrained: {pretrained} does not fit backbone {name!r} ({exc})") from None
+
+
+@register_model("mel2d")
+class Mel2d(nn.Module):
+    """forward(eeg) = classify(encode(eeg)); encode gives the image so training can augment it in between."""
+
+    def __init__(self, frontend: FrontEndConfig, backbone: str = "mixnet_s", pretrained: str | None = None,
+                 drop_rate: float = 0.2, drop_path_rate: float = 0.0, gem_p: float = 3.0) -> None:
+        super().__init__()
+        if not 0.0 <= drop_rate < 1.0:
+            raise SpecError(f"mel2d.drop_rate must be in [0, 1), got {drop_rate!r}")
+        self.frontend = MelImageFrontEnd(frontend)
+        self.backbone = create_backbone(backbone, frontend.image_shape[0], pretrained, drop_path_rate)
+        # Some timm heads (MobileNetV3) widen the features after the body; head_hidden_size is the final width.
+        features = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features
+        self.pool = GeM(gem_p)
+        self.dropout = nn.Dropout(drop_rate)
+        self.head = nn.Linear(features, len(CLASSES))
+
+    def encode(self, eeg: torch.Tensor) -> torch.Tensor:
+        return self.frontend(eeg)
+
+    def classify(self, image: torch.Tensor) -> torch.Tensor:
+        features = self.backbone(image)
+        if features.ndim != 4:
+            raise SpecError(f"mel2d.backbone must be a CNN returning [B, F, h, w]; got {features.ndim}-d features")
+        return self.head(self.dropout(self.pool(features)))
+
+    def forward(self, eeg: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.encode(eeg))
