@@ -1,0 +1,128 @@
+"""WindowSet: every labelled 50 s window of a split, decoded once into a memory-mapped float32 array.
+
+Each row holds the window plus ``margin`` samples either side, so training can shift the window by up
+to +-margin samples without touching parquet. Missing data policy (identical for NaN stretches and for
+margin samples that fall outside the file): per window and channel, the gap is filled with the mean
+of that channel's finite samples in the stored row (0 when the whole row is NaN). A constant at the
+channel's own level adds no step edge, so no spurious sharp transient reaches the band-pass front end
+(a 0 fill would make a step of the channel's DC offset, often hundreds of uV in real recordings).
+NaN counts and padding lengths are kept per row so a loader can drop or down-weight such windows.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import DataError
+from edge.spec import CHANNELS, WINDOW_SAMPLES
+from train.data.cache import WindowCache, cache_key
+from train.data.columns import check_split, start_sample
+from train.data.eeg_file import read_eeg_file
+from train.data.table import HmsTable, load_table
+
+DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True, eq=False)
+class WindowSet:
+    signals: np.ndarray  # [N, 20, 10000 + 2 * margin] float32 uV (read-only memmap), gaps filled
+    margin: int
+    targets: np.ndarray | None  # [N, 6] float32 votes / total (None for the test split)
+    total_votes: np.ndarray | None  # [N] int32
+    patient_ids: np.ndarray  # [N] int64
+    eeg_ids: np.ndarray  # [N] int64
+    label_ids: np.ndarray  # [N] int64 (-1 for the test split)
+    offsets_s: np.ndarray  # [N] float64
+    nan_counts: np.ndarray  # [N] int64: NaN samples (all channels) replaced in the stored row
+    pad_samples: np.ndarray  # [N, 2] int32: samples before / after the file that were filled
+
+    def __len__(self) -> int:
+        return len(self.signals)
+
+    def window(self, i: int, shift: int = 0) -> np.ndarray:
+        """[20, 10000] view of row i, shifted by ``shift`` samples (|shift| <= margin)."""
+        if abs(shift) > self.margin:
+            raise ValueError(f"shift must be within +-{self.margin} samples (the cached margin), got {shift}")
+        start = self.margin + shift
+        return self.signals[i, :, start:start + WINDOW_SAMPLES]
+
+
+def fill_gaps(row: np.ndarray) -> int:
+    """Replace NaN/Inf in [channels, samples] in place by each channel's finite mean; return how many."""
+    bad = ~np.isfinite(row)
+    count = int(bad.sum())
+    if count:
+        finite_sum = np.where(bad, 0.0, row).sum(axis=1, dtype=np.float64)
+        finite_n = (~bad).sum(axis=1)
+        means = np.divide(finite_sum, finite_n, out=np.zeros_like(finite_sum), where=finite_n > 0)
+        row[bad] = np.broadcast_to(means[:, None], row.shape)[bad]
+    return count
+
+
+def _cut(eeg: np.ndarray, start: int, length: int) -> tuple[np.ndarray, int, int]:
+    """eeg[:, start:start + length] with out-of-file samples as NaN, and how many were before / after."""
+    before, after = max(0, -start), max(0, start + length - eeg.shape[1])
+    out = np.full((eeg.shape[0], length), np.nan, dtype=np.float32)
+    out[:, before:length - after] = eeg[:, start + before:start + length - after]
+    return out, before, after
+
+
+def _decode_eeg(table: HmsTable, rows: np.ndarray, margin: int, signals: np.ndarray,
+                nan_counts: np.ndarray, pads: np.ndarray) -> None:
+    eeg = read_eeg_file(table.eeg_path(table.eeg_ids[rows[0]]))
+    length = WINDOW_SAMPLES + 2 * margin
+    for i in rows:
+        row, before, after = _cut(eeg, start_sample(table.offsets_s[i]) - margin, length)
+        nan_counts[i] = int(np.isnan(row[:, before:length - after]).sum())
+        fill_gaps(row)
+        signals[i] = row
+        pads[i] = before, after
+
+
+def _decode_all(table: HmsTable, margin: int, path: Path, workers: int) -> tuple[np.ndarray, np.ndarray]:
+    n = len(table)
+    signals = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32,
+                                        shape=(n, len(CHANNELS), WINDOW_SAMPLES + 2 * margin))
+    nan_counts = np.zeros(n, dtype=np.int64)
+    pads = np.zeros((n, 2), dtype=np.int32)
+    groups = np.split(np.argsort(table.eeg_ids, kind="stable"),
+                      np.flatnonzero(np.diff(np.sort(table.eeg_ids, kind="stable"))) + 1)
+    with ThreadPoolExecutor(max(1, workers)) as pool:  # pyarrow and numpy copies release the GIL
+        for future in [pool.submit(_decode_eeg, table, rows, margin, signals, nan_counts, pads)
+                       for rows in groups if len(rows)]:
+            future.result()
+    signals.flush()
+    del signals
+    return nan_counts, pads
+
+
+def build_window_set(data_dir: Path, cache_dir: Path | None = None, split: str = "train", margin: int = 400,
+                     workers: int = DEFAULT_WORKERS) -> WindowSet:
+    """Decode every parquet once into ``cache_dir`` (default <data_dir>/.eeg-edge-cache/), or reload it.
+
+    The cache is keyed by the csv's content, the EEG files' names/sizes/mtimes and the margin, so a
+    changed dataset rebuilds and an unchanged one memory-maps instantly. For the test split the
+    windows are the first 50 s of each file.
+    """
+    data_dir = Path(data_dir)
+    check_split(split)
+    if margin < 0:
+        raise DataError(f"margin must be >= 0 samples, got {margin}")
+    cache = WindowCache(Path(cache_dir) if cache_dir is not None else data_dir / ".eeg-edge-cache", split,
+                        cache_key(data_dir, split, margin))
+    if not cache.exists():
+        table = load_table(data_dir, split)
+        with cache.writing() as (signals_tmp, finish):
+            nan_counts, pads = _decode_all(table, margin, signals_tmp, workers)
+            finish({
+                "targets": table.targets, "total_votes": table.total_votes, "patient_ids": table.patient_ids,
+                "eeg_ids": table.eeg_ids, "label_ids": table.label_ids, "offsets_s": table.offsets_s,
+                "nan_counts": nan_counts, "pad_samples": pads,
+            })
+    signals, meta = cache.load()
+    return WindowSet(signals=signals, margin=margin, **meta)

@@ -1,0 +1,1 @@
+"""Synthetic HMS data: physiologically motivated EEG patterns in exactly the Kaggle layout."""
