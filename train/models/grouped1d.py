@@ -3,9 +3,9 @@
 Channels are kept pair-major (channel = pair * width + feature). Each stage has a temporal block
 (conv grouped by pair: each pair's features see only that pair, across time) and a spatial block
 (channels shuffled to feature-major, conv grouped by feature: each group sees one feature of every
-pair). Both sit between grouped 1x1 convs whose groups are montage chains; the spatial block's
-channel shuffle carries information between those groups. A strided per-pair stem downsamples
-early (stem_stride) so the blocks run at a low rate and the model stays cheap.
+pair). Both sit between grouped 1x1 convs whose groups are runs of neighbouring pairs (by default
+2 pairs of the same chain); the spatial block's channel shuffle carries information between them.
+A strided per-pair stem downsamples early (stem_stride) so the blocks run at a low rate.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ class GroupedUnit(nn.Module):
 
     Temporal unit: the mix is grouped by pair (each group = one pair's features, across time).
     Spatial unit: channels are shuffled pair-major -> feature-major before the mix and back after it,
-    so each group holds one feature of every pair; this shuffle is what lets the chain-local 1x1
-    groups exchange information.
+    so each group holds one feature of every pair; this shuffle is what lets the local 1x1 groups
+    exchange information.
     """
 
     def __init__(self, channels: int, pairs: int, pointwise_groups: int, kernel: int, stride: int,
@@ -52,8 +52,8 @@ class GroupedUnit(nn.Module):
 class Grouped1d(nn.Module):
     """forward(eeg) = classify(encode(eeg)); encode gives the scaled bipolar signals [B, P, T]."""
 
-    def __init__(self, frontend: FrontEndConfig, width: int = 16, stem_kernel: int = 15, stem_stride: int = 4,
-                 kernel: int = 9, stage_strides: Sequence[int] = (2, 2, 2, 2), pointwise_groups: int = 4,
+    def __init__(self, frontend: FrontEndConfig, width: int = 16, stem_kernel: int = 15, stem_stride: int = 5,
+                 kernel: int = 9, stage_strides: Sequence[int] = (2, 2, 2, 2), pointwise_groups: int = 8,
                  drop_rate: float = 0.2, gem_p: float = 3.0) -> None:
         super().__init__()
         pairs = frontend.n_pairs
