@@ -2,7 +2,7 @@
 
 import importlib
 
-COMMAND_MODULES = ("train.commands.synth",)
+COMMAND_MODULES = ("train.commands.synth", "train.commands.fit")
 
 
 def register_all() -> None:

@@ -1,0 +1,71 @@
+"""`train fit`, `train eval`, `train predict`: thin wrappers over train.fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from train.cli import app
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Kaggle HMS layout (train.csv + train_eegs/ ...).")]
+BundleOpt = Annotated[Path, typer.Option("--bundle", help="Bundle directory written by `train fit`.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+
+
+@app.command("fit")
+def fit_command(
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="Bundle directory to write (must be new or empty).")],
+    config: Annotated[Path | None, typer.Option("--config", help="TOML config; defaults train a good model.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="mel2d, grouped1d or ensemble.")] = None,
+    folds: Annotated[int | None, typer.Option("--folds", help="Patient-grouped folds to train.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs")] = None,
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from the last checkpoint.")] = True,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")] = None,
+) -> None:
+    """Train with patient-grouped CV and write a bundle with metrics, OOF predictions and plots."""
+    from train.fit.config import load_config
+    from train.fit.run import fit
+
+    flags: dict[str, Any] = {"model.name": model, "cv.folds": folds, "run.seed": seed, "optim.epochs": epochs,
+                             "run.device": device}
+    cfg = load_config(config, {k: v for k, v in flags.items() if v is not None})
+    summary = fit(data, out, cfg, resume=resume)
+    if summary is not None:
+        typer.echo(f"bundle {summary.bundle}: out-of-fold KL {summary.oof_kl:.4f} "
+                   f"(class-prior baseline {summary.oof_prior_kl:.4f}), shipped model: {summary.final_model}")
+
+
+@app.command("eval")
+def eval_command(data: DataOpt, bundle: BundleOpt, device: DeviceOpt = "auto") -> None:
+    """Kaggle KL of a bundle on a labelled layout, with per-class figures."""
+    from train.fit.evaluate import evaluate_bundle
+
+    report = evaluate_bundle(bundle, data, device=device)
+    table = Table(title=f"{bundle} on {data}: KL {report.kl:.4f} (class prior {report.prior_kl:.4f}), "
+                        f"{report.rows} rows, accuracy {report.accuracy:.3f}")
+    for column in ("class", "rows (expert argmax)", "mean target", "mean pred", "KL share", "recall"):
+        table.add_column(column, justify="right")
+    for c in report.classes:
+        table.add_row(c.name, str(c.rows), f"{c.mean_target:.3f}", f"{c.mean_pred:.3f}", f"{c.kl_share:.4f}",
+                      f"{c.recall:.3f}")
+    Console().print(table)
+
+
+@app.command("predict")
+def predict_command(
+    data: DataOpt,
+    bundle: BundleOpt,
+    out: Annotated[Path, typer.Option("--out", help="Submission CSV to write.")],
+    device: DeviceOpt = "auto",
+) -> None:
+    """Write a Kaggle submission (eeg_id + six <class>_vote probabilities) for the test layout."""
+    from train.fit.predict import predict_submission
+
+    path = predict_submission(bundle, data, out, device=device)
+    typer.echo(f"wrote {path}")

@@ -1,0 +1,164 @@
+"""Training configuration: frozen dataclasses loaded from TOML, validated once, saved into the bundle.
+
+Every field has a default that trains a good model (`train fit` with no config). A TOML file may set
+any subset of the sections below; CLI flags override single fields on top of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from edge.errors import SpecError
+from edge.spec import FrontEndConfig, from_dict
+
+MIXUP_TARGETS = ("signal", "encoding")
+FINAL_MODELS = ("fold", "refit")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "mel2d"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    epochs: int = 12
+    batch_size: int = 16
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.05  # cosine decays to lr * min_lr_ratio
+    warmup_steps: int = 50
+    weight_decay: float = 1e-2
+    grad_clip: float = 1.0  # max global L2 norm; 0 disables clipping
+    ema_decay: float = 0.0  # 0 disables the weight EMA; typical 0.99-0.999
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    vote_weighting: bool = True  # weight rows by expert agreement: w = min(total_votes, cap) / cap
+    vote_weight_cap: int = 10
+    stage2_epochs: int = 0  # > 0: after `optim.epochs`, train this many epochs on rows with >= stage2_min_votes
+    stage2_min_votes: int = 10
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Train-only augmentations, applied in the training step; a probability of 0 switches one off."""
+
+    shift_s: float = 2.0  # random shift of the window around the label, at most WindowSet.margin
+    flip_p: float = 0.5  # swap left/right hemispheres
+    amplitude_p: float = 0.5
+    amplitude_range: tuple[float, ...] = (0.7, 1.4)
+    bandpass_jitter_p: float = 0.3  # random extra low-pass / high-pass edge
+    channel_dropout_p: float = 0.2  # zero 1-2 random raw channels
+    time_mask_p: float = 0.2  # zero a random block of the raw window (outside the labelled centre too)
+    time_mask_max_s: float = 5.0
+    mixup_p: float = 0.3
+    mixup_alpha: float = 0.4
+    mixup_on: str = "signal"  # "signal" mixes raw windows, "encoding" mixes encode() outputs
+    cutout_p: float = 0.3  # time/frequency cutout on a 2D encoding (mel2d); time-only on 1D encodings
+    cutout_max_fraction: float = 0.15
+
+
+@dataclass(frozen=True)
+class CvConfig:
+    k: int = 5  # patient-grouped splits
+    folds: int = 1  # how many of the k splits to train (each trains one model on the other k-1)
+    final: str = "fold"  # "fold": ship fold 0's model; "refit": retrain on all rows and ship that
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    seed: int = 0
+    device: str = "auto"
+    margin: int = 400  # samples of context either side of the window, for the random shift
+    num_workers: int = 0
+    eval_batch_size: int = 32
+    checkpoint_every: int = 50  # steps; a checkpoint is also written at every epoch end
+    amp: bool = True  # autocast (bf16) on CUDA only; CPU always runs fp32
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    cv: CvConfig = field(default_factory=CvConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def validate(self) -> None:
+        o, a, loss, cv, run = self.optim, self.augment, self.loss, self.cv, self.run
+        _require(bool(self.model.name), "model.name", "must name a registered model", self.model.name)
+        self.model.frontend.validate("model.frontend")
+        for name in ("epochs", "batch_size"):
+            _require(getattr(o, name) >= 1, f"optim.{name}", "must be >= 1", getattr(o, name))
+        _require(o.lr > 0, "optim.lr", "must be > 0", o.lr)
+        _require(0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]", o.min_lr_ratio)
+        for name in ("warmup_steps", "weight_decay", "grad_clip"):
+            _require(getattr(o, name) >= 0, f"optim.{name}", "must be >= 0", getattr(o, name))
+        _require(0 <= o.ema_decay < 1, "optim.ema_decay", "must be in [0, 1)", o.ema_decay)
+        _require(loss.vote_weight_cap >= 1, "loss.vote_weight_cap", "must be >= 1", loss.vote_weight_cap)
+        _require(loss.stage2_epochs >= 0, "loss.stage2_epochs", "must be >= 0", loss.stage2_epochs)
+        _require(loss.stage2_min_votes >= 1, "loss.stage2_min_votes", "must be >= 1", loss.stage2_min_votes)
+        for name in ("flip_p", "amplitude_p", "bandpass_jitter_p", "channel_dropout_p", "time_mask_p", "mixup_p",
+                     "cutout_p"):
+            _require(0 <= getattr(a, name) <= 1, f"augment.{name}", "must be a probability in [0, 1]",
+                     getattr(a, name))
+        _require(a.shift_s >= 0, "augment.shift_s", "must be >= 0", a.shift_s)
+        _require(len(a.amplitude_range) == 2 and 0 < a.amplitude_range[0] <= a.amplitude_range[1],
+                 "augment.amplitude_range", "must be [low, high] with 0 < low <= high", a.amplitude_range)
+        _require(a.time_mask_max_s >= 0, "augment.time_mask_max_s", "must be >= 0", a.time_mask_max_s)
+        _require(a.mixup_alpha > 0, "augment.mixup_alpha", "must be > 0", a.mixup_alpha)
+        _require(a.mixup_on in MIXUP_TARGETS, "augment.mixup_on", f"must be one of {MIXUP_TARGETS}", a.mixup_on)
+        _require(0 <= a.cutout_max_fraction < 1, "augment.cutout_max_fraction", "must be in [0, 1)",
+                 a.cutout_max_fraction)
+        _require(cv.k >= 2, "cv.k", "must be >= 2 (patient-grouped splits)", cv.k)
+        _require(1 <= cv.folds <= cv.k, "cv.folds", f"must be in [1, cv.k={cv.k}]", cv.folds)
+        _require(cv.final in FINAL_MODELS, "cv.final", f"must be one of {FINAL_MODELS}", cv.final)
+        _require(run.device in DEVICES, "run.device", f"must be one of {DEVICES}", run.device)
+        _require(run.margin >= 0, "run.margin", "must be >= 0", run.margin)
+        _require(run.num_workers >= 0, "run.num_workers", "must be >= 0", run.num_workers)
+        _require(run.eval_batch_size >= 1, "run.eval_batch_size", "must be >= 1", run.eval_batch_size)
+        _require(run.checkpoint_every >= 1, "run.checkpoint_every", "must be >= 1", run.checkpoint_every)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _require(cond: bool, where: str, message: str, value: Any) -> None:
+    if not cond:
+        raise SpecError(f"config {where} {message}, got {value!r}")
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> FitConfig:
+    """Defaults, then the TOML file, then `overrides` ({"section.field": value}); validated once."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise SpecError(f"config file {path} does not exist")
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError(f"config file {path} is not valid TOML: {exc}") from None
+    for dotted, value in (overrides or {}).items():
+        section, _, name = dotted.partition(".")
+        data.setdefault(section, {})[name] = value
+    config = from_dict(FitConfig, data, "config")
+    config.validate()
+    return config
+
+
+def config_from_dict(data: dict[str, Any]) -> FitConfig:
+    """Rebuild a saved config (spec.training["config"]) for resume checks and reports."""
+    config = from_dict(FitConfig, data, "config")
+    config.validate()
+    return config

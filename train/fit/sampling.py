@@ -1,0 +1,56 @@
+"""Which windows a rank sees in an epoch, and in what order: a pure function of (seed, fold, epoch).
+
+The permutation and the random shifts are drawn per epoch from a seeded Generator, so a run killed
+mid-epoch resumes by skipping the batches already done. Sharding over ranks follows
+torch's DistributedSampler (pad to a multiple of world_size, then take every world_size-th index),
+extended with the per-window shift, which DistributedSampler cannot carry.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+
+def epoch_order(rows: np.ndarray, seed: int, fold: int, epoch: int, max_shift: int,
+                rank: int = 0, world_size: int = 1) -> list[tuple[int, int]]:
+    """(row, shift) pairs for this rank's share of the epoch, in training order."""
+    rng = np.random.default_rng([seed, fold, epoch, 7919])
+    order = rows[rng.permutation(len(rows))]
+    shifts = rng.integers(-max_shift, max_shift + 1, size=len(order)) if max_shift else np.zeros(len(order), int)
+    padded = math.ceil(len(order) / world_size) * world_size
+    index = np.resize(np.arange(len(order)), padded)[rank::world_size]
+    return [(int(order[i]), int(shifts[i])) for i in index]
+
+
+def steps_in_epoch(n_rows: int, batch_size: int, world_size: int = 1) -> int:
+    """Batches per rank; a trailing partial batch is dropped (a 1-row batch breaks BatchNorm)."""
+    per_rank = math.ceil(n_rows / world_size)
+    return max(per_rank // batch_size, 1)
+
+
+class WindowDataset(Dataset):
+    """Items are keyed by (row, shift): returns (eeg [20, 10000], target [6], total_votes, row)."""
+
+    def __init__(self, windows) -> None:
+        self.windows = windows
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, key: tuple[int, int]):
+        row, shift = key
+        eeg = torch.from_numpy(np.ascontiguousarray(self.windows.window(row, shift), dtype=np.float32))
+        target = torch.from_numpy(np.asarray(self.windows.targets[row], dtype=np.float32))
+        return eeg, target, int(self.windows.total_votes[row]), row
+
+
+def make_loader(windows, keys: list[tuple[int, int]], batch_size: int, num_workers: int) -> DataLoader:
+    # An explicit generator keeps the loader from drawing from torch's global RNG, which the model's
+    # dropout uses: otherwise creating an iterator at a resume point would shift dropout draws.
+    return DataLoader(WindowDataset(windows), batch_size=batch_size, sampler=keys, num_workers=num_workers,
+                      drop_last=len(keys) >= batch_size, generator=torch.Generator().manual_seed(0),
+                      persistent_workers=False)
