@@ -157,8 +157,10 @@ class FrontEndConfig:
     mel_fmin_hz: float = 0.5
     mel_fmax_hz: float = 20.0
     db_amin: float = 1e-10
-    db_offset: float = 20.0  # image = (dB - offset) / scale, roughly zero-mean unit-variance on real EEG
-    db_scale: float = 20.0
+    # image = (dB - offset) / scale; dB of the scaled bipolar signal. Mean and std measured over the 12
+    # sparcnet_iiic segments (5.7 dB, 12.1 dB; see docs/models.md), so the image is ~zero-mean, unit-variance.
+    db_offset: float = 5.0
+    db_scale: float = 12.0
     image_layout: str = "chains"
 
     def validate(self, where: str = "frontend") -> None:
