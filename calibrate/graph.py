@@ -1,0 +1,139 @@
+"""Reading ONNX graphs: where the signal front end is, which ops are forbidden, and TensorRT's QDQ rules.
+
+The front end (montage, FIR bandpass, clip, STFT-as-conv1d, mel, dB) stays in float: its dynamic
+range spans many decades (power spectra before the log), so int8 would destroy it, and on Jetson it
+runs in fp16 on the GPU anyway. Its nodes are found from the graph itself: a node belongs to the front
+end when its name or its exporter metadata (the torch module path) contains ``frontend``, and so does
+every node upstream of such a node (ops the exporter's optimizer created carry no metadata).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+FRONTEND_TAG = "frontend"
+# torch.stft exports to STFT (TensorRT parses it only from 10.5; JetPack 6 ships 10.3); DFT likewise.
+FORBIDDEN_OPS: frozenset[str] = frozenset({"STFT", "DFT", "MelWeightMatrix"})
+# The ops TensorRT runs in int8 when Q/DQ sit on both their activation and weight inputs.
+COMPUTE_OPS: tuple[str, ...] = ("Conv", "MatMul", "Gemm")
+QDQ_OPS: frozenset[str] = frozenset({"QuantizeLinear", "DequantizeLinear"})
+# A quantized activation that also feeds a residual Add: TensorRT fuses that Add into the int8 conv.
+DQ_SIDE_CONSUMERS: frozenset[str] = frozenset({"Add"})
+# Metadata keys the torch dynamo exporter writes with the module path of each node.
+_SCOPE_KEYS = ("pkg.torch.onnx.name_scopes", "namespace")
+
+
+def _is_tagged(node: onnx.NodeProto) -> bool:
+    if FRONTEND_TAG in node.name:
+        return True
+    return any(p.key in _SCOPE_KEYS and FRONTEND_TAG in p.value for p in node.metadata_props)
+
+
+def _producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
+    return {out: node for node in graph.node for out in node.output if out}
+
+
+def consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
+    table: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            table.setdefault(name, []).append(node)
+    return table
+
+
+def upstream_closure(graph: onnx.GraphProto, seeds: Iterable[str]) -> set[str]:
+    """Names of the seed nodes and of every node they depend on."""
+    producers = _producers(graph)
+    by_name = {node.name: node for node in graph.node}
+    seen: set[str] = set()
+    stack = [by_name[name] for name in seeds if name in by_name]
+    while stack:
+        node = stack.pop()
+        if node.name in seen:
+            continue
+        seen.add(node.name)
+        stack.extend(producers[i] for i in node.input if i in producers)
+    return seen
+
+
+def frontend_nodes(model: onnx.ModelProto) -> list[str]:
+    """Names of the front-end nodes, in graph order. Empty when the graph tags no front end."""
+    graph = model.graph
+    unnamed = [n.op_type for n in graph.node if not n.name]
+    if unnamed:
+        raise ValueError(f"{len(unnamed)} nodes have no name (first: {unnamed[0]}); name them before quantizing")
+    closure = upstream_closure(graph, [n.name for n in graph.node if _is_tagged(n)])
+    return [n.name for n in graph.node if n.name in closure]
+
+
+def forbidden_ops(model: onnx.ModelProto) -> list[str]:
+    """Op types in the graph that TensorRT 10.3 cannot parse (sorted, unique)."""
+    return sorted({n.op_type for n in model.graph.node} & FORBIDDEN_OPS)
+
+
+def _initializer(graph: onnx.GraphProto, name: str) -> np.ndarray | None:
+    for init in graph.initializer:
+        if init.name == name:
+            return numpy_helper.to_array(init)
+    return None
+
+
+def qdq_violations(model: onnx.ModelProto, frontend: Iterable[str]) -> list[str]:
+    """Every way the QDQ graph departs from what TensorRT fuses; empty means the graph follows the rules.
+
+    Rules: zero points are int8 zeros (symmetric); scales are positive and finite; a QuantizeLinear
+    feeds only DequantizeLinear (a Q->DQ pair); a DequantizeLinear feeds a Conv/MatMul/Gemm data or
+    weight input (never a bias, never the softmax), besides at most a residual Add; a quantized compute op has Q/DQ on both its
+    activation and its weight; no Q/DQ node sits in the front end.
+    """
+    graph = model.graph
+    problems: list[str] = []
+    users = consumers(graph)
+    producers = _producers(graph)
+    for node in graph.node:
+        if node.op_type not in QDQ_OPS:
+            continue
+        scale = _initializer(graph, node.input[1])
+        zero = _initializer(graph, node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        if zero is None or zero.dtype != np.int8 or np.any(zero != 0):
+            problems.append(f"{node.name}: zero point must be an int8 initializer of zeros, got {zero!r}")
+        if scale is None or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+            problems.append(f"{node.name}: scale must be a positive finite initializer")
+        targets = users.get(node.output[0], [])
+        if node.op_type == "QuantizeLinear":
+            bad = [t.name for t in targets if t.op_type != "DequantizeLinear"]
+            if bad or not targets:
+                problems.append(f"{node.name}: QuantizeLinear must feed DequantizeLinear only, feeds {bad or 'nothing'}")
+            continue
+        feeds_compute = False
+        for target in targets:
+            slots = [i for i, name in enumerate(target.input) if name == node.output[0]]
+            if target.op_type in COMPUTE_OPS and all(i <= 1 for i in slots):
+                feeds_compute = True
+            elif target.op_type not in DQ_SIDE_CONSUMERS:
+                problems.append(f"{node.name}: DequantizeLinear feeds {target.op_type} {target.name} input {slots}; "
+                                "only Conv/MatMul/Gemm data or weight inputs (and a residual Add) may take it")
+        if not feeds_compute:
+            problems.append(f"{node.name}: DequantizeLinear feeds no Conv/MatMul/Gemm")
+    for node in graph.node:
+        if node.op_type not in COMPUTE_OPS:
+            continue
+        dq_inputs = [producers.get(name) is not None and producers[name].op_type == "DequantizeLinear"
+                     for name in node.input[:2]]
+        if any(dq_inputs) and not all(dq_inputs):
+            problems.append(f"{node.name}: {node.op_type} has Q/DQ on only one of its activation and weight inputs")
+    in_frontend = upstream_closure(graph, frontend)
+    problems.extend(f"{n.name}: {n.op_type} inside the front end" for n in graph.node
+                    if n.op_type in QDQ_OPS and n.name in in_frontend)
+    return problems
+
+
+def quantized_compute_nodes(model: onnx.ModelProto) -> list[str]:
+    """Compute nodes whose weight input comes through a DequantizeLinear."""
+    producers = _producers(model.graph)
+    return [n.name for n in model.graph.node if n.op_type in COMPUTE_OPS and len(n.input) > 1
+            and n.input[1] in producers and producers[n.input[1]].op_type == "DequantizeLinear"]

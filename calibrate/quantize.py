@@ -1,0 +1,111 @@
+"""Explicit INT8 quantization (QDQ) of the exported graph with onnxruntime, laid out the way TensorRT fuses it.
+
+Choices and why:
+- QDQ format: TensorRT builds INT8 engines from explicit Q/DQ nodes (implicit calibrators are
+  deprecated since TensorRT 10.1 and removed in 11).
+- Symmetric int8 for activations and weights, zero points 0: the only form TensorRT accepts.
+- Per-channel weights (axis 0 for Conv/Gemm, 1 for MatMul): depthwise/mixed convs have per-channel
+  ranges that differ by orders of magnitude.
+- Q/DQ only on the inputs of Conv/MatMul/Gemm: TensorRT fuses DQ->Conv->(Q) into an int8 kernel and
+  runs everything else (BN after concatenated mixed convs, SiLU, SE gates) in fp16.
+- Weights stay float with a Q->DQ pair (AddQDQPairToWeight) and biases stay float (QuantizeBias off):
+  TensorRT folds weight Q/DQ itself and has no int32 bias input.
+- The front end and the softmax are excluded (computed from the graph, see calibrate.graph).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+from calibrate.calib_data import WindowBatchReader
+from calibrate.graph import COMPUTE_OPS, FRONTEND_TAG, QDQ_OPS, frontend_nodes, qdq_violations, quantized_compute_nodes
+from edge.bundle import atomic_write
+from edge.errors import EegEdgeError, SpecError
+
+CALIBRATION_METHODS: dict[str, CalibrationMethod] = {
+    "minmax": CalibrationMethod.MinMax,
+    "entropy": CalibrationMethod.Entropy,
+    "percentile": CalibrationMethod.Percentile,
+}
+
+
+@dataclass(frozen=True)
+class QuantizeConfig:
+    method: str = "minmax"  # see docs/calibrate.md for the measurements behind this default
+    windows: int = 256
+    batch: int = 16
+    percentile: float = 99.999  # used by method "percentile" only
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.method not in CALIBRATION_METHODS:
+            raise SpecError(f"calibration method must be one of {', '.join(CALIBRATION_METHODS)}, got {self.method!r}")
+        if self.windows <= 0 or self.batch <= 0:
+            raise SpecError(f"calibration windows and batch must be > 0, got {self.windows} and {self.batch}")
+        if not 0 < self.percentile <= 100:
+            raise SpecError(f"calibration percentile must be in (0, 100], got {self.percentile}")
+
+
+@dataclass(frozen=True)
+class QuantizeResult:
+    path: str
+    method: str
+    windows: int
+    quantized_nodes: int
+    excluded_nodes: int
+    qdq_nodes: int
+    seconds: float
+
+
+def nodes_kept_float(model: onnx.ModelProto) -> list[str]:
+    """The front end (by name/position) and the softmax: the nodes the quantizer must leave alone."""
+    return frontend_nodes(model) + [n.name for n in model.graph.node if n.op_type == "Softmax"]
+
+
+def _extra_options(config: QuantizeConfig) -> dict:
+    return {
+        "ActivationSymmetric": True,
+        "WeightSymmetric": True,
+        "AddQDQPairToWeight": True,
+        "QuantizeBias": False,
+        "DedicatedQDQPair": True,
+        "OpTypesToExcludeOutputQuantization": list(COMPUTE_OPS),
+        "QDQOpTypePerChannelSupportToAxis": {"MatMul": 1},
+        "CalibPercentile": config.percentile,
+    }
+
+
+def quantize_int8(fp32_path: str | Path, out_path: str | Path, reader: WindowBatchReader,
+                  config: QuantizeConfig = QuantizeConfig()) -> QuantizeResult:
+    """Quantize ``fp32_path`` into ``out_path`` (atomic); raises EegEdgeError if the result breaks TensorRT's rules."""
+    config.validate()
+    start = time.perf_counter()
+    model = onnx.load(str(fp32_path))
+    frontend = frontend_nodes(model)
+    if not frontend:
+        raise EegEdgeError(f"{fp32_path} has no node tagged {FRONTEND_TAG!r}; re-export it with `calibrate export` "
+                           "so that the front end can be kept in float")
+    excluded = nodes_kept_float(model)
+    with tempfile.TemporaryDirectory(prefix="calibrate-") as tmp:
+        staged = Path(tmp) / "model.int8.onnx"
+        quantize_static(str(fp32_path), str(staged), reader, quant_format=QuantFormat.QDQ,
+                        op_types_to_quantize=list(COMPUTE_OPS), per_channel=True, reduce_range=False,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        nodes_to_exclude=excluded, calibrate_method=CALIBRATION_METHODS[config.method],
+                        extra_options=_extra_options(config))
+        quantized = onnx.load(str(staged))
+    problems = qdq_violations(quantized, frontend)
+    if problems:
+        raise EegEdgeError(f"quantized graph breaks TensorRT's QDQ rules ({len(problems)} problems; first: {problems[0]})")
+    atomic_write(out_path, quantized.SerializeToString())
+    return QuantizeResult(path=str(out_path), method=config.method,
+                          windows=reader.window_count,
+                          quantized_nodes=len(quantized_compute_nodes(quantized)), excluded_nodes=len(excluded),
+                          qdq_nodes=sum(n.op_type in QDQ_OPS for n in quantized.graph.node),
+                          seconds=time.perf_counter() - start)
