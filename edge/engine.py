@@ -1,0 +1,42 @@
+"""A verified bundle plus one backend: windows [B, channels, samples] -> probabilities [B, classes]."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge.backends import Backend, open_backend
+from edge.bundle import bundle_id, load_spec
+from edge.errors import EegEdgeError
+from edge.spec import ModelSpec
+
+
+class Engine:
+    def __init__(self, bundle: str | Path, backend: str = "auto", threads: int = 0) -> None:
+        self.bundle = Path(bundle)
+        self.spec: ModelSpec = load_spec(self.bundle)  # verifies SHA256SUMS first
+        self.model_id = bundle_id(self.bundle)
+        self.backend: Backend = open_backend(self.bundle, self.spec, backend, threads)
+        self.max_batch = getattr(self.backend, "max_batch", None)
+
+    def predict(self, windows: np.ndarray) -> np.ndarray:
+        expected = self.spec.input_shape[1:]
+        if windows.ndim != 3 or tuple(windows.shape[1:]) != expected:
+            raise EegEdgeError(f"engine input must be [batch, {expected[0]}, {expected[1]}], got {windows.shape}")
+        step = self.max_batch or len(windows)
+        parts = [self._run(windows[i:i + step]) for i in range(0, len(windows), step)]
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.spec.contract.classes)), np.float32)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        feed = {self.spec.input_name: np.ascontiguousarray(batch, dtype=np.float32)}
+        return np.asarray(self.backend.infer(feed)[self.spec.output_name], dtype=np.float32)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

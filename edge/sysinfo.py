@@ -1,0 +1,58 @@
+"""`edge sys-info`: what the runtime stack is made of on this machine, without importing heavy packages."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import platform
+from pathlib import Path
+
+from edge import __version__
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cuda_version() -> str:
+    from edge.backends.tensorrt_backend import _check, _cudart, gpu_name
+
+    try:
+        cudart = _cudart()
+        runtime = int(_check(cudart.cudaRuntimeGetVersion()))
+    except Exception as exc:  # no cuda-python, no driver or no device: report why, do not fail
+        return f"not available ({type(exc).__name__})"
+    return f"{runtime // 1000}.{runtime % 1000 // 10} ({gpu_name() or 'no GPU'})"
+
+
+def _liblsl_version() -> str:
+    import pylsl
+
+    version = pylsl.library_version()
+    return f"{version // 100}.{version % 100} (pylsl {_version('pylsl')})"
+
+
+def collect(bundle: str | Path | None = None) -> dict[str, str]:
+    info = {
+        "eeg-edge": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "numpy": _version("numpy"),
+        "onnxruntime": _version("onnxruntime"),
+        "tensorrt": _version("tensorrt"),
+        "cuda": _cuda_version(),
+        "liblsl": _liblsl_version(),
+    }
+    if bundle is not None:
+        from edge.bundle import SPEC_FILE, bundle_id, load_spec
+
+        spec = load_spec(bundle)  # verifies SHA256SUMS
+        info["bundle"] = str(bundle)
+        info["bundle id"] = bundle_id(bundle)
+        info["model"] = spec.model
+        info["spec sha256"] = hashlib.sha256((Path(bundle) / SPEC_FILE).read_bytes()).hexdigest()
+    return info

@@ -1,0 +1,83 @@
+"""Small artefacts for tests and benchmarks, made without torch: a tiny ONNX bundle and synthetic EEG.
+
+The bundle's graph genuinely depends on where in the window the data is (one feature per pair per
+second), so parity checks between the live and offline paths are meaningful. onnx is imported lazily.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge.bundle import ONNX_FILE, save_spec, write_checksums
+from edge.spec import CHANNELS, CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES, ModelSpec, montage_matrix
+
+BLOCK = SAMPLE_RATE_HZ  # one-second blocks: the output depends on where in the window the data is
+
+
+def write_test_onnx(path: Path, seed: int = 0) -> None:
+    """eeg [B,20,T] -> montage MatMul -> |x| mean per 1 s block -> log - 3 -> dense -> softmax -> probs [B,6]."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    montage = montage_matrix()
+    pairs, blocks = montage.shape[0], WINDOW_SAMPLES // BLOCK
+    weights = (rng.standard_normal((pairs * blocks, len(CLASSES))) * 0.05).astype(np.float32)
+    inits = [
+        numpy_helper.from_array(montage, "montage"),
+        numpy_helper.from_array(np.array([0, pairs, blocks, BLOCK], dtype=np.int64), "blocks_shape"),
+        numpy_helper.from_array(np.array([0, pairs * blocks], dtype=np.int64), "flat_shape"),
+        numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
+        numpy_helper.from_array(np.array(3.0, dtype=np.float32), "typical_log_level"),
+        numpy_helper.from_array(weights, "dense"),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["montage", "eeg"], ["bipolar"]),
+        helper.make_node("Reshape", ["bipolar", "blocks_shape"], ["blocked"]),
+        helper.make_node("Abs", ["blocked"], ["magnitude"]),
+        helper.make_node("ReduceMean", ["magnitude"], ["level"], axes=[3], keepdims=0),
+        helper.make_node("Add", ["level", "one"], ["level1"]),
+        helper.make_node("Log", ["level1"], ["log_level"]),
+        helper.make_node("Sub", ["log_level", "typical_log_level"], ["centred"]),
+        helper.make_node("Reshape", ["centred", "flat_shape"], ["features"]),
+        helper.make_node("MatMul", ["features", "dense"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "test-onnx",
+        [helper.make_tensor_value_info("eeg", TensorProto.FLOAT, ["batch", len(CHANNELS), WINDOW_SAMPLES])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", len(CLASSES)])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def build_test_bundle(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    write_test_onnx(directory / ONNX_FILE)
+    save_spec(directory, ModelSpec(model="test-onnx"))
+    write_checksums(directory)
+    return directory
+
+
+def synthetic_eeg(seconds: float, rate: float = SAMPLE_RATE_HZ, seed: int = 0) -> np.ndarray:
+    """[n, 20] float32 microvolts: per-channel rhythms with slowly changing amplitude, plus noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * rate)) / rate
+    freqs = rng.uniform(1.0, 12.0, len(CHANNELS))
+    amplitude = 20 + 15 * np.sin(2 * np.pi * t[:, None] / rng.uniform(7, 40, len(CHANNELS)))
+    data = amplitude * np.sin(2 * np.pi * freqs * t[:, None]) + rng.normal(0, 5, (len(t), len(CHANNELS)))
+    return data.astype(np.float32)
+
+
+def write_parquet(path: Path, data: np.ndarray, columns: tuple[str, ...] = CHANNELS) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({name: data[:, i] for i, name in enumerate(columns)}), path)
+    return path
