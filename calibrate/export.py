@@ -25,7 +25,6 @@ from edge.spec import ModelSpec
 
 DEFAULT_OPSET = 18
 MAX_EXPORT_BATCH = 1024
-PT2_FILE = "model.pt2"
 
 
 @dataclass(frozen=True)

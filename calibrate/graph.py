@@ -87,8 +87,8 @@ def qdq_violations(model: onnx.ModelProto, frontend: Iterable[str]) -> list[str]
 
     Rules: zero points are int8 zeros (symmetric); scales are positive and finite; a QuantizeLinear
     feeds only DequantizeLinear (a Q->DQ pair); a DequantizeLinear feeds a Conv/MatMul/Gemm data or
-    weight input (never a bias, never the softmax), besides at most a residual Add; a quantized compute op has Q/DQ on both its
-    activation and its weight; no Q/DQ node sits in the front end.
+    weight input (never a bias, never the softmax), besides at most a residual Add; a quantized
+    compute op has Q/DQ on both its activation and its weight; no Q/DQ node sits in the front end.
     """
     graph = model.graph
     problems: list[str] = []
@@ -107,7 +107,8 @@ def qdq_violations(model: onnx.ModelProto, frontend: Iterable[str]) -> list[str]
         if node.op_type == "QuantizeLinear":
             bad = [t.name for t in targets if t.op_type != "DequantizeLinear"]
             if bad or not targets:
-                problems.append(f"{node.name}: QuantizeLinear must feed DequantizeLinear only, feeds {bad or 'nothing'}")
+                problems.append(f"{node.name}: QuantizeLinear must feed DequantizeLinear only, "
+                                f"feeds {bad or 'nothing'}")
             continue
         feeds_compute = False
         for target in targets:

@@ -102,7 +102,8 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, reader: WindowBat
         quantized = onnx.load(str(staged))
     problems = qdq_violations(quantized, frontend)
     if problems:
-        raise EegEdgeError(f"quantized graph breaks TensorRT's QDQ rules ({len(problems)} problems; first: {problems[0]})")
+        raise EegEdgeError(f"quantized graph breaks TensorRT's QDQ rules ({len(problems)} problems; "
+                           f"first: {problems[0]})")
     atomic_write(out_path, quantized.SerializeToString())
     return QuantizeResult(path=str(out_path), method=config.method,
                           windows=reader.window_count,
