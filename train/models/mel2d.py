@@ -38,21 +38,45 @@ def load_local_state_dict(path: str) -> dict[str, torch.Tensor]:
 def create_backbone(name: str, in_chans: int, pretrained: str | None, drop_path_rate: float) -> nn.Module:
     """A timm model without classifier and pooling, so it returns the feature map [B, F, h, w].
 
-    Pretrained weights come only from a local file; timm adapts the stem to in_chans and drops the
-    classifier. Nothing is fetched from a hub.
+    Pretrained weights come only from a local file (nothing is fetched from a hub).
     """
     timm = import_timm()
     if not timm.is_model(name):
         close = difflib.get_close_matches(name, timm.list_models(), n=5)
         raise SpecError(f"mel2d.backbone: unknown timm model {name!r}; close matches: {', '.join(close) or 'none'}")
-    kwargs = {"in_chans": in_chans, "num_classes": 0, "global_pool": "", "drop_path_rate": drop_path_rate}
-    if pretrained is None:
-        return timm.create_model(name, pretrained=False, **kwargs)
-    state = load_local_state_dict(pretrained)
+    backbone = timm.create_model(name, pretrained=False, in_chans=in_chans, num_classes=0, global_pool="",
+                                 drop_path_rate=drop_path_rate)
+    if pretrained is not None:
+        load_backbone_weights(backbone, load_local_state_dict(pretrained), in_chans, pretrained)
+    return backbone
+
+
+def load_backbone_weights(backbone: nn.Module, state: dict[str, torch.Tensor], in_chans: int, source: str) -> None:
+    """Load a (typically ImageNet) checkpoint strictly, except for its classifier; adapt the stem to in_chans.
+
+    timm's own pretrained loader turns strict off when the classifier is dropped, which would let a
+    checkpoint of another architecture load nothing without an error; this one refuses it.
+    """
+    from timm.models import adapt_input_conv
+
+    cfg = backbone.pretrained_cfg
+    classifiers = _names(cfg.get("classifier"))
+    state = {k: v for k, v in state.items() if k.rsplit(".", 1)[0] not in classifiers}
+    for conv in _names(cfg.get("first_conv")):
+        key = f"{conv}.weight"
+        if key in state and state[key].ndim == 4 and state[key].shape[1] != in_chans:
+            state[key] = adapt_input_conv(in_chans, state[key])
     try:
-        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"state_dict": state}, **kwargs)
-    except (RuntimeError, KeyError) as exc:
-        raise SpecError(f"mel2d.pretrained: {pretrained} does not fit backbone {name!r} ({exc})") from None
+        missing, unexpected = backbone.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        raise SpecError(f"mel2d.pretrained: {source} does not fit backbone ({str(exc).splitlines()[-1]})") from None
+    if missing or unexpected:
+        raise SpecError(f"mel2d.pretrained: {source} does not fit backbone: missing {sorted(missing)[:3]}, "
+                        f"unexpected {sorted(unexpected)[:3]}")
+
+
+def _names(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value or ())
 
 
 @register_model("mel2d")
