@@ -20,7 +20,12 @@ def _buffer(value) -> torch.Tensor:
 
 
 class SignalFrontEnd(nn.Module):
-    """eeg [B, 20, T] uV -> montage -> FIR bandpass ("same" length) -> clip to +-clip_uv -> / scale: [B, P, T]."""
+    """eeg [B, 20, T] uV -> montage -> remove each pair's mean -> FIR bandpass ("same" length) -> clip to
+    +-clip_uv -> / scale: [B, P, T].
+
+    The mean removal is there because 0 Hz lies inside the FIR's lower transition band (a 401-tap
+    0.5 Hz high-pass attenuates DC by only ~16 dB), and electrode offsets of 100+ uV are common.
+    """
 
     def __init__(self, cfg: FrontEndConfig) -> None:
         super().__init__()
@@ -36,6 +41,7 @@ class SignalFrontEnd(nn.Module):
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
         bipolar = torch.matmul(self.montage, eeg)
+        bipolar = bipolar - bipolar.mean(dim=-1, keepdim=True)
         filtered = F.conv1d(bipolar, self.fir, padding=self.fir.shape[-1] // 2, groups=self.n_pairs)
         return torch.minimum(torch.maximum(filtered, -self.clip_uv), self.clip_uv) / self.scale_uv
 
