@@ -75,10 +75,17 @@ class CvConfig:
 
 
 @dataclass(frozen=True)
+class DataConfig:
+    margin: int = 400  # samples of context either side of the window, for the random shift
+    # Kaggle labels several heavily overlapping windows per EEG; one random one per EEG each epoch
+    # keeps long recordings from dominating (and makes an epoch cheap), as the top HMS solutions did.
+    one_window_per_eeg: bool = True
+
+
+@dataclass(frozen=True)
 class RunConfig:
     seed: int = 0
     device: str = "auto"
-    margin: int = 400  # samples of context either side of the window, for the random shift
     num_workers: int = 0
     eval_batch_size: int = 32
     checkpoint_every: int = 50  # steps; a checkpoint is also written at every epoch end
@@ -88,6 +95,7 @@ class RunConfig:
 @dataclass(frozen=True)
 class FitConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -124,7 +132,7 @@ class FitConfig:
         _require(1 <= cv.folds <= cv.k, "cv.folds", f"must be in [1, cv.k={cv.k}]", cv.folds)
         _require(cv.final in FINAL_MODELS, "cv.final", f"must be one of {FINAL_MODELS}", cv.final)
         _require(run.device in DEVICES, "run.device", f"must be one of {DEVICES}", run.device)
-        _require(run.margin >= 0, "run.margin", "must be >= 0", run.margin)
+        _require(self.data.margin >= 0, "data.margin", "must be >= 0", self.data.margin)
         _require(run.num_workers >= 0, "run.num_workers", "must be >= 0", run.num_workers)
         _require(run.eval_batch_size >= 1, "run.eval_batch_size", "must be >= 1", run.eval_batch_size)
         _require(run.checkpoint_every >= 1, "run.checkpoint_every", "must be >= 1", run.checkpoint_every)

@@ -28,7 +28,7 @@ from train.fit.evaluate import predict_probs
 from train.fit.loss import kl_loss, vote_weights
 from train.fit.progress import ProgressReporter
 from train.fit.resume import TrainProgress, load_checkpoint, save_checkpoint
-from train.fit.sampling import epoch_order, make_loader, steps_in_epoch
+from train.fit.sampling import epoch_order, epoch_size, make_loader, steps_in_epoch
 from train.fit.schedule import get_lr
 from train.metric import score
 
@@ -94,7 +94,8 @@ def train_model(config: FitConfig, windows, split: FoldSplit, checkpoint_dir: Pa
     optimizer = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
     batch_size = max(o.batch_size // ctx.world_size, 1)  # the global batch stays o.batch_size under DDP
     plan = epoch_plan(config, windows.total_votes, split.train_rows)
-    epoch_steps = [steps_in_epoch(len(rows), batch_size, ctx.world_size) for rows in plan]
+    groups = np.asarray(windows.eeg_ids) if config.data.one_window_per_eeg else None
+    epoch_steps = [steps_in_epoch(epoch_size(rows, groups), batch_size, ctx.world_size) for rows in plan]
     total_steps = sum(epoch_steps)
     max_shift = min(int(config.augment.shift_s * SAMPLE_RATE_HZ), windows.margin)
 
@@ -124,7 +125,7 @@ def train_model(config: FitConfig, windows, split: FoldSplit, checkpoint_dir: Pa
 
     reporter.start(split.name, total_steps, step)
     for epoch in range(progress.epoch, len(plan)):
-        keys = epoch_order(plan[epoch], run.seed, split.index, epoch, max_shift, ctx.rank, ctx.world_size)
+        keys = epoch_order(plan[epoch], run.seed, split.index, epoch, max_shift, ctx.rank, ctx.world_size, groups)
         keys = keys[: epoch_steps[epoch] * batch_size][batch_in_epoch * batch_size:]
         model.train()
         for eeg, targets, votes, _rows in make_loader(windows, keys, batch_size, run.num_workers):

@@ -53,7 +53,7 @@ def load_windows(data_dir: Path, config: FitConfig, ctx: DistContext):
 
     if not ctx.is_main:  # rank 0 builds the cache first; the others then read it
         barrier(ctx)
-    windows = build_window_set(data_dir, split="train", margin=config.run.margin)
+    windows = build_window_set(data_dir, split="train", margin=config.data.margin)
     if ctx.is_main:
         barrier(ctx)
     if windows.targets is None:

@@ -15,10 +15,23 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 
+def one_row_per_group(rows: np.ndarray, groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random row of each group (e.g. each EEG): overlapping windows of one recording count once an epoch."""
+    shuffled = rows[rng.permutation(len(rows))]
+    _, first = np.unique(groups[shuffled], return_index=True)
+    return np.sort(shuffled[first])
+
+
+def epoch_size(rows: np.ndarray, groups: np.ndarray | None) -> int:
+    return len(rows) if groups is None else len(np.unique(groups[rows]))
+
+
 def epoch_order(rows: np.ndarray, seed: int, fold: int, epoch: int, max_shift: int,
-                rank: int = 0, world_size: int = 1) -> list[tuple[int, int]]:
-    """(row, shift) pairs for this rank's share of the epoch, in training order."""
+                rank: int = 0, world_size: int = 1, groups: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(row, shift) pairs for this rank's share of the epoch, in training order (one row per group if given)."""
     rng = np.random.default_rng([seed, fold, epoch, 7919])
+    if groups is not None:
+        rows = one_row_per_group(rows, groups, rng)
     order = rows[rng.permutation(len(rows))]
     shifts = rng.integers(-max_shift, max_shift + 1, size=len(order)) if max_shift else np.zeros(len(order), int)
     padded = math.ceil(len(order) / world_size) * world_size

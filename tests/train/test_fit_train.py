@@ -1,0 +1,149 @@
+"""`train fit` end to end on a tiny synthetic layout: bundle, resume after SIGKILL, torchrun DDP, eval, predict."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edge.bundle import verify_checksums
+from edge.cli_support import run_app
+from edge.spec import VOTE_COLUMNS
+from train.checkpoint import load_bundle_model
+from train.data import build_window_set
+from train.fit.config import load_config
+from train.fit.evaluate import predict_probs
+from train.fit.run import checkpoint_root, fit
+from train.synth.generate import SynthConfig, generate_dataset
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = REPO / "configs" / "tiny.toml"
+TRAIN_SCRIPT = Path(sys.executable).parent / "train"  # the console script pyproject installs
+TRAIN = [sys.executable, str(TRAIN_SCRIPT)]
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("fit_layout")
+    generate_dataset(out, SynthConfig(n_eegs=16, n_patients=8, seed=3, n_test=2, max_seconds=60))
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_run(layout, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fit_tiny") / "bundle"
+    started = time.perf_counter()
+    summary = fit(layout, out, load_config(TINY), show_progress=False)
+    return summary, time.perf_counter() - started
+
+
+def _oof(bundle: Path) -> np.ndarray:
+    with (bundle / "oof.csv").open() as fh:
+        return np.array([[float(r[k]) for k in r if k.startswith("pred_")] for r in csv.DictReader(fh)])
+
+
+def test_tiny_config_trains_in_under_a_minute_into_a_verified_bundle(tiny_run, layout):
+    summary, seconds = tiny_run
+    assert seconds < 60
+    bundle = summary.bundle
+    for name in ("spec.json", "weights.safetensors", "metrics.json", "oof.csv", "training_curves.png",
+                 "confusion_matrix.png", "SHA256SUMS"):
+        assert (bundle / name).is_file(), name
+    verify_checksums(bundle)
+    assert not checkpoint_root(bundle).exists()  # checkpoints are cleaned up after success
+    metrics = json.loads((bundle / "metrics.json").read_text())
+    assert metrics["oof_kl"] == pytest.approx(summary.oof_kl) and np.isfinite(metrics["oof_prior_kl"])
+    assert len(metrics["curves"]["fold0"]["loss"]) == len(metrics["curves"]["fold0"]["step"]) > 3
+
+    model, spec = load_bundle_model(bundle)
+    assert spec.training["config"]["model"]["name"] == "grouped1d"
+    assert spec.training["metrics"]["final_model"] == "fold0"
+    # The shipped weights are fold 0's model: they reproduce its out-of-fold predictions.
+    windows = build_window_set(layout, split="train", margin=0)
+    with (bundle / "oof.csv").open() as fh:
+        order = [int(r["label_id"]) for r in csv.DictReader(fh)]
+    rows = np.array([int(np.flatnonzero(windows.label_ids == label)[0]) for label in order])
+    preds = predict_probs(model, windows, rows, 16, torch.device("cpu"))
+    np.testing.assert_allclose(preds, _oof(bundle), atol=2e-6)
+
+
+def test_sigkill_mid_epoch_then_rerun_resumes_to_the_same_metrics(tiny_run, layout, tmp_path):
+    reference, _ = tiny_run
+    out = tmp_path / "bundle"
+    state = checkpoint_root(out) / "fold0" / "state.json"
+    command = [*TRAIN, "fit", "--data", str(layout), "--out", str(out), "--config", str(TINY)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if state.is_file() and json.loads(state.read_text())["progress"]["batch_in_epoch"] > 0:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    assert proc.wait() == -signal.SIGKILL, proc.stdout.read()
+    assert not (out / "SHA256SUMS").exists()
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "starting at 0" not in done.stderr  # it resumed from the checkpoint
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["oof_kl"] == pytest.approx(reference.oof_kl, abs=1e-6)
+    np.testing.assert_allclose(_oof(out), _oof(reference.bundle), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes_train_with_a_loss_curve_like_one_process(tiny_run, layout, tmp_path):
+    reference, _ = tiny_run
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           str(TRAIN_SCRIPT), "fit", "--data", str(layout), "--out", str(out), "--config", str(TINY),
+                           "--device", "cpu"], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    _, spec = load_bundle_model(out)
+    assert spec.training["world_size"] == 2
+    single = json.loads((reference.bundle / "metrics.json").read_text())["curves"]["fold0"]
+    ddp = json.loads((out / "metrics.json").read_text())["curves"]["fold0"]
+    assert ddp["step"] == single["step"]  # same global batch, so the same number of optimizer steps
+    # Same shape: both curves fall from their first epoch to their last, by a similar relative amount.
+    single_loss, ddp_loss = np.array(single["loss"]), np.array(ddp["loss"])
+    assert ddp_loss[-3:].mean() < ddp_loss[:3].mean() and single_loss[-3:].mean() < single_loss[:3].mean()
+    assert abs(np.log(ddp_loss.mean() / single_loss.mean())) < 0.5
+
+
+def test_eval_and_predict_commands(tiny_run, layout, tmp_path, capsys):
+    from train.cli import app
+
+    bundle = tiny_run[0].bundle
+    assert run_app(app, ["eval", "--bundle", str(bundle), "--data", str(layout)]) == 0
+    shown = capsys.readouterr().out
+    assert "KL" in shown and "seizure" in shown and "recall" in shown
+
+    submission = tmp_path / "submission.csv"
+    assert run_app(app, ["predict", "--bundle", str(bundle), "--data", str(layout), "--out", str(submission)]) == 0
+    with submission.open() as fh:
+        rows = list(csv.DictReader(fh))
+    with (layout / "test.csv").open() as fh:
+        test_ids = [r["eeg_id"] for r in csv.DictReader(fh)]
+    assert [r["eeg_id"] for r in rows] == list(dict.fromkeys(test_ids))
+    assert list(rows[0]) == ["eeg_id", *VOTE_COLUMNS]
+    assert all(abs(sum(float(r[c]) for c in VOTE_COLUMNS) - 1) < 1e-6 for r in rows)
+
+
+def test_user_errors_are_one_line_exit_2(layout, tmp_path, capsys):
+    from train.cli import app
+
+    assert run_app(app, ["eval", "--bundle", str(tmp_path / "missing"), "--data", str(layout)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[optim]\nlr = -1\n")
+    assert run_app(app, ["fit", "--data", str(layout), "--out", str(tmp_path / "b"), "--config", str(bad)]) == 2
+    assert "optim.lr must be > 0" in capsys.readouterr().err

@@ -1,0 +1,165 @@
+"""train.fit pieces in isolation: schedule, loss, config, augmentations, sampling, checkpoints."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from edge.errors import SpecError
+from edge.spec import CHANNELS, hemisphere_flip_permutation
+from train.fit.augment import augment_batch, cutout, flip_hemispheres, step_rng
+from train.fit.config import AugmentConfig, FitConfig, load_config
+from train.fit.loss import kl_loss, vote_weights
+from train.fit.resume import TrainProgress, load_checkpoint, save_checkpoint
+from train.fit.sampling import epoch_order, steps_in_epoch
+from train.fit.schedule import get_lr
+from train.metric import score
+
+
+def test_lr_warms_up_then_decays_by_cosine_to_the_floor():
+    lrs = [get_lr(s, 100, 1e-3, 10, 0.1) for s in range(100)]
+    assert lrs[0] < lrs[5] < lrs[9] <= 1e-3
+    assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))  # monotone after warmup
+    assert lrs[10] == pytest.approx(1e-3)
+    assert lrs[55] == pytest.approx(1e-4 + 0.5 * 9e-4 * (1 + math.cos(math.pi * 0.5)))
+    assert get_lr(100, 100, 1e-3, 10, 0.1) == pytest.approx(1e-4)
+
+
+def test_loss_is_the_kaggle_kl_and_weights_favour_agreed_rows():
+    rng = np.random.default_rng(0)
+    logits = torch.tensor(rng.normal(size=(8, 6)), dtype=torch.float32)
+    targets = torch.tensor(rng.dirichlet(np.ones(6) * 0.3, size=8), dtype=torch.float32)
+    expected = score(targets.double().numpy(), torch.softmax(logits.double(), 1).numpy())
+    assert kl_loss(logits, targets).item() == pytest.approx(expected, rel=1e-5)
+    assert kl_loss(logits, targets, torch.ones(8)).item() == pytest.approx(expected, rel=1e-5)
+    weights = vote_weights(torch.tensor([1, 3, 10, 20]), cap=10)
+    assert weights.tolist() == pytest.approx([0.1, 0.3, 1.0, 1.0])
+    only_last = kl_loss(logits[:2], targets[:2], torch.tensor([0.0, 1.0]))
+    assert only_last.item() == pytest.approx(kl_loss(logits[1:2], targets[1:2]).item(), rel=1e-5)
+
+
+def test_config_loads_toml_applies_overrides_and_names_bad_fields(tmp_path):
+    FitConfig().validate()  # the defaults are valid
+    path = tmp_path / "c.toml"
+    path.write_text('[model]\nname = "grouped1d"\n[model.kwargs]\nwidth = 8\n[optim]\nepochs = 3\n'
+                    "[augment]\namplitude_range = [1, 2]\n")
+    cfg = load_config(path, {"run.seed": 7, "optim.epochs": 5})
+    assert (cfg.model.name, cfg.model.kwargs, cfg.optim.epochs, cfg.run.seed) == ("grouped1d", {"width": 8}, 5, 7)
+    assert cfg.augment.amplitude_range == (1.0, 2.0)
+    path.write_text("[optim]\nlearning_rate = 1\n")
+    with pytest.raises(SpecError, match=r"config\.optim has unknown field\(s\) learning_rate"):
+        load_config(path)
+    path.write_text("[augment]\nmixup_p = 1.5\n")
+    with pytest.raises(SpecError, match=r"augment\.mixup_p must be a probability"):
+        load_config(path)
+    path.write_text("[optim]\nepochs = 'ten'\n")
+    with pytest.raises(SpecError, match=r"config\.optim\.epochs must be int"):
+        load_config(path)
+    with pytest.raises(SpecError, match="cv.folds"):
+        load_config(None, {"cv.folds": 9})
+
+
+def test_configs_shipped_in_the_repo_are_valid():
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.toml")):
+        load_config(path)
+
+
+def _batch(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    eeg = torch.tensor(rng.normal(0, 30, size=(n, len(CHANNELS), 10_000)), dtype=torch.float32)
+    targets = torch.tensor(rng.dirichlet(np.ones(6), size=n), dtype=torch.float32)
+    return eeg, targets, torch.ones(n)
+
+
+def test_augmentations_are_deterministic_per_step_and_keep_targets_distributions():
+    eeg, targets, weights = _batch()
+    cfg = AugmentConfig(flip_p=0.5, amplitude_p=0.5, bandpass_jitter_p=0.5, channel_dropout_p=0.5, time_mask_p=0.5,
+                        mixup_p=1.0, cutout_p=1.0)
+    a = augment_batch(eeg, targets, weights, cfg, step_rng(1, 0, 5))
+    b = augment_batch(eeg, targets, weights, cfg, step_rng(1, 0, 5))
+    c = augment_batch(eeg, targets, weights, cfg, step_rng(1, 0, 6))
+    assert torch.equal(a.eeg, b.eeg) and torch.equal(a.targets, b.targets)
+    z = torch.randn(6, 4, 32, 40)
+    assert torch.equal(a.encoding_fn(z), b.encoding_fn(z))
+    assert not torch.equal(a.eeg, c.eeg)
+    assert torch.allclose(a.targets.sum(1), torch.ones(6))
+    assert not torch.equal(a.targets, targets)  # mixup mixed the soft targets
+    assert torch.equal(eeg, _batch()[0])  # the input batch is never modified in place
+
+
+def test_switched_off_augmentations_leave_the_batch_alone():
+    eeg, targets, weights = _batch()
+    off = AugmentConfig(shift_s=0, flip_p=0, amplitude_p=0, bandpass_jitter_p=0, channel_dropout_p=0, time_mask_p=0,
+                        mixup_p=0, cutout_p=0)
+    out = augment_batch(eeg, targets, weights, off, step_rng(0, 0, 0))
+    z = torch.randn(6, 16, 100)
+    assert torch.equal(out.eeg, eeg) and torch.equal(out.targets, targets) and torch.equal(out.encoding_fn(z), z)
+
+
+def test_flip_swaps_homologous_channels_of_chosen_rows_only():
+    eeg, _, _ = _batch(3)
+    out = flip_hemispheres(eeg, np.array([1]))
+    perm = list(hemisphere_flip_permutation())
+    assert torch.equal(out[0], eeg[0]) and torch.equal(out[1], eeg[1][perm])
+    assert torch.equal(out[1][CHANNELS.index("Fp1")], eeg[1][CHANNELS.index("Fp2")])
+    assert torch.equal(out[1][CHANNELS.index("Cz")], eeg[1][CHANNELS.index("Cz")])
+
+
+def test_cutout_zeroes_a_time_and_a_frequency_band_on_images():
+    z = torch.ones(2, 1, 20, 50)
+    out = cutout(z, np.random.default_rng(0), p=1.0, max_fraction=0.2)
+    for row in out:
+        assert (row == 0).any(dim=-2).any() and (row == 0).any(dim=-1).any()
+        assert (row == 1).any()
+
+
+def test_epoch_order_is_deterministic_and_shards_like_distributed_sampler():
+    rows = np.arange(10, 21)
+    single = epoch_order(rows, 0, 0, 3, max_shift=100)
+    assert single == epoch_order(rows, 0, 0, 3, max_shift=100)
+    assert single != epoch_order(rows, 0, 0, 4, max_shift=100)
+    assert sorted(r for r, _ in single) == rows.tolist()
+    assert all(-100 <= s <= 100 for _, s in single) and len({s for _, s in single}) > 1
+    shards = [epoch_order(rows, 0, 0, 3, 100, rank, 2) for rank in range(2)]
+    assert len(shards[0]) == len(shards[1]) == 6  # padded to a multiple of world_size
+    assert {r for shard in shards for r, _ in shard} == set(rows.tolist())
+    assert steps_in_epoch(11, 4) == 2 and steps_in_epoch(11, 2, world_size=2) == 3 and steps_in_epoch(3, 4) == 1
+
+
+def test_checkpoint_round_trip_restores_model_optimizer_ema_and_rng(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 2))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(torch.randn(5, 4)).sum().backward()
+        optimizer.step()
+    ema = {k: v * 2 for k, v in model.state_dict().items()}
+    progress = TrainProgress(step=3, epoch=1, batch_in_epoch=2, history=({"step": 3, "loss": 0.5},),
+                             config_fingerprint="abc")
+    np.random.seed(3)
+    save_checkpoint(tmp_path, model, optimizer, ema, progress)
+    expected_draw, expected_np = torch.rand(3), np.random.rand(2)
+    assert not any(p.suffix == ".pkl" for p in tmp_path.iterdir())
+    assert json.loads((tmp_path / "state.json").read_text())["progress"]["step"] == 3
+
+    fresh = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 2))
+    fresh_opt = torch.optim.AdamW(fresh.parameters(), lr=1e-2)
+    fresh_ema = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 2))
+    restored = load_checkpoint(tmp_path, fresh, fresh_opt, fresh_ema)
+    assert restored == progress
+    for key, value in model.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value)
+        assert torch.equal(fresh_ema.state_dict()[key], ema[key])
+    original, loaded = optimizer.state_dict(), fresh_opt.state_dict()
+    for index, slots in original["state"].items():
+        for key, value in slots.items():
+            assert torch.equal(loaded["state"][index][key], value)
+    assert torch.equal(torch.rand(3), expected_draw) and np.array_equal(np.random.rand(2), expected_np)
