@@ -49,7 +49,7 @@ class Status:
 
 class SignalChain:
     def __init__(self, channel_map: ChannelMap, rate_in: float, config: ChainConfig | None = None,
-                 offset_samples: int = 0, timer: StageTimer | None = None) -> None:
+                 offset_samples: int = 0, timer: StageTimer | None = None, segment: int = 0) -> None:
         self.map = channel_map
         self.rate_in = float(rate_in)
         self.config = config or ChainConfig()
@@ -65,7 +65,7 @@ class SignalChain:
         self.stamps = RingBuffer(1, capacity, np.float64)
         self.counts = RingBuffer(1, capacity, np.float64)
         self.absent = tuple(c for c, i in zip(CHANNELS, channel_map.source_index, strict=True) if i < 0)
-        self.segment = 0
+        self.segment = segment  # a chain rebuilt for a restarted stream goes on counting
         self.reset()
 
     def reset(self) -> None:

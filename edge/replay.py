@@ -69,11 +69,12 @@ class Player:
         data = self.recording.data
         n_file = len(data)
         period = 1.0 / (self.recording.sample_rate_hz * self.config.speed)
-        start = pylsl.local_clock()
+        # a later call resumes after a pause: its schedule starts now, so the timestamps show the gap
+        start, first = pylsl.local_clock(), self.sent
         while not stop.is_set() and (self.config.loop or self.sent < n_file):
             count = self.config.chunk if self.config.loop else min(self.config.chunk, n_file - self.sent)
             index = self.sent + np.arange(count)
-            stamps = start + index * period
+            stamps = start + (index - first) * period
             wait = stamps[-1] - pylsl.local_clock()
             if wait > 0:
                 time.sleep(wait)

@@ -60,11 +60,11 @@ class Runtime:
             self.workers.append(StreamWorker(source, chain, Smoother(config.smoothing), Alarm(config.alarm)))
         self.predictions = 0
 
-    def _chain(self, layout: StreamLayout) -> SignalChain:
+    def _chain(self, layout: StreamLayout, segment: int = 0) -> SignalChain:
         counter = self.counter_label if self.counter_label in layout.labels else None
         channel_map = build_channel_map(layout.labels, layout.units, self.engine.spec.frontend.montage,
                                         self.allow_missing, counter)
-        return SignalChain(channel_map, layout.sample_rate_hz, self.config.chain, timer=self.timer)
+        return SignalChain(channel_map, layout.sample_rate_hz, self.config.chain, timer=self.timer, segment=segment)
 
     def emit(self, record: dict[str, Any]) -> None:
         with self.timer.stage("sinks"):
@@ -107,7 +107,7 @@ class Runtime:
                 "no_data", _lsl_clock(), f"no samples for {silent:.1f} s; looking for the stream again")))
         layout = worker.source.find_restarted()
         if layout is not None:
-            worker.chain = self._chain(layout)
+            worker.chain = self._chain(layout, worker.chain.segment)
             worker.smoother.reset()
             worker.alarm.reset()
             self.emit(status_record(worker.source.name, Status(
@@ -166,7 +166,7 @@ def run_streams(bundle: str, requests: list[StreamRequest], config: RunConfig, o
     if out:
         sinks.append(JsonlSink(out))
     if lsl_out:
-        sinks.append(LslSink(engine.model_id))
+        sinks.append(LslSink(engine.model_id, [r.name for r in requests]))
     if console:
         sinks.append(ConsoleSink())
     runtime = None

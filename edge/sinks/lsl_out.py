@@ -9,10 +9,12 @@ from edge.spec import CLASSES
 
 
 class LslSink:
-    def __init__(self, model_id: str) -> None:
+    def __init__(self, model_id: str, streams: list[str]) -> None:
         self.model_id = model_id
         self._probs: dict[str, Any] = {}
         self._markers: dict[str, Any] = {}
+        for stream in streams:  # created up front so consumers can subscribe before the first prediction
+            self._outlets(stream)
 
     def _outlets(self, stream: str):
         import pylsl
