@@ -8,7 +8,7 @@ import pytest
 from edge.errors import DataError
 from edge.spec import CHANNELS, SAMPLE_RATE_HZ
 from train.data import load_table, validate_layout
-from train.synth.writer import train_columns, write_csv, write_eeg_parquet
+from train.data.writer import train_columns, write_csv, write_eeg_parquet
 
 SECONDS = {11: 60, 22: 50}  # eeg_id -> file length
 

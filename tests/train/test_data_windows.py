@@ -8,7 +8,7 @@ import train.data.windows as windows_module
 from edge.spec import CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES
 from train.data import build_window_set, fill_gaps
 from train.data.eeg_file import read_eeg_file
-from train.synth.writer import train_columns, write_csv, write_eeg_parquet
+from train.data.writer import train_columns, write_csv, write_eeg_parquet
 
 MARGIN = 200
 

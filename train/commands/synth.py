@@ -28,3 +28,61 @@ def check(data: Annotated[Path, typer.Option("--data", help="Kaggle HMS layout d
               f"{len(set(table.patient_ids))} patients"
     typer.echo(summary)
     return 0
+
+
+@app.command("synth")
+def synth(
+    out: Annotated[Path | None, typer.Option("--out", help="Directory to write the Kaggle layout into.")] = None,
+    eegs: Annotated[int, typer.Option("--eegs", help="Number of train EEG recordings (50-90 s each).")] = 200,
+    patients: Annotated[int, typer.Option("--patients", help="Number of patients (default: eegs / 4).")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes the same data.")] = 0,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also render example pages per class here (PNG).")] = None,
+    plot_real: Annotated[Path | None, typer.Option(
+        "--plot-real", help="Render every 50 s parquet in this folder the same way (e.g. sparcnet_iiic).")] = None,
+) -> int:
+    """Write a synthetic dataset in exactly the Kaggle HMS layout, and/or render examples to judge realism."""
+    from train.synth.generate import SynthConfig, generate_dataset
+    from train.synth.plot import plot_real_segments, plot_synthetic_examples
+
+    if out is None and plot is None:
+        raise DataError("nothing to do: give --out DIR to write data and/or --plot DIR to render examples")
+    if plot_real is not None and plot is None:
+        raise DataError("--plot-real needs --plot DIR to write the images into")
+    if out is not None:
+        summary = generate_dataset(out, SynthConfig(n_eegs=eegs, n_patients=patients, seed=seed))
+        counts = ", ".join(f"{name} {count}" for name, count in summary.class_counts.items())
+        typer.echo(f"wrote {summary.n_eegs} EEGs ({summary.n_rows} labelled windows, {summary.n_patients} patients; "
+                   f"{counts}) + {summary.n_test} test EEGs to {out} in {summary.seconds:.1f} s")
+    if plot is not None:
+        paths = plot_synthetic_examples(plot, seed=seed)
+        if plot_real is not None:
+            paths += plot_real_segments(plot_real, plot)
+        typer.echo(f"rendered {len(paths)} pages to {plot}")
+    return 0
+
+
+@app.command("baseline")
+def baseline(
+    data: Annotated[Path, typer.Option("--data", help="Kaggle layout to cross-validate on (by patient).")],
+    folds: Annotated[int, typer.Option("--folds", help="Patient folds.")] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Fold assignment seed.")] = 0,
+    eval_dir: Annotated[Path | None, typer.Option(
+        "--eval", help="Also fit on all of --data and score here: a Kaggle layout or a folder with "
+                       "IIIC-SPaRCNet labels.csv + parquet files.")] = None,
+) -> int:
+    """Band powers + logistic regression vs the class prior (Kaggle KL): is the data learnable?"""
+    import tempfile
+
+    from train.data.sparcnet import sparcnet_layout
+    from train.synth.baseline import cross_validate, transfer
+
+    result = cross_validate(data, folds=folds, seed=seed)
+    typer.echo(f"{data}: {result.rows} rows, held-out patients: prior KL {result.prior_kl:.3f}, "
+               f"band-power baseline KL {result.baseline_kl:.3f}")
+    if eval_dir is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            layout = eval_dir if (eval_dir / "train.csv").is_file() else sparcnet_layout(eval_dir, Path(tmp))
+            result = transfer(data, layout)
+        typer.echo(f"{eval_dir}: {result.rows} rows, fitted on {data}: prior KL {result.prior_kl:.3f}, "
+                   f"band-power baseline KL {result.baseline_kl:.3f}")
+    return 0

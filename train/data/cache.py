@@ -37,9 +37,11 @@ def cache_key(data_dir: Path, split: str, margin: int) -> str:
 
 
 class WindowCache:
-    def __init__(self, folder: Path, split: str, key: str) -> None:
+    def __init__(self, folder: Path, data_dir: Path, split: str, key: str) -> None:
         self.folder = folder
-        self.prefix = f"windows-{split}-"
+        # One prefix per dataset and split: datasets sharing a cache folder never evict each other.
+        dataset = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:8]
+        self.prefix = f"windows-{split}-{dataset}-"
         self.signals_path = folder / f"{self.prefix}{key}.npy"
         self.meta_path = folder / f"{self.prefix}{key}.meta.npz"
 

@@ -113,7 +113,7 @@ def build_window_set(data_dir: Path, cache_dir: Path | None = None, split: str =
     check_split(split)
     if margin < 0:
         raise DataError(f"margin must be >= 0 samples, got {margin}")
-    cache = WindowCache(Path(cache_dir) if cache_dir is not None else data_dir / ".eeg-edge-cache", split,
+    cache = WindowCache(Path(cache_dir) if cache_dir is not None else data_dir / ".eeg-edge-cache", data_dir, split,
                         cache_key(data_dir, split, margin))
     if not cache.exists():
         table = load_table(data_dir, split)

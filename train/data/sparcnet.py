@@ -1,0 +1,37 @@
+"""The IIIC-SPaRCNet sample segments (50 s parquet + labels.csv of expert votes) as a Kaggle layout.
+
+Origin: bdsp-core IIIC-SPaRCNet (Jing et al., Neurology 2023;100(17):e1750), ODC-By 1.0. Each
+segment becomes one eeg_id labelled at offset 0 and, since patients are not given, its own patient.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow.csv as pcsv
+
+from edge.errors import DataError
+from edge.spec import VOTE_COLUMNS
+from train.data.columns import eeg_path
+from train.data.writer import train_columns, write_csv
+
+
+def sparcnet_layout(source_dir: Path, out_dir: Path) -> Path:
+    """Write ``out_dir``/train.csv + train_eegs/ from ``source_dir``/labels.csv and its parquet files."""
+    labels = Path(source_dir) / "labels.csv"
+    if not labels.is_file():
+        raise DataError(f"{labels} is missing: expected the IIIC-SPaRCNet labels.csv next to the parquet files")
+    rows = pcsv.read_csv(labels).to_pylist()
+    missing = [c for c in ("file", *VOTE_COLUMNS) if rows and c not in rows[0]]
+    if missing:
+        raise DataError(f"{labels}: missing column(s) {', '.join(missing)}")
+    eeg_ids = np.arange(1, len(rows) + 1)
+    for eeg_id, row in zip(eeg_ids, rows, strict=True):
+        target = eeg_path(out_dir, "train", eeg_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(source_dir) / row["file"], target)
+    votes = np.array([[row[c] for c in VOTE_COLUMNS] for row in rows])
+    write_csv(out_dir, "train", train_columns(eeg_ids, np.zeros(len(rows)), eeg_ids, votes))
+    return Path(out_dir)

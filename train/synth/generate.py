@@ -1,0 +1,152 @@
+"""Synthetic HMS datasets: patients, recordings with one IIIC pattern each, votes, Kaggle layout on disk."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import DataError
+from edge.spec import CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES
+from train.data.columns import eeg_path
+from train.data.writer import train_columns, write_csv, write_eeg_parquet
+from train.synth import votes
+from train.synth.artifacts import add_artifacts, ecg
+from train.synth.background import Patient, background, draw_patient
+from train.synth.patterns import periodic_discharges, rhythmic_delta, seizure
+
+WINDOW_S = WINDOW_SAMPLES // SAMPLE_RATE_HZ
+LABEL_CENTRE_S = WINDOW_S / 2  # the labelled 10 s is the centre of each 50 s window
+OFFSET_STEP_S = 2  # Kaggle sub-window offsets fall on a 2 s grid
+OTHER_ARTIFACT_INTENSITY = 3.0
+PATIENT_CLASS_LOYALTY = 0.5  # share of a patient's recordings that show the patient's own pattern
+NAN_FILE_P = 0.05
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    n_eegs: int
+    n_patients: int = 0  # 0: one patient per 4 EEGs
+    seed: int = 0
+    n_test: int = 0  # 0: one test EEG per 50 train EEGs, at least 2
+    min_seconds: int = 50
+    max_seconds: int = 90
+
+    def validate(self) -> None:
+        if self.n_eegs < 1:
+            raise DataError(f"--eegs must be >= 1, got {self.n_eegs}")
+        if self.n_patients < 0 or self.n_patients > self.n_eegs:
+            raise DataError(f"--patients must be between 1 and --eegs ({self.n_eegs}), got {self.n_patients}")
+        if not WINDOW_S <= self.min_seconds <= self.max_seconds:
+            raise DataError(f"recordings must be {WINDOW_S} s or longer, got {self.min_seconds}-{self.max_seconds} s")
+
+    @property
+    def patients(self) -> int:
+        return self.n_patients or max(1, self.n_eegs // 4)
+
+    @property
+    def tests(self) -> int:
+        return self.n_test or max(2, self.n_eegs // 50)
+
+
+@dataclass(frozen=True)
+class SynthSummary:
+    out: Path
+    n_eegs: int
+    n_rows: int
+    n_patients: int
+    n_test: int
+    class_counts: dict[str, int]  # true pattern per EEG
+    seconds: float
+
+
+def synth_recording(rng: np.random.Generator, patient: Patient, label: int, seconds: int,
+                    offsets_s: np.ndarray, strength: float) -> np.ndarray:
+    """[20, seconds * 200] float32 uV: background + the class's pattern around every labelled centre + artifacts."""
+    n = seconds * SAMPLE_RATE_HZ
+    eeg = background(rng, patient, n)
+    first, last = offsets_s.min() + LABEL_CENTRE_S, offsets_s.max() + LABEL_CENTRE_S
+    onset, offset = first - 5 - rng.uniform(2, 20), last + 5 + rng.uniform(2, 20)
+    name = CLASSES[label]
+    if name == "seizure":
+        eeg += seizure(rng, n, onset, offset, strength)
+    elif name in ("lpd", "gpd"):
+        eeg += periodic_discharges(rng, n, onset, offset, strength, generalised=name == "gpd")
+    elif name in ("lrda", "grda"):
+        eeg += rhythmic_delta(rng, n, onset, offset, strength, generalised=name == "grda")
+    ekg, r_peaks = ecg(rng, patient, n)
+    add_artifacts(rng, eeg, patient, r_peaks, OTHER_ARTIFACT_INTENSITY if name == "other" else 1.0)
+    return np.vstack([eeg, ekg[None, :]]).astype(np.float32)
+
+
+def _nan_stretches(rng: np.random.Generator, signals: np.ndarray) -> None:
+    """Real HMS files hold NaN runs on all channels (recording gaps): 1-3 runs of 0.5-10 s."""
+    n = signals.shape[1]
+    for _ in range(rng.integers(1, 4)):
+        length = int(rng.uniform(0.5, 10) * SAMPLE_RATE_HZ)
+        start = rng.integers(0, max(1, n - length))
+        signals[:, start:start + length] = np.nan
+
+
+def _unique_ids(rng: np.random.Generator, count: int, low: int, high: int) -> np.ndarray:
+    ids = np.unique(rng.integers(low, high, size=count * 2))
+    return rng.permutation(ids)[:count].astype(np.int64)
+
+
+def _offsets(rng: np.random.Generator, seconds: int) -> np.ndarray:
+    grid = np.arange(0, seconds - WINDOW_S + 1, OFFSET_STEP_S, dtype=np.float64)
+    count = rng.integers(1, min(5, len(grid)) + 1)
+    return np.sort(rng.choice(grid, size=count, replace=False))
+
+
+def generate_dataset(out: Path, config: SynthConfig) -> SynthSummary:
+    """Write train.csv + train_eegs/ and test.csv + test_eegs/ under ``out`` in the Kaggle layout."""
+    config.validate()
+    started = time.perf_counter()
+    rng = np.random.default_rng(config.seed)
+    patient_ids = _unique_ids(rng, config.patients + config.tests, 10_000, 99_999)
+    patients = [draw_patient(rng, int(pid)) for pid in patient_ids]
+    high = votes.draw_population(rng, config.n_eegs)
+    own_class = votes.draw_classes(rng, votes.draw_population(rng, len(patients)))
+    which = rng.integers(0, config.patients, config.n_eegs)
+    loyal = rng.random(config.n_eegs) < PATIENT_CLASS_LOYALTY
+    labels = np.where(loyal, own_class[which], votes.draw_classes(rng, high))
+    eeg_ids = _unique_ids(rng, config.n_eegs + config.tests, 1_000_000, 4_290_000_000)
+    strength = np.where(labels == CLASSES.index("other"), 1.0, rng.beta(4, 2, config.n_eegs))
+    eeg_votes = votes.draw_votes(rng, labels, high, strength)
+
+    rows: dict[str, list] = {"eeg_id": [], "offset": [], "patient": [], "votes": []}
+    for i in range(config.n_eegs):
+        seconds = int(rng.integers(config.min_seconds, config.max_seconds + 1))
+        offsets = _offsets(rng, seconds)
+        signals = synth_recording(rng, patients[which[i]], int(labels[i]), seconds, offsets, float(strength[i]))
+        if rng.random() < NAN_FILE_P:
+            _nan_stretches(rng, signals)
+        write_eeg_parquet(eeg_path(out, "train", eeg_ids[i]), signals)
+        # Raters mostly gave every sub-window of a recording the same votes; some got a fresh panel.
+        redraw = rng.random(len(offsets)) < 0.2
+        fresh = votes.draw_votes(rng, np.full(len(offsets), labels[i]), np.full(len(offsets), high[i]),
+                                 np.full(len(offsets), strength[i]))
+        rows["votes"].extend(np.where(redraw[:, None], fresh, eeg_votes[i]))
+        rows["eeg_id"].extend([eeg_ids[i]] * len(offsets))
+        rows["offset"].extend(offsets)
+        rows["patient"].extend([patients[which[i]].patient_id] * len(offsets))
+    label_ids = _unique_ids(rng, len(rows["eeg_id"]), 10_000_000, 4_290_000_000)
+    write_csv(out, "train", train_columns(np.array(rows["eeg_id"]), np.array(rows["offset"]),
+                                          np.array(rows["patient"]), np.array(rows["votes"]), label_ids))
+    test_ids = eeg_ids[config.n_eegs:]
+    test_patients = patients[config.patients:]
+    test_labels = votes.draw_classes(rng, votes.draw_population(rng, config.tests))
+    for eeg_id, patient, label in zip(test_ids, test_patients, test_labels, strict=True):
+        signals = synth_recording(rng, patient, int(label), WINDOW_S, np.zeros(1), float(rng.beta(4, 2)))
+        write_eeg_parquet(eeg_path(out, "test", eeg_id), signals)
+    write_csv(out, "test", {"spectrogram_id": test_ids % 2_000_000_000 + 1, "eeg_id": test_ids,
+                            "patient_id": np.array([p.patient_id for p in test_patients])})
+    return SynthSummary(out=Path(out), n_eegs=config.n_eegs, n_rows=len(rows["eeg_id"]),
+                        n_patients=config.patients, n_test=config.tests,
+                        class_counts={c: int((labels == k).sum()) for k, c in enumerate(CLASSES)},
+                        seconds=time.perf_counter() - started)
+
+
