@@ -21,8 +21,12 @@ FORBIDDEN_OPS: frozenset[str] = frozenset({"STFT", "DFT", "MelWeightMatrix"})
 # The ops TensorRT runs in int8 when Q/DQ sit on both their activation and weight inputs.
 COMPUTE_OPS: tuple[str, ...] = ("Conv", "MatMul", "Gemm")
 QDQ_OPS: frozenset[str] = frozenset({"QuantizeLinear", "DequantizeLinear"})
-# A quantized activation that also feeds a residual Add: TensorRT fuses that Add into the int8 conv.
-DQ_SIDE_CONSUMERS: frozenset[str] = frozenset({"Add"})
+# Other consumers a quantized activation may also feed: a residual Add (TensorRT fuses it into the int8
+# conv) and ops TensorRT moves Q/DQ across (pooling on a skip path, data movement).
+DQ_SIDE_CONSUMERS: frozenset[str] = frozenset({
+    "Add", "AveragePool", "MaxPool", "GlobalAveragePool", "Concat", "Reshape", "Transpose", "Flatten", "Split",
+    "Slice", "Squeeze", "Unsqueeze",
+})
 # Metadata keys the torch dynamo exporter writes with the module path of each node.
 _SCOPE_KEYS = ("pkg.torch.onnx.name_scopes", "namespace")
 
@@ -87,7 +91,7 @@ def qdq_violations(model: onnx.ModelProto, frontend: Iterable[str]) -> list[str]
 
     Rules: zero points are int8 zeros (symmetric); scales are positive and finite; a QuantizeLinear
     feeds only DequantizeLinear (a Q->DQ pair); a DequantizeLinear feeds a Conv/MatMul/Gemm data or
-    weight input (never a bias, never the softmax), besides at most a residual Add; a quantized
+    weight input (never a bias, never the softmax; see DQ_SIDE_CONSUMERS for the others); a quantized
     compute op has Q/DQ on both its activation and its weight; no Q/DQ node sits in the front end.
     """
     graph = model.graph
@@ -117,7 +121,7 @@ def qdq_violations(model: onnx.ModelProto, frontend: Iterable[str]) -> list[str]
                 feeds_compute = True
             elif target.op_type not in DQ_SIDE_CONSUMERS:
                 problems.append(f"{node.name}: DequantizeLinear feeds {target.op_type} {target.name} input {slots}; "
-                                "only Conv/MatMul/Gemm data or weight inputs (and a residual Add) may take it")
+                                "only Conv/MatMul/Gemm data or weight inputs (and DQ_SIDE_CONSUMERS) may take it")
         if not feeds_compute:
             problems.append(f"{node.name}: DequantizeLinear feeds no Conv/MatMul/Gemm")
     for node in graph.node:
