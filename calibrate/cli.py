@@ -105,10 +105,10 @@ def trtexec(bundle: Bundle, gpu_name: Annotated[str, typer.Option("--gpu-name", 
             precision: Precision = "int8", min_batch: MinBatch = 1, opt_batch: OptBatch = 8, max_batch: MaxBatch = 16,
             workspace_mib: Workspace = 1024) -> None:
     """Print the trtexec command that builds the same engine (see deploy/build_engine.sh)."""
-    from calibrate.pipeline import open_bundle
     from calibrate.tensorrt_build import trtexec_command, trtexec_text
+    from edge.bundle import load_spec
 
-    spec = open_bundle(bundle)
+    spec = load_spec(bundle)  # edge only: this runs on a Jetson without the training stack
     config = _build_config(precision, min_batch, opt_batch, max_batch, workspace_mib)
     typer.echo(trtexec_text(trtexec_command(bundle, spec, config, gpu_name)))
 
