@@ -42,6 +42,14 @@ def _highpass_noise(rng: np.random.Generator, n_sources: int, n_samples: int, lo
     return shaped_noise(rng, n_sources, n_samples, (f > low_hz) / (1 + (f / 90.0) ** 4))
 
 
+def _burst_envelope(rng: np.random.Generator, n_samples: int) -> np.ndarray:
+    """Muscle contraction waxes and wanes: soft onset/offset and a random < 2 Hz amplitude modulation."""
+    t = np.arange(n_samples) / SAMPLE_RATE_HZ
+    ramp = np.clip(np.minimum(t, t[-1] - t) / 0.3, 0, 1)
+    wobble = np.abs(shaped_noise(rng, 1, n_samples, frequencies(n_samples) < 2.0)[0])
+    return ramp * (0.3 + wobble)
+
+
 def ecg(rng: np.random.Generator, patient: Patient, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     """(EKG channel uV [n_samples], R-peak sample indices): PQRST beats with heart-rate variability."""
     rr = 60.0 / patient.heart_rate_bpm
@@ -70,10 +78,10 @@ def add_artifacts(rng: np.random.Generator, eeg: np.ndarray, patient: Patient, r
         eeg += FRONTOPOLAR[:, None] * _pulse_train(index, rng.uniform(80, 250, len(index)), blink,
                                                    int(0.4 * SAMPLE_RATE_HZ), n)[None, :]
     for start in _events(rng, MUSCLE_PER_MIN * rate, n):
-        stop = min(n, start + int(rng.uniform(0.5, 4) * SAMPLE_RATE_HZ))
+        stop = min(n, start + int(rng.uniform(0.5, 6) * SAMPLE_RATE_HZ))
         side = np.clip(1 + rng.uniform(-1, 1) * np.sign(XY[:, 0]), 0, 1)  # often one side more
-        eeg[:, start:stop] += rng.uniform(10, 60) * (TEMPORAL * side)[:, None] * _highpass_noise(
-            rng, N_EEG, stop - start, 20.0)
+        eeg[:, start:stop] += rng.uniform(10, 60) * (TEMPORAL * side)[:, None] * _burst_envelope(
+            rng, stop - start)[None, :] * _highpass_noise(rng, N_EEG, stop - start, 20.0)
     for start in _events(rng, CHEWING_PER_MIN * rate, n):
         stop = min(n, start + int(rng.uniform(3, 8) * SAMPLE_RATE_HZ))
         t = np.arange(stop - start) / SAMPLE_RATE_HZ

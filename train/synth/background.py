@@ -8,7 +8,7 @@ import numpy as np
 import scipy.fft
 
 from edge.spec import SAMPLE_RATE_HZ
-from train.synth.head import N_EEG, XY, field, hemisphere_centre, mixing_matrix, posterior_weight
+from train.synth.head import N_EEG, XY, field, frontal_gain, hemisphere_centre, mixing_matrix, posterior_weight
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Patient:
     pdr_uv: float  # 0 when the patient has no PDR
     slowing_uv: float  # polymorphic (arrhythmic) delta, the non-specific ICU slowing
     slowing_side: int  # 0 diffuse, -1 left, +1 right
+    beta_uv: float  # diffuse low-amplitude fast activity (sedatives: benzodiazepines, propofol)
     heart_rate_bpm: float
     ecg_uv: float  # R-wave amplitude on the EKG channel
     ekg_artifact_uv: float  # QRS picked up by the scalp electrodes
@@ -37,9 +38,10 @@ def draw_patient(rng: np.random.Generator, patient_id: int) -> Patient:
         spectral_exponent=float(rng.uniform(1.4, 2.2)),
         mixing_width=float(rng.uniform(0.3, 0.5)),
         pdr_hz=float(rng.uniform(6.0, 10.5)),
-        pdr_uv=float(rng.uniform(8, 30) if rng.random() < 0.6 else 0.0),
+        pdr_uv=float(rng.uniform(5, 25) if rng.random() < 0.4 else 0.0),  # ICU: often absent
         slowing_uv=float(rng.uniform(0, 25)),
         slowing_side=int(rng.choice([0, 0, -1, 1])),
+        beta_uv=float(rng.uniform(1, 8)),
         heart_rate_bpm=float(rng.uniform(55, 115)),
         ecg_uv=float(rng.lognormal(np.log(300), 0.5)),
         ekg_artifact_uv=float(rng.uniform(0, 12) if rng.random() < 0.4 else 0.0),
@@ -77,8 +79,8 @@ def mix(matrix: np.ndarray, sources: np.ndarray) -> np.ndarray:
     return np.einsum("ij,jt->it", matrix.astype(sources.dtype), sources)
 
 
-def background(rng: np.random.Generator, patient: Patient, n_samples: int) -> np.ndarray:
-    """[19, n_samples] uV of resting ICU background for this patient."""
+def background(rng: np.random.Generator, patient: Patient, n_samples: int, scale: float = 1.0) -> np.ndarray:
+    """[19, n_samples] uV of resting ICU background for this patient, times ``scale`` (< 1: attenuated)."""
     sources = shaped_noise(rng, N_EEG, n_samples, pink_gain(n_samples, patient.spectral_exponent))
     eeg = patient.background_uv * mix(mixing_matrix(patient.mixing_width), sources)
     if patient.pdr_uv > 0:
@@ -87,9 +89,11 @@ def background(rng: np.random.Generator, patient: Patient, n_samples: int) -> np
         left = (1 - XY[:, 0]) / 2  # 1 on the left edge, 0.5 on the midline, 0 on the right
         side_mix = np.stack([left, 1 - left], axis=1)
         eeg += patient.pdr_uv * posterior_weight()[:, None] * mix(side_mix, alpha)
+    beta = shaped_noise(rng, N_EEG, n_samples, band_gain(n_samples, 18.0, 4.0))
+    eeg += patient.beta_uv * frontal_gain(0.3)[:, None] * mix(mixing_matrix(0.3), beta)
     if patient.slowing_uv > 0:
         delta = shaped_noise(rng, N_EEG, n_samples, band_gain(n_samples, 1.5, 1.0))
         delta = mix(mixing_matrix(0.6), delta)
         spatial = field(hemisphere_centre(rng, patient.slowing_side), 0.7) if patient.slowing_side else np.ones(N_EEG)
         eeg += patient.slowing_uv * spatial[:, None] * delta
-    return eeg
+    return scale * eeg

@@ -66,10 +66,11 @@ def synth_recording(rng: np.random.Generator, patient: Patient, label: int, seco
                     offsets_s: np.ndarray, strength: float) -> np.ndarray:
     """[20, seconds * 200] float32 uV: background + the class's pattern around every labelled centre + artifacts."""
     n = seconds * SAMPLE_RATE_HZ
-    eeg = background(rng, patient, n)
+    name = CLASSES[label]
+    # Periodic discharges mostly ride on an attenuated background (severe encephalopathy, anoxia).
+    eeg = background(rng, patient, n, rng.uniform(0.3, 1.0) if name in ("lpd", "gpd") else 1.0)
     first, last = offsets_s.min() + LABEL_CENTRE_S, offsets_s.max() + LABEL_CENTRE_S
     onset, offset = first - 5 - rng.uniform(2, 20), last + 5 + rng.uniform(2, 20)
-    name = CLASSES[label]
     if name == "seizure":
         eeg += seizure(rng, n, onset, offset, strength)
     elif name in ("lpd", "gpd"):

@@ -41,12 +41,12 @@ def _sharp(phase: np.ndarray, kappa: float) -> np.ndarray:
 
 
 def _delays(rng: np.random.Generator, origin: np.ndarray) -> np.ndarray:
-    """[19] seconds each electrode lags the field's origin: 10-40 ms per head radius."""
-    return np.linalg.norm(XY - origin, axis=1) * rng.uniform(0.01, 0.04)
+    """[19] seconds each electrode lags the field's origin: 10-60 ms per head radius."""
+    return np.linalg.norm(XY - origin, axis=1) * rng.uniform(0.01, 0.06)
 
 
 def _uneven(rng: np.random.Generator) -> np.ndarray:
-    return rng.uniform(0.6, 1.0, N_EEG)
+    return rng.uniform(0.4, 1.0, N_EEG)
 
 
 def seizure(rng: np.random.Generator, n_samples: int, onset_s: float, offset_s: float,
@@ -109,7 +109,7 @@ def periodic_discharges(rng: np.random.Generator, n_samples: int, onset_s: float
     out = np.zeros((N_EEG, n_samples))
     for channel, lag in enumerate(lags):
         out[channel, lag:] = train[:n_samples - lag]
-    return strength * rng.uniform(80, 300) * spatial[:, None] * out
+    return strength * rng.uniform(100, 400) * spatial[:, None] * out
 
 
 def rhythmic_delta(rng: np.random.Generator, n_samples: int, onset_s: float, offset_s: float,
@@ -122,8 +122,8 @@ def rhythmic_delta(rng: np.random.Generator, n_samples: int, onset_s: float, off
     else:
         centre = np.array([rng.choice([-1, 1]) * rng.uniform(0.6, 1.0), rng.uniform(-0.2, 0.6)])  # fronto-temporal
         spatial = field(centre, rng.uniform(0.35, 0.6))
-    freq = f0 * _wander(rng, n_samples, 0.06)
+    freq = f0 * _wander(rng, n_samples, 0.1)
     phase = _phase(rng, freq)[None, :] - 2 * np.pi * f0 * _delays(rng, centre)[:, None]
-    wave = _sharp(phase, rng.uniform(0.3, 1.5)) * _wander(rng, n_samples, 0.2).clip(0.3)[None, :]
-    amplitude = strength * rng.uniform(60, 200) * span_envelope(n_samples, onset_s, offset_s)
+    wave = _sharp(phase, rng.uniform(0.3, 1.5)) * _wander(rng, n_samples, 0.35).clip(0.2)[None, :]
+    amplitude = strength * rng.uniform(30, 160) * span_envelope(n_samples, onset_s, offset_s)
     return spatial[:, None] * amplitude[None, :] * wave
