@@ -36,12 +36,14 @@ def synth(
     eegs: Annotated[int, typer.Option("--eegs", help="Number of train EEG recordings (50-90 s each).")] = 200,
     patients: Annotated[int, typer.Option("--patients", help="Number of patients (default: eegs / 4).")] = 0,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes the same data.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", help="Processes drawing recordings (output does not "
+                                                           "depend on it; default: up to 2).")] = 0,
     plot: Annotated[Path | None, typer.Option("--plot", help="Also render example pages per class here (PNG).")] = None,
     plot_real: Annotated[Path | None, typer.Option(
         "--plot-real", help="Render every 50 s parquet in this folder the same way (e.g. sparcnet_iiic).")] = None,
 ) -> int:
     """Write a synthetic dataset in exactly the Kaggle HMS layout, and/or render examples to judge realism."""
-    from train.synth.generate import SynthConfig, generate_dataset
+    from train.synth.generate import DEFAULT_WORKERS, SynthConfig, generate_dataset
     from train.synth.plot import plot_real_segments, plot_synthetic_examples
 
     if out is None and plot is None:
@@ -49,7 +51,8 @@ def synth(
     if plot_real is not None and plot is None:
         raise DataError("--plot-real needs --plot DIR to write the images into")
     if out is not None:
-        summary = generate_dataset(out, SynthConfig(n_eegs=eegs, n_patients=patients, seed=seed))
+        summary = generate_dataset(out, SynthConfig(n_eegs=eegs, n_patients=patients, seed=seed),
+                                   workers=workers or DEFAULT_WORKERS)
         counts = ", ".join(f"{name} {count}" for name, count in summary.class_counts.items())
         typer.echo(f"wrote {summary.n_eegs} EEGs ({summary.n_rows} labelled windows, {summary.n_patients} patients; "
                    f"{counts}) + {summary.n_test} test EEGs to {out} in {summary.seconds:.1f} s")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from edge.errors import DataError
 from edge.spec import SAMPLE_RATE_HZ, VOTE_COLUMNS
 
@@ -42,3 +44,9 @@ def required_columns(split: str) -> tuple[str, ...]:
 def start_sample(offset_s: float) -> int:
     """First sample of the 50 s window labelled at eeg_label_offset_seconds (offsets are whole or half seconds)."""
     return round(float(offset_s) * SAMPLE_RATE_HZ)
+
+
+def group_rows(ids: np.ndarray) -> list[np.ndarray]:
+    """Row indices per distinct id, ids ascending: one sort instead of a scan per id (17k ids x 107k rows)."""
+    order = np.argsort(ids, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(ids[order])) + 1) if len(ids) else []

@@ -17,6 +17,7 @@ from train.data.columns import (
     csv_path,
     eeg_dir,
     eeg_path,
+    group_rows,
     required_columns,
     start_sample,
 )
@@ -162,10 +163,10 @@ def _check_files(data_dir: Path, split: str, rows: dict, problems: _Problems) ->
         return samples
     offsets = rows.get("offsets_s", np.zeros(rows["n"]))
     csv = csv_path(data_dir, split)
-    for eeg_id in np.unique(rows["eeg_id"]):
+    for where in group_rows(rows["eeg_id"]):
+        eeg_id = rows["eeg_id"][where[0]]
         if eeg_id < 0:
             continue  # already reported as a bad cell
-        where = np.flatnonzero(rows["eeg_id"] == eeg_id)
         path = eeg_path(data_dir, split, eeg_id)
         if not path.is_file():
             problems.add("missing parquet", f"{path}: missing (eeg_id {eeg_id}, {len(where)} row(s) of {csv.name})")

@@ -21,7 +21,7 @@ import numpy as np
 from edge.errors import DataError
 from edge.spec import CHANNELS, WINDOW_SAMPLES
 from train.data.cache import WindowCache, cache_key
-from train.data.columns import check_split, start_sample
+from train.data.columns import check_split, group_rows, start_sample
 from train.data.eeg_file import read_eeg_file
 from train.data.table import HmsTable, load_table
 
@@ -90,8 +90,7 @@ def _decode_all(table: HmsTable, margin: int, path: Path, workers: int) -> tuple
                                         shape=(n, len(CHANNELS), WINDOW_SAMPLES + 2 * margin))
     nan_counts = np.zeros(n, dtype=np.int64)
     pads = np.zeros((n, 2), dtype=np.int32)
-    groups = np.split(np.argsort(table.eeg_ids, kind="stable"),
-                      np.flatnonzero(np.diff(np.sort(table.eeg_ids, kind="stable"))) + 1)
+    groups = group_rows(table.eeg_ids)
     with ThreadPoolExecutor(max(1, workers)) as pool:  # pyarrow and numpy copies release the GIL
         for future in [pool.submit(_decode_eeg, table, rows, margin, signals, nan_counts, pads)
                        for rows in groups if len(rows)]:

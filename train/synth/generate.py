@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ OFFSET_STEP_S = 2  # Kaggle sub-window offsets fall on a 2 s grid
 OTHER_ARTIFACT_INTENSITY = 3.0
 PATIENT_CLASS_LOYALTY = 0.5  # share of a patient's recordings that show the patient's own pattern
 NAN_FILE_P = 0.05
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,34 @@ def _offsets(rng: np.random.Generator, seconds: int) -> np.ndarray:
     return np.sort(rng.choice(grid, size=count, replace=False))
 
 
-def generate_dataset(out: Path, config: SynthConfig) -> SynthSummary:
-    """Write train.csv + train_eegs/ and test.csv + test_eegs/ under ``out`` in the Kaggle layout."""
+@dataclass(frozen=True)
+class _RecordingJob:
+    """Everything one worker needs to write one recording; its own seed keeps output worker-independent."""
+
+    path: Path
+    patient: Patient
+    label: int
+    seconds: int
+    offsets_s: np.ndarray
+    strength: float
+    seed: np.random.SeedSequence
+    gaps: bool  # write NaN runs (train files only)
+
+
+def _write_recording(job: _RecordingJob) -> None:
+    rng = np.random.default_rng(job.seed)
+    signals = synth_recording(rng, job.patient, job.label, job.seconds, job.offsets_s, job.strength)
+    if job.gaps and rng.random() < NAN_FILE_P:
+        _nan_stretches(rng, signals)
+    write_eeg_parquet(job.path, signals)
+
+
+def generate_dataset(out: Path, config: SynthConfig, workers: int = DEFAULT_WORKERS) -> SynthSummary:
+    """Write train.csv + train_eegs/ and test.csv + test_eegs/ under ``out`` in the Kaggle layout.
+
+    The labels, votes and recording plans are drawn here; the signals are drawn and written by
+    ``workers`` processes, each recording from its own spawned seed (same seed, same bytes).
+    """
     config.validate()
     started = time.perf_counter()
     rng = np.random.default_rng(config.seed)
@@ -117,15 +146,15 @@ def generate_dataset(out: Path, config: SynthConfig) -> SynthSummary:
     eeg_ids = _unique_ids(rng, config.n_eegs + config.tests, 1_000_000, 4_290_000_000)
     strength = np.where(labels == CLASSES.index("other"), 1.0, rng.beta(4, 2, config.n_eegs))
     eeg_votes = votes.draw_votes(rng, labels, high, strength)
+    seeds = np.random.SeedSequence(config.seed).spawn(config.n_eegs + config.tests)
 
+    jobs: list[_RecordingJob] = []
     rows: dict[str, list] = {"eeg_id": [], "offset": [], "patient": [], "votes": []}
     for i in range(config.n_eegs):
         seconds = int(rng.integers(config.min_seconds, config.max_seconds + 1))
         offsets = _offsets(rng, seconds)
-        signals = synth_recording(rng, patients[which[i]], int(labels[i]), seconds, offsets, float(strength[i]))
-        if rng.random() < NAN_FILE_P:
-            _nan_stretches(rng, signals)
-        write_eeg_parquet(eeg_path(out, "train", eeg_ids[i]), signals)
+        jobs.append(_RecordingJob(eeg_path(out, "train", eeg_ids[i]), patients[which[i]], int(labels[i]), seconds,
+                                  offsets, float(strength[i]), seeds[i], gaps=True))
         # Raters mostly gave every sub-window of a recording the same votes; some got a fresh panel.
         redraw = rng.random(len(offsets)) < 0.2
         fresh = votes.draw_votes(rng, np.full(len(offsets), labels[i]), np.full(len(offsets), high[i]),
@@ -134,20 +163,25 @@ def generate_dataset(out: Path, config: SynthConfig) -> SynthSummary:
         rows["eeg_id"].extend([eeg_ids[i]] * len(offsets))
         rows["offset"].extend(offsets)
         rows["patient"].extend([patients[which[i]].patient_id] * len(offsets))
-    label_ids = _unique_ids(rng, len(rows["eeg_id"]), 10_000_000, 4_290_000_000)
-    write_csv(out, "train", train_columns(np.array(rows["eeg_id"]), np.array(rows["offset"]),
-                                          np.array(rows["patient"]), np.array(rows["votes"]), label_ids))
     test_ids = eeg_ids[config.n_eegs:]
     test_patients = patients[config.patients:]
     test_labels = votes.draw_classes(rng, votes.draw_population(rng, config.tests))
-    for eeg_id, patient, label in zip(test_ids, test_patients, test_labels, strict=True):
-        signals = synth_recording(rng, patient, int(label), WINDOW_S, np.zeros(1), float(rng.beta(4, 2)))
-        write_eeg_parquet(eeg_path(out, "test", eeg_id), signals)
+    for k, (eeg_id, patient, label) in enumerate(zip(test_ids, test_patients, test_labels, strict=True)):
+        jobs.append(_RecordingJob(eeg_path(out, "test", eeg_id), patient, int(label), WINDOW_S, np.zeros(1),
+                                  float(rng.beta(4, 2)), seeds[config.n_eegs + k], gaps=False))
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_write_recording, jobs, chunksize=8))
+    else:
+        for job in jobs:
+            _write_recording(job)
+
+    label_ids = _unique_ids(rng, len(rows["eeg_id"]), 10_000_000, 4_290_000_000)
+    write_csv(out, "train", train_columns(np.array(rows["eeg_id"]), np.array(rows["offset"]),
+                                          np.array(rows["patient"]), np.array(rows["votes"]), label_ids))
     write_csv(out, "test", {"spectrogram_id": test_ids % 2_000_000_000 + 1, "eeg_id": test_ids,
                             "patient_id": np.array([p.patient_id for p in test_patients])})
     return SynthSummary(out=Path(out), n_eegs=config.n_eegs, n_rows=len(rows["eeg_id"]),
                         n_patients=config.patients, n_test=config.tests,
                         class_counts={c: int((labels == k).sum()) for k, c in enumerate(CLASSES)},
                         seconds=time.perf_counter() - started)
-
-
