@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,11 +65,11 @@ def test_config_loads_toml_applies_overrides_and_names_bad_fields(tmp_path):
         load_config(None, {"cv.folds": 9})
 
 
-def test_configs_shipped_in_the_repo_are_valid():
-    from pathlib import Path
-
-    for path in sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.toml")):
+def test_configs_shipped_in_the_repo_are_valid_and_default_toml_is_the_defaults():
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    for path in sorted(configs.glob("*.toml")):
         load_config(path)
+    assert load_config(configs / "default.toml") == FitConfig()
 
 
 def _batch(n=6, seed=0):

@@ -79,19 +79,73 @@ def epoch_plan(config: FitConfig, total_votes: np.ndarray, train_rows: np.ndarra
     return plan
 
 
+def monitoring_rows(val_rows: np.ndarray | None, groups: np.ndarray | None) -> np.ndarray | None:
+    """Rows scored after every epoch: the first labelled window of each validation EEG (all when ungrouped).
+
+    The final out-of-fold score uses every validation row; the per-epoch curve only needs to be cheap.
+    """
+    if val_rows is None or groups is None:
+        return val_rows
+    _, first = np.unique(groups[val_rows], return_index=True)
+    return np.sort(val_rows[first])
+
+
 def fingerprint(config: FitConfig, split: FoldSplit, world_size: int) -> str:
     payload = json.dumps([config.to_dict(), split.name, split.train_rows.tolist(), world_size], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+@dataclass
+class Trainer:
+    """The model and optimizer state of one run, and the optimizer step that advances them."""
+
+    config: FitConfig
+    model: torch.nn.Module
+    step_module: torch.nn.Module  # EncodedForward(model), wrapped in DDP under torchrun
+    optimizer: torch.optim.Optimizer
+    ema: WeightEma | None
+    device: torch.device
+
+    def step(self, eeg: torch.Tensor, targets: torch.Tensor, votes: torch.Tensor, rng: np.random.Generator,
+             lr: float) -> torch.Tensor:
+        """Augment, forward, vote-weighted KL, backward, clip, AdamW step, EMA update; returns the loss."""
+        cfg = self.config
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        weights = vote_weights(votes, cfg.loss.vote_weight_cap) if cfg.loss.vote_weighting else torch.ones(len(votes))
+        batch = augment_batch(eeg, targets, weights, cfg.augment, rng)
+        use_amp = self.device.type == "cuda" and cfg.run.amp  # bf16 autocast: no loss scaling needed
+        with torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else nullcontext():
+            logits = self.step_module(batch.eeg.to(self.device), batch.encoding_fn)
+        loss = kl_loss(logits, batch.targets.to(self.device),
+                       batch.weights.to(self.device) if cfg.loss.vote_weighting else None)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        return loss.detach()
+
+
+def build_trainer(config: FitConfig, ctx: DistContext) -> Trainer:
+    model = build_model(config).to(ctx.device)
+    ema = WeightEma(model, config.optim.ema_decay) if config.optim.ema_decay > 0 else None
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
+    step_module: torch.nn.Module = EncodedForward(model)
+    if ctx.distributed:
+        device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+        step_module = DistributedDataParallel(step_module, device_ids=device_ids)
+    return Trainer(config, model, step_module, optimizer, ema, ctx.device)
+
+
 def train_model(config: FitConfig, windows, split: FoldSplit, checkpoint_dir: Path | None, ctx: DistContext,
                 reporter: ProgressReporter) -> TrainedModel:
     o, run = config.optim, config.run
-    device = ctx.device
     torch.manual_seed(run.seed * 1000 + split.index)
-    model = build_model(config).to(device)
-    ema = WeightEma(model, o.ema_decay) if o.ema_decay > 0 else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    trainer = build_trainer(config, ctx)
+    model, optimizer, ema = trainer.model, trainer.optimizer, trainer.ema
     batch_size = max(o.batch_size // ctx.world_size, 1)  # the global batch stays o.batch_size under DDP
     plan = epoch_plan(config, windows.total_votes, split.train_rows)
     groups = np.asarray(windows.eeg_ids) if config.data.one_window_per_eeg else None
@@ -109,11 +163,8 @@ def train_model(config: FitConfig, windows, split: FoldSplit, checkpoint_dir: Pa
             raise DataError(f"checkpoint in {checkpoint_dir} was made with another config or data; "
                             f"pass --no-resume to start over")
 
-    step_module: torch.nn.Module = EncodedForward(model)
-    if ctx.distributed:
-        step_module = DistributedDataParallel(step_module, device_ids=[device.index] if device.type == "cuda" else None)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and run.amp else nullcontext())
     targets_all = windows.targets
+    monitor_rows = monitoring_rows(split.val_rows, groups)
     history, val_history = list(progress.history), list(progress.val_history)
     step, batch_in_epoch = progress.step, progress.batch_in_epoch
 
@@ -130,35 +181,20 @@ def train_model(config: FitConfig, windows, split: FoldSplit, checkpoint_dir: Pa
         model.train()
         for eeg, targets, votes, _rows in make_loader(windows, keys, batch_size, run.num_workers):
             lr = get_lr(step, total_steps, o.lr, o.warmup_steps, o.min_lr_ratio)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            weights = vote_weights(votes, config.loss.vote_weight_cap) if config.loss.vote_weighting \
-                else torch.ones(len(votes))
-            batch = augment_batch(eeg, targets, weights, config.augment,
-                                  step_rng(run.seed, split.index * ctx.world_size + ctx.rank, step))
-            with autocast:
-                logits = step_module(batch.eeg.to(device), batch.encoding_fn)
-            loss = kl_loss(logits, batch.targets.to(device),
-                           batch.weights.to(device) if config.loss.vote_weighting else None)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if o.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
-            optimizer.step()
-            if ema is not None:
-                ema.update(model)
+            loss = trainer.step(eeg, targets, votes, step_rng(run.seed, split.index * ctx.world_size + ctx.rank, step),
+                                lr)
             step += 1
             batch_in_epoch += 1
-            loss_value = all_reduce_mean(float(loss.detach()), ctx)
+            loss_value = all_reduce_mean(float(loss), ctx)
             history.append({"step": step, "epoch": epoch, "lr": lr, "loss": loss_value})
             reporter.step(step, epoch, loss_value, lr)
             if step % run.checkpoint_every == 0:
                 checkpoint(epoch)
         eval_model = ema.module if ema is not None else model
         val_kl = None
-        if split.val_rows is not None and ctx.is_main:
-            preds = predict_probs(eval_model, windows, split.val_rows, run.eval_batch_size, device)
-            val_kl = score(np.asarray(targets_all[split.val_rows], dtype=np.float64), preds)
+        if monitor_rows is not None and ctx.is_main:
+            preds = predict_probs(eval_model, windows, monitor_rows, run.eval_batch_size, ctx.device)
+            val_kl = score(np.asarray(targets_all[monitor_rows], dtype=np.float64), preds)
         epoch_losses = [h["loss"] for h in history if h["epoch"] == epoch]
         train_loss = float(np.mean(epoch_losses)) if epoch_losses else float("nan")
         val_history.append({"epoch": epoch, "step": step, "train_loss": train_loss, "val_kl": val_kl})

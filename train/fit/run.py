@@ -8,11 +8,13 @@ and are removed once the bundle is written.
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from edge.errors import DataError
 from edge.spec import ModelSpec
@@ -79,11 +81,12 @@ def data_summary(data_dir: Path, windows, targets: np.ndarray) -> dict[str, Any]
             "total_votes_median": float(np.median(votes)), "margin": int(windows.margin)}
 
 
-def write_bundle(out: Path, config: FitConfig, windows, data_dir: Path, cv: CvResult, world_size: int) -> FitSummary:
+def write_bundle(out: Path, config: FitConfig, windows, data_dir: Path, cv: CvResult, world_size: int,
+                 timing: dict[str, float]) -> FitSummary:
     from train.checkpoint import runtime_versions, save_bundle
 
     targets = np.asarray(windows.targets, dtype=np.float64)
-    summary = cv.summary(targets)
+    summary = cv.summary(targets) | timing
     rows = cv.oof_rows
     report = evaluate_predictions(targets[rows], cv.oof_preds)
     curves = {f.split.name: curves_from_history(f.trained.history, f.trained.val_history) for f in cv.folds}
@@ -107,6 +110,7 @@ def fit(data_dir: str | Path, out: str | Path, config: FitConfig, resume: bool =
         show_progress: bool = True) -> FitSummary | None:
     """Train and write the bundle; returns the summary on rank 0 and None on the other ranks."""
     data_dir, out = Path(data_dir), Path(out)
+    started_wall, started_cpu = time.perf_counter(), time.process_time()
     if out.is_dir() and any(out.iterdir()):
         raise DataError(f"--out {out} already exists and is not empty; choose a new directory or delete it")
     ctx = init_distributed(config.run.device)
@@ -119,7 +123,10 @@ def fit(data_dir: str | Path, out: str | Path, config: FitConfig, resume: bool =
         fold_of_row = assign_folds(windows, config)
         reporter = ProgressReporter(enabled=show_progress and ctx.is_main)
         cv = run_cv(config, windows, fold_of_row, ckpt, ctx, reporter)
-        summary = write_bundle(out, config, windows, data_dir, cv, ctx.world_size) if ctx.is_main else None
+        # This run's time (a resumed run counts only itself); CPU seconds are all threads of this process.
+        timing = {"wall_seconds": time.perf_counter() - started_wall, "cpu_seconds": time.process_time() - started_cpu,
+                  "torch_threads": torch.get_num_threads()}
+        summary = write_bundle(out, config, windows, data_dir, cv, ctx.world_size, timing) if ctx.is_main else None
         barrier(ctx)
         if ctx.is_main:
             shutil.rmtree(ckpt, ignore_errors=True)
