@@ -89,3 +89,12 @@ def test_check_cli_clean_and_broken(synth_dir, tmp_path, capsys):
 def test_synth_cli_refuses_nothing_to_do(capsys):
     assert run_app(app, ["synth"]) == 2
     assert "nothing to do" in capsys.readouterr().err
+
+
+def test_test_split_windows_are_whole_50s_files(synth_dir, tmp_path):
+    windows = build_window_set(synth_dir, tmp_path / "cache", split="test", margin=100)
+    assert len(windows) == 2 and windows.targets is None and windows.total_votes is None
+    assert windows.window(0, shift=-100).shape == (20, 10_000)
+    np.testing.assert_array_equal(windows.offsets_s, [0.0, 0.0])
+    np.testing.assert_array_equal(windows.pad_samples, [[100, 100]] * 2)
+    np.testing.assert_array_equal(windows.label_ids, [-1, -1])
