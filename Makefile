@@ -28,7 +28,7 @@ lint: install
 	$(VENV)/bin/ruff check edge train calibrate tests scripts
 
 bench: install
-	scripts/in-loopback-netns $(PY) -m edge.bench --out docs/benchmarks.md
+	scripts/in-loopback-netns $(PY) scripts/bench.py --out docs/benchmarks.md
 
 demo: install
 	scripts/in-loopback-netns $(VENV)/bin/edge demo

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -49,8 +51,10 @@ def run(
         chain={"hop_s": hop}, smoothing={"kind": "mean", "k": smooth} if smooth else {}, backend=backend,
         threads=threads)
     requests = [StreamRequest(name, stream_type or None, source_id) for name in stream]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd stop: finish the current step, close cleanly
     run_streams(str(bundle), requests, run_config, str(out) if out else None, lsl_out, True, seconds,
-                allow_missing, counter)
+                allow_missing, counter, stop)
 
 
 @app.command()

@@ -63,3 +63,10 @@ def _write(tmp_path, text: str):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     return path
+
+
+def test_shipped_jetson_config_states_the_defaults() -> None:
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[2] / "deploy" / "jetson" / "edge.toml"
+    assert load_run_config(shipped) == RunConfig()
