@@ -84,13 +84,13 @@ def export_step(bundle: str | Path, opset: int = DEFAULT_OPSET, pt2: bool = Fals
 
     bundle = Path(bundle)
     model, spec = load_bundle_model(bundle, verify=True)
-    for pattern in DERIVED_PATTERNS:
-        for stale in bundle.glob(pattern):
-            stale.unlink()
     prob_model = ProbabilityModel(model).eval()
     result = export_onnx(prob_model, spec, bundle / ONNX_FILE, opset)
     if pt2:
         export_pt2(prob_model, spec, bundle / TORCH_PROGRAM_FILE)
+    for pattern in DERIVED_PATTERNS:  # only once the new graph is in place: a failed export changes nothing
+        for stale in bundle.glob(pattern):
+            stale.unlink()
     _record(bundle, "export", dataclasses.asdict(result) | {"sha256": sha256_file(bundle / ONNX_FILE), "pt2": pt2})
     write_checksums(bundle)
     return result
@@ -103,7 +103,7 @@ def quantize_step(bundle: str | Path, data_dir: str | Path, config: QuantizeConf
     spec = open_bundle(bundle)
     config.validate()
     fp32 = _need(bundle, ONNX_FILE, "export")
-    windows = load_window_set(spec, data_dir, cache_dir)
+    windows = load_window_set(data_dir, cache_dir)
     plan = calibration_plan(spec, data_dir, windows, config.windows, config.seed)
     reader = WindowBatchReader(windows, plan.indices, spec.input_name, config.batch)
     result = quantize_int8(fp32, bundle / ONNX_INT8_FILE, reader, config)
@@ -156,7 +156,7 @@ def verify_step(bundle: str | Path, data_dir: str | Path, config: VerifyConfig |
     gates.validate()
     runners = _runners(bundle, spec)
     calibration_patients = tuple(read_record(bundle).get("quantize", {}).get("calibration_patients", ()))
-    windows = load_window_set(spec, data_dir, cache_dir)
+    windows = load_window_set(data_dir, cache_dir)
     plan = holdout_plan(spec, data_dir, windows, config.windows, config.seed, calibration_patients)
     report = verify(runners, windows, plan.indices, plan.note, config, gates)
     _record(bundle, "verify", report.to_dict() | {"config": dataclasses.asdict(config), "data": data_dir.name,

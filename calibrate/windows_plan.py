@@ -28,13 +28,12 @@ class WindowPlan:
     note: str
 
 
-def load_window_set(spec: ModelSpec, data_dir: str | Path, cache_dir: str | Path | None = None):
-    """The labelled windows of ``data_dir``, with train fit's margin so its decoded cache is reused."""
+def load_window_set(data_dir: str | Path, cache_dir: str | Path | None = None):
+    """The labelled windows of ``data_dir`` (train.data's default margin, so `train fit`'s decoded cache is reused)."""
     from train.data import build_window_set
 
-    margin = int(spec.training.get("config", {}).get("run", {}).get("margin", 0))
     windows = build_window_set(Path(data_dir), cache_dir=None if cache_dir is None else Path(cache_dir),
-                               split="train", margin=margin)
+                               split="train")
     if windows.targets is None:
         raise DataError(f"{data_dir} has no vote columns; calibrate needs the labelled train layout")
     return windows

@@ -11,8 +11,9 @@ import pytest
 from onnx import numpy_helper
 
 from calibrate.cli import EXIT_GATE_FAILED, app
+from calibrate.export import export_pt2
 from calibrate.graph import frontend_nodes, qdq_violations, quantized_compute_nodes
-from calibrate.pipeline import CALIBRATION_JSON, CALIBRATION_PNG, export_step, verify_step
+from calibrate.pipeline import CALIBRATION_JSON, CALIBRATION_PNG, TORCH_PROGRAM_FILE, export_step, verify_step
 from calibrate.verify import ORT_FP32, ORT_INT8, TORCH, VerifyConfig
 from edge.bundle import (
     ONNX_FILE,
@@ -145,3 +146,18 @@ def test_int8_quantized_from_an_older_export_is_refused(bundle_copy, synth_data,
     write_checksums(bundle_copy)
     with pytest.raises(BundleError, match="not quantized from the current"):
         verify_step(bundle_copy, synth_data, VerifyConfig(windows=verify_windows))
+
+
+def test_torch_export_program_runs_in_edge_like_the_onnx_graph(bundle_copy):
+    from edge.backends.torch_backend import TorchBackend
+    from train.checkpoint import load_bundle_model
+    from train.models import ProbabilityModel
+
+    model, spec = load_bundle_model(bundle_copy)
+    path = export_pt2(ProbabilityModel(model), spec, bundle_copy / TORCH_PROGRAM_FILE)
+    write_checksums(bundle_copy)
+    eeg = (np.random.default_rng(1).standard_normal((2, 20, 10000)) * 30).astype(np.float32)
+    with TorchBackend(path, spec.output_name) as backend:
+        probs = backend.infer({spec.input_name: eeg})[spec.output_name]
+    session = ort.InferenceSession(str(bundle_copy / ONNX_FILE), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(probs, session.run(None, {"eeg": eeg})[0], atol=1e-5)
