@@ -164,3 +164,30 @@ def test_checkpoint_round_trip_restores_model_optimizer_ema_and_rng(tmp_path):
         for key, value in slots.items():
             assert torch.equal(loaded["state"][index][key], value)
     assert torch.equal(torch.rand(3), expected_draw) and np.array_equal(np.random.rand(2), expected_np)
+
+
+def test_evaluation_figures_and_confusion_matrix():
+    from train.fit.evaluate import evaluate_predictions
+
+    targets = np.array([[1, 0, 0, 0, 0, 0], [0, 0.5, 0.5, 0, 0, 0], [0, 0, 0, 0, 0, 1.0]])
+    report = evaluate_predictions(targets, targets.copy())
+    assert report.kl == pytest.approx(0) and report.accuracy == 1.0
+    assert np.array_equal(np.diag(report.confusion), [1, 1, 0, 0, 0, 1])
+    wrong = np.roll(targets, 1, axis=1) * 0.9 + 0.1 / 6
+    report = evaluate_predictions(targets, wrong)
+    assert report.kl == pytest.approx(score(targets, wrong))
+    assert report.prior_kl == pytest.approx(score(targets, np.broadcast_to(targets.mean(0), targets.shape)))
+    assert sum(c.kl_share for c in report.classes) == pytest.approx(report.kl)
+    assert report.classes[0].recall == 0.0 and report.classes[0].rows == 1
+
+
+def test_submission_averages_windows_per_eeg_in_first_seen_order():
+    from train.fit.predict import mean_by_eeg, submission_csv
+
+    ids, means = mean_by_eeg(np.array([7, 3, 7]), np.array([[1.0, 0, 0, 0, 0, 0], [0, 1.0, 0, 0, 0, 0],
+                                                           [0, 0, 1.0, 0, 0, 0]]))
+    assert ids.tolist() == [7, 3]
+    np.testing.assert_allclose(means[0], [0.5, 0, 0.5, 0, 0, 0])
+    lines = submission_csv(ids, means).splitlines()
+    assert lines[0] == "eeg_id,seizure_vote,lpd_vote,gpd_vote,lrda_vote,grda_vote,other_vote"
+    assert lines[1].startswith("7,0.50000000,")

@@ -164,9 +164,3 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     config.validate()
     return config
 
-
-def config_from_dict(data: dict[str, Any]) -> FitConfig:
-    """Rebuild a saved config (spec.training["config"]) for resume checks and reports."""
-    config = from_dict(FitConfig, data, "config")
-    config.validate()
-    return config

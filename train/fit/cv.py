@@ -4,6 +4,12 @@ No patient is in both the training and the validation rows of a fold (train.data
 the out-of-fold KL estimates performance on new patients. The class-prior baseline of each fold is the
 mean target of its training rows, predicted for every validation row: the score of a model that
 learned nothing from the signal.
+
+Which model the bundle ships (`cv.final`): by default fold 0's model. It costs no extra training, and
+its out-of-fold KL is an honest held-out estimate for exactly the shipped weights. "refit" retrains on
+every row (one more run; usually a little better, but then the reported KL is a CV estimate of a
+different set of weights). An ensemble of the fold models would multiply the bedside inference cost by
+K on a Jetson whose budget is one model, so it is left to a deliberate `--model ensemble` bundle.
 """
 
 from __future__ import annotations

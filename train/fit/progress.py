@@ -46,7 +46,3 @@ class ProgressReporter:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
-
-    def message(self, text: str) -> None:
-        if self.enabled:
-            print(text, file=self.stream, flush=True)

@@ -1,0 +1,150 @@
+"""Write the "train" section of docs/benchmarks.md from measurements and trained bundles.
+
+Measures, on this machine: training throughput (windows/s through the full training step: augment,
+forward, KL, backward, clip, AdamW) for each default model, and the loader alone (memmap windows with
+random shifts through the DataLoader). Then tabulates trained bundles (their metrics.json: held-out KL
+vs the class prior, time), scores them on the 12 real sparcnet_iiic segments (scripts/eval_sparcnet.py),
+and plots a 2-process torchrun loss curve against a 1-process one.
+
+    .venv/bin/python -m scripts.bench_train [--data DIR] [--steps 4] [--bundle B]... \\
+        [--ddp SINGLE_BUNDLE DDP_BUNDLE] [--command "how the bundles were made"]... [--doc docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from scripts.benchdoc import replace_section
+from scripts.eval_sparcnet import DEFAULT_DATA, evaluate
+from train.data import build_window_set
+from train.fit.augment import step_rng
+from train.fit.config import FitConfig, ModelConfig
+from train.fit.distributed import DistContext
+from train.fit.loop import build_trainer
+from train.fit.sampling import epoch_order, make_loader
+
+REPO = Path(__file__).resolve().parents[1]
+FIGURE = "figures/train_ddp_vs_single.png"  # relative to the benchmarks document
+
+
+def loader_rate(windows, batch_size: int, batches: int) -> float:
+    keys = epoch_order(np.arange(len(windows)), 0, 0, 0, windows.margin)[: batch_size * batches]
+    started = time.perf_counter()
+    count = sum(len(eeg) for eeg, *_ in make_loader(windows, keys, batch_size, num_workers=0))
+    return count / (time.perf_counter() - started)
+
+
+def step_rate(model: str, windows, batch_size: int, steps: int) -> float:
+    """Windows/s of Trainer.step (the whole optimizer step of `train fit`) on pre-loaded batches."""
+    config = FitConfig(model=ModelConfig(name=model))
+    torch.manual_seed(0)
+    trainer = build_trainer(config, DistContext(0, 1, torch.device("cpu")))
+    keys = epoch_order(np.arange(len(windows)), 0, 0, 0, windows.margin)
+    batches = list(make_loader(windows, keys[: batch_size * (steps + 1)], batch_size, num_workers=0))
+    trainer.model.train()
+    eeg, targets, votes, _ = batches[0]
+    trainer.step(eeg, targets, votes, step_rng(0, 0, 0), 1e-4)  # warm-up: allocator, first-call overheads
+    started = time.perf_counter()
+    for step, (eeg, targets, votes, _) in enumerate(batches[1:], 1):
+        trainer.step(eeg, targets, votes, step_rng(0, 0, step), 1e-4)
+    return batch_size * (len(batches) - 1) / (time.perf_counter() - started)
+
+
+def throughput_table(data: Path, steps: int) -> list[str]:
+    windows = build_window_set(data, split="train", margin=400)
+    batch = FitConfig().optim.batch_size
+    loader = loader_rate(windows, batch, min(steps * 4, len(windows) // batch))
+    lines = ["| model | training step, windows/s | loader alone, windows/s | loader / step |", "|---|---|---|---|"]
+    for model in ("mel2d", "grouped1d"):
+        rate = step_rate(model, windows, batch, steps)
+        lines.append(f"| {model} (defaults) | {rate:.1f} | {loader:.0f} | {loader / rate:.0f}x |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def bundle_rows(bundles: list[Path], sparcnet: Path) -> list[str]:
+    lines = ["| bundle | model | EEGs (patients) | held-out rows | held-out KL | class-prior KL | ratio | fit wall s | "
+             "fit CPU s | real 12: KL | real 12: prior KL | real 12: SPaRCNet KL |", "|" + "---|" * 12]
+    for bundle in bundles:
+        metrics = json.loads((bundle / "metrics.json").read_text())
+        spec = json.loads((bundle / "spec.json").read_text())
+        data = spec["training"]["data"]
+        real = evaluate(bundle, sparcnet) if sparcnet.is_dir() else None
+        cells = [bundle.name, spec["model"], f"{data['eegs']} ({data['patients']})", str(metrics["oof_rows"]),
+                 f"{metrics['oof_kl']:.3f}", f"{metrics['oof_prior_kl']:.3f}",
+                 f"{metrics['oof_kl'] / metrics['oof_prior_kl']:.2f}", f"{metrics['wall_seconds']:.0f}",
+                 f"{metrics['cpu_seconds']:.0f}"]
+        cells += ([f"{real['kl_model']:.3f}", f"{real['kl_class_prior']:.3f}", f"{real['kl_sparcnet']:.3f}"]
+                  if real else ["n/a"] * 3)
+        lines.append("| " + " | ".join(cells) + " |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def ddp_figure(single: Path, ddp: Path, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = {}
+    for label, bundle in (("1 process", single), ("torchrun, 2 processes (gloo)", ddp)):
+        curve = json.loads((bundle / "metrics.json").read_text())["curves"]["fold0"]
+        curves[label] = (np.asarray(curve["step"]), np.asarray(curve["loss"]))
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, (steps, loss) in curves.items():
+        ax.plot(steps, loss, marker=".", label=label)
+    ax.set(xlabel="optimizer step (same global batch)", ylabel="training loss", title="DDP vs single process")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110, bbox_inches="tight")
+    (s_steps, s_loss), (d_steps, d_loss) = curves.values()
+    corr = float(np.corrcoef(s_loss, d_loss)[0, 1]) if np.array_equal(s_steps, d_steps) else float("nan")
+    return [f"![DDP vs single-process loss]({FIGURE})", "",
+            f"{len(s_steps)} steps each; Pearson correlation of the two loss curves: {corr:.2f}; mean loss "
+            f"{s_loss.mean():.3f} (1 process) vs {d_loss.mean():.3f} (2 processes)."]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, help="Kaggle layout to time on (default: 40 synthetic EEGs)")
+    parser.add_argument("--steps", type=int, default=4, help="timed optimizer steps per model")
+    parser.add_argument("--bundle", type=Path, action="append", default=[], help="trained bundle to tabulate")
+    parser.add_argument("--ddp", type=Path, nargs=2, metavar=("SINGLE", "DDP"), help="bundles for the DDP figure")
+    parser.add_argument("--command", action="append", default=[], help="command line that made the bundles")
+    parser.add_argument("--sparcnet", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = args.data
+        if data is None:
+            from train.synth.generate import SynthConfig, generate_dataset
+
+            data = generate_dataset(Path(tmp) / "synth", SynthConfig(n_eegs=40, seed=0, max_seconds=60)).out
+        host = f"{platform.machine()}, {os.cpu_count()} CPU(s), torch {torch.__version__}, " \
+               f"{torch.get_num_threads()} threads, batch {FitConfig().optim.batch_size}"
+        body = ["## Training (`train fit`)", "", f"Written by `python -m scripts.bench_train` ({host}). The CPU was "
+                "shared with other jobs while these were measured, so rates are lower bounds.", "",
+                "### Throughput", "", *throughput_table(data, args.steps)]
+    if args.bundle:
+        body += ["", "### Trained bundles (held-out patients; real 12 = sparcnet_iiic segments)", "",
+                 *(f"    {c}" for c in args.command), "", *bundle_rows(args.bundle, args.sparcnet)]
+    if args.ddp:
+        body += ["", "### torchrun DDP on CPU", "", *ddp_figure(*args.ddp, args.doc.parent / FIGURE)]
+    replace_section(args.doc, "train", "\n".join(body))
+    print(f"wrote the train section of {args.doc}")
+
+
+if __name__ == "__main__":
+    main()
