@@ -13,9 +13,11 @@ import threading
 import uuid
 from pathlib import Path
 
+import numpy as np
+
 from edge.bundle import ONNX_FILE
 from edge.errors import DataError, EegEdgeError
-from edge.spec import CLASSES, SignalContract
+from edge.spec import CLASSES, VOTE_COLUMNS, SignalContract
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO / "configs" / "demo.toml"
@@ -43,18 +45,32 @@ def build_demo_bundle(out: Path) -> Path:
 
 
 def pick_recording(out: Path) -> Path:
-    """The first synthetic (or test fixture) parquet that holds more than one window."""
+    """The synthetic EEG with the largest share of seizure votes (so the demo has something to show),
+    else the longest EEG recording found in the demo data or the test fixtures."""
     from edge.recordings import read_recording
 
+    votes = out / "synth" / "train.csv"
+    if votes.is_file():
+        import pyarrow.csv as pacsv
+
+        table = pacsv.read_csv(votes).to_pydict()
+        totals = [sum(table[c][i] for c in VOTE_COLUMNS) for i in range(len(table["eeg_id"]))]
+        share = [table[VOTE_COLUMNS[0]][i] / max(totals[i], 1) for i in range(len(totals))]
+        best = out / "synth" / "train_eegs" / f"{table['eeg_id'][int(np.argmax(share))]}.parquet"
+        if best.is_file():
+            return best
+    candidates = []
     for folder in (out / "synth", REPO / "tests" / "data"):
         for path in sorted(folder.rglob("*.parquet")) if folder.is_dir() else []:
             try:
-                if read_recording(path).seconds >= MIN_RECORDING_S:
-                    return path
+                candidates.append((read_recording(path).seconds, path))
             except DataError:
                 continue  # labels or spectrogram tables: not an EEG recording
-    raise DataError(f"no EEG recording of at least {MIN_RECORDING_S:.0f} s found under {out / 'synth'}; "
-                    "pass one with --recording")
+    long_enough = [c for c in candidates if c[0] >= MIN_RECORDING_S]
+    if not long_enough:
+        raise DataError(f"no EEG recording of at least {MIN_RECORDING_S:.0f} s found under {out / 'synth'}; "
+                        "pass one with --recording")
+    return max(long_enough)[1]
 
 
 def plot_timeline(records: list[dict], path: Path) -> Path:
