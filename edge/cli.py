@@ -42,6 +42,7 @@ def run(
     threads: Annotated[OptInt, typer.Option("--threads", help="onnxruntime threads (0: automatic)")] = None,
     config: Annotated[OptPath, typer.Option("--config", help="TOML file with a 'run' table")] = None,
     counter: Annotated[OptStr, typer.Option("--counter", help="label of a sample-counter channel to check")] = None,
+    timing: Annotated[bool, typer.Option("--timing", help="print per-stage timings at exit")] = False,
 ) -> None:
     """Run the model on live LSL streams."""
     from edge.config import load_run_config
@@ -54,7 +55,7 @@ def run(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd stop: finish the current step, close cleanly
     run_streams(str(bundle), requests, run_config, str(out) if out else None, lsl_out, True, seconds,
-                allow_missing, counter, stop)
+                allow_missing, counter, stop, timing)
 
 
 @app.command()

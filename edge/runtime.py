@@ -3,6 +3,7 @@ smooth, raise/clear alarms, and hand records to the sinks. A silent stream yield
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -155,7 +156,7 @@ def _lsl_clock() -> float:
 def run_streams(bundle: str, requests: list[StreamRequest], config: RunConfig, out: str | None = None,
                 lsl_out: bool = False, console: bool = True, seconds: float | None = None,
                 allow_missing: bool = False, counter_label: str | None = None,
-                stop: threading.Event | None = None) -> int:
+                stop: threading.Event | None = None, timing: bool = False) -> int:
     """`edge run`: open the bundle and the streams, run until `seconds` pass or `stop`; returns predictions."""
     from edge.sinks.console import ConsoleSink
     from edge.sinks.jsonl import JsonlSink
@@ -171,8 +172,12 @@ def run_streams(bundle: str, requests: list[StreamRequest], config: RunConfig, o
         sinks.append(ConsoleSink())
     runtime = None
     try:
-        runtime = Runtime(engine, requests, sinks, config, allow_missing, counter_label)
+        runtime = Runtime(engine, requests, sinks, config, allow_missing, counter_label, timing)
         runtime.run(seconds, stop)
+        if timing:
+            for stage, stats in sorted(runtime.timer.summary().items(), key=lambda kv: -kv[1]["total_ms"]):
+                print(f"timing {stage}: {stats['mean_ms']:.3f} ms mean over {stats['calls']} calls, "
+                      f"{stats['total_ms']:.0f} ms total", file=sys.stderr)
         return runtime.predictions
     finally:
         if runtime is not None:

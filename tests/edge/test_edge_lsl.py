@@ -252,13 +252,14 @@ def test_edge_run_with_onnxruntime_loads_no_torch(stream_name, test_bundle, reco
         f"p = Player(read_recording({str(recording_70s)!r}), ReplayConfig(name={stream_name!r}, speed=25, loop=True))\n"
         "threading.Thread(target=p.run, daemon=True).start()\n"
         f"code = run_app(app, ['run', '--stream', {stream_name!r}, '--bundle', {str(test_bundle)!r},"
-        f" '--backend', 'onnxruntime', '--for', '6', '--out', {str(out)!r}])\n"
+        f" '--backend', 'onnxruntime', '--for', '6', '--out', {str(out)!r}, '--timing'])\n"
         "assert code == 0, code\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'train', 'calibrate', 'tensorrt'))\n"
         "assert not heavy, heavy\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "timing engine:" in result.stderr and "timing resample" not in result.stderr  # 200 Hz: no resampler
     from edge.sinks.jsonl import read_jsonl
 
     assert predictions(read_jsonl(out))
