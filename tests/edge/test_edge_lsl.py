@@ -264,3 +264,27 @@ def test_edge_run_with_onnxruntime_loads_no_torch(stream_name, test_bundle, reco
 
     assert predictions(read_jsonl(out))
 
+
+
+def test_replay_is_paced_by_absolute_schedule_without_drift(stream_name) -> None:
+    import pylsl
+
+    from edge.recordings import Recording
+
+    seconds = 3.0
+    data = synthetic_eeg(seconds)
+    recording = Recording(data, CHANNELS, ("uV",) * len(CHANNELS), float(SAMPLE_RATE_HZ), Path("pacing.parquet"))
+    source = Player(recording, ReplayConfig(name=stream_name, chunk=7))
+    inlet = pylsl.StreamInlet(pylsl.resolve_bypred(f"name='{stream_name}'", 1, 10.0)[0])
+    inlet.open_stream(5.0)
+    start = time.monotonic()
+    source.run()
+    elapsed = time.monotonic() - start
+    stamps: list[float] = []
+    while len(stamps) < len(data):
+        _, got = inlet.pull_chunk(timeout=1.0, max_samples=len(data))
+        assert got, "samples went missing"
+        stamps += got
+    # sample i is stamped start + i / rate exactly: sleep overshoot never accumulates into the schedule
+    np.testing.assert_allclose(np.diff(stamps), 1.0 / SAMPLE_RATE_HZ, atol=1e-6)
+    assert seconds - 0.1 < elapsed < seconds + 0.5

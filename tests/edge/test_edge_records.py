@@ -70,3 +70,22 @@ def test_shipped_jetson_config_states_the_defaults() -> None:
 
     shipped = Path(__file__).resolve().parents[2] / "deploy" / "jetson" / "edge.toml"
     assert load_run_config(shipped) == RunConfig()
+
+
+def test_console_prints_plain_lines_when_not_a_terminal() -> None:
+    import io
+
+    from edge.sinks.console import ConsoleSink
+    from edge.spec import CLASSES
+
+    out = io.StringIO()
+    sink = ConsoleSink(out)
+    probs = {c: 1 / len(CLASSES) for c in CLASSES}
+    sink.write({"type": "prediction", "stream": "EEG", "label_start": 20.0, "label_end": 30.0, "smoothed": probs,
+                "latency_ms": 3.2, "flagged": True})
+    sink.write({"type": "status", "stream": "EEG", "kind": "gap", "message": "1.00 s gap"})
+    sink.write({"type": "alarm", "stream": "EEG", "class": "seizure", "state": "on", "p": 0.7})
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("EEG label [20.0, 30.0] seizure=0.17") and lines[0].endswith("FLAGGED")
+    assert lines[1] == "EEG status gap: 1.00 s gap"
+    assert lines[2] == "EEG ALARM seizure ON (p=0.70)"
