@@ -9,7 +9,7 @@ import torch
 
 from edge.spec import CHANNELS, MONTAGE_CHAINS, SAMPLE_RATE_HZ, WINDOW_SAMPLES, FrontEndConfig, montage_pairs
 from train.models.dsp import bandpass_taps
-from train.models.frontend import LogMelSpectrogram, MelImageFrontEnd, SignalFrontEnd
+from train.models.frontend import BlockFir, LogMelSpectrogram, MelImageFrontEnd, SignalFrontEnd
 
 CFG = FrontEndConfig()
 TIME = np.arange(WINDOW_SAMPLES) / SAMPLE_RATE_HZ
@@ -45,6 +45,15 @@ def test_montage_is_anode_minus_cathode_and_ignores_ekg() -> None:
     eeg_ekg = eeg.copy()
     eeg_ekg[0, CHANNELS.index("EKG")] += 1e4
     np.testing.assert_array_equal(run(frontend, eeg), run(frontend, eeg_ekg))
+
+
+@pytest.mark.parametrize("taps", [CFG.bandpass_taps, 31])
+def test_block_fir_equals_centred_convolution(taps: int) -> None:
+    fir = bandpass_taps(FrontEndConfig(bandpass_taps=taps))
+    signals = np.random.default_rng(0).standard_normal((2, 3, WINDOW_SAMPLES)).astype(np.float32)
+    got = run(BlockFir(fir), signals)
+    expected = np.apply_along_axis(lambda x: np.convolve(x, fir, mode="same"), -1, signals.astype(np.float64))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("freq_hz", [0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 19.5, 20.0, 21.0, 25.0, 40.0, 60.0, 90.0])
@@ -108,5 +117,5 @@ def test_hyperparameters_are_buffers_not_parameters() -> None:
     frontend = MelImageFrontEnd(CFG)
     assert not list(frontend.parameters()), "the front end is fixed, not trained"
     buffers = {name.rsplit(".", 1)[-1] for name, _ in frontend.named_buffers()}
-    assert buffers >= {"montage", "fir", "clip_uv", "scale_uv", "dft", "mel", "amin", "db_offset", "db_scale"}
+    assert buffers >= {"montage", "kernel", "clip_uv", "scale_uv", "dft", "mel", "amin", "db_offset", "db_scale"}
     assert set(frontend.state_dict()) == {name for name, _ in frontend.named_buffers()}

@@ -18,6 +18,21 @@ def bandpass_taps(cfg: FrontEndConfig) -> np.ndarray:
                   fs=SAMPLE_RATE_HZ)
 
 
+def polyphase_kernel(taps: np.ndarray, block: int) -> np.ndarray:
+    """[block, block, Q] conv1d weight W with W[r, s, q] = taps[block * q + s - r] (0 outside the taps).
+
+    Run on a signal reshaped into blocks of ``block`` samples (channel s = sample s of each block), a
+    dense conv1d with W gives output sample r of each block: the same FIR, computed as small dense
+    convolutions instead of one long depthwise one, which CPU kernels (oneDNN, onnxruntime) run
+    several times faster for the same FLOPs (+4 % for 401 taps and blocks of 16).
+    """
+    n_taps = len(taps)
+    n_q = -(-(n_taps + block - 1) // block)
+    r, s, q = np.meshgrid(np.arange(block), np.arange(block), np.arange(n_q), indexing="ij")
+    index = block * q + s - r
+    return np.where((index >= 0) & (index < n_taps), taps[np.clip(index, 0, n_taps - 1)], 0.0)
+
+
 def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
     return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
 

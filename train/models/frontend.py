@@ -7,12 +7,15 @@ serve run the same arithmetic.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edge.spec import FrontEndConfig, montage_matrix
-from train.models.dsp import bandpass_taps, dft_basis, mel_filterbank, used_bins
+from edge.spec import WINDOW_SAMPLES, FrontEndConfig, montage_matrix
+from train.models.dsp import bandpass_taps, dft_basis, mel_filterbank, polyphase_kernel, used_bins
+
+FIR_BLOCK = 16  # samples per polyphase block; divides WINDOW_SAMPLES so no sample is cropped
 
 
 def _buffer(value) -> torch.Tensor:
@@ -30,20 +33,39 @@ class SignalFrontEnd(nn.Module):
     def __init__(self, cfg: FrontEndConfig) -> None:
         super().__init__()
         cfg.validate()
-        taps = bandpass_taps(cfg)
         self.register_buffer("montage", _buffer(montage_matrix(cfg.montage)))
-        # One copy of the taps per pair: a depthwise conv1d. The taps are symmetric, so the conv's
-        # cross-correlation equals convolution; zero padding keeps the length (edges see a partial filter).
-        self.register_buffer("fir", _buffer(taps).expand(cfg.n_pairs, 1, -1).contiguous())
+        self.fir = BlockFir(bandpass_taps(cfg))
         self.register_buffer("clip_uv", _buffer(cfg.clip_uv))
         self.register_buffer("scale_uv", _buffer(cfg.signal_scale_uv))
-        self.n_pairs = cfg.n_pairs
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
         bipolar = torch.matmul(self.montage, eeg)
-        bipolar = bipolar - bipolar.mean(dim=-1, keepdim=True)
-        filtered = F.conv1d(bipolar, self.fir, padding=self.fir.shape[-1] // 2, groups=self.n_pairs)
+        filtered = self.fir(bipolar - bipolar.mean(dim=-1, keepdim=True))
         return torch.minimum(torch.maximum(filtered, -self.clip_uv), self.clip_uv) / self.scale_uv
+
+
+class BlockFir(nn.Module):
+    """Odd-length symmetric FIR on [B, P, WINDOW_SAMPLES], "same" length (centred, zero padded): equal to
+    a depthwise conv1d with padding taps // 2, computed in polyphase form (see dsp.polyphase_kernel).
+
+    All sizes are fixed at construction from the window length, so the exported graph has no shape
+    arithmetic.
+    """
+
+    def __init__(self, taps: np.ndarray, block: int = FIR_BLOCK, length: int = WINDOW_SAMPLES) -> None:
+        super().__init__()
+        if length % block:
+            raise ValueError(f"FIR block {block} must divide the window length {length}")
+        self.register_buffer("kernel", _buffer(polyphase_kernel(taps, block)))  # [block, block, Q]
+        self.block = block
+        n_blocks_in = length // block + self.kernel.shape[-1] - 1
+        self.pad = (len(taps) // 2, n_blocks_in * block - length - len(taps) // 2)
+
+    def forward(self, signals: torch.Tensor) -> torch.Tensor:
+        padded = F.pad(signals.flatten(0, 1), self.pad)  # [B*P, T + taps - 1 + slack]
+        blocks = padded.unflatten(-1, (-1, self.block)).transpose(1, 2)  # [B*P, block, blocks]
+        out = F.conv1d(blocks, self.kernel)  # [B*P, block (position in block), T / block]
+        return out.transpose(1, 2).flatten(1).unflatten(0, (-1, signals.shape[1]))
 
 
 class LogMelSpectrogram(nn.Module):
