@@ -73,11 +73,11 @@ def pick_recording(out: Path) -> Path:
     return max(long_enough)[1]
 
 
-def plot_timeline(records: list[dict], path: Path) -> Path:
-    import matplotlib
+def plot_timeline(records: list[dict], path: Path, speed: float = 1.0) -> Path:
+    """Smoothed probabilities per class against recording time (LSL time undone of the replay speed-up)."""
+    import io
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global backend or GUI state
 
     from edge.bundle import atomic_write
 
@@ -85,21 +85,19 @@ def plot_timeline(records: list[dict], path: Path) -> Path:
     if not predictions:
         raise EegEdgeError("the demo produced no predictions; is the machine heavily loaded?")
     t0 = predictions[0]["label_start"]
-    times = [r["label_start"] - t0 for r in predictions]
-    fig, ax = plt.subplots(figsize=(10, 4))
+    times = [(r["label_start"] - t0) * speed for r in predictions]
+    fig = Figure(figsize=(10, 4))
+    ax = fig.subplots()
     for name in CLASSES:
         ax.plot(times, [r["smoothed"][name] for r in predictions], label=name)
-    ax.set_xlabel("labelled span start (s, LSL clock, replay speed-up included)")
+    ax.set_xlabel("start of the labelled 10 s span (recording seconds since the first prediction)")
     ax.set_ylabel("smoothed probability")
     ax.set_ylim(0, 1)
     ax.legend(loc="upper right", ncol=len(CLASSES))
     ax.set_title(f"eeg-edge demo: model {predictions[0]['model']}")
     fig.tight_layout()
-    import io
-
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
     return atomic_write(path, buffer.getvalue())
 
 
@@ -133,6 +131,6 @@ def run_demo(out: Path, bundle: Path | None = None, recording: Path | None = Non
     finally:
         stop.set()
         thread.join()
-    png = plot_timeline(read_jsonl(log), out / "timeline.png")
+    png = plot_timeline(read_jsonl(log), out / "timeline.png", speed)
     print(f"demo: wrote {log} and {png}", flush=True)
     return png

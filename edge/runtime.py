@@ -31,7 +31,7 @@ class StreamRequest:
 
 @dataclass
 class StreamWorker:
-    """Everything stateful about one stream; `reset()` clears it all."""
+    """Everything stateful about one stream: the chain (which resets itself on a gap), smoothing, alarm."""
 
     source: LslSource
     chain: SignalChain
@@ -39,8 +39,8 @@ class StreamWorker:
     alarm: Alarm
     next_silence_status: float = field(default=0.0)
 
-    def reset(self) -> None:
-        self.chain.reset()
+    def reset_outputs(self) -> None:
+        """After a gap or a reconnect, smoothing and the alarm must not carry over older predictions."""
         self.smoother.reset()
         self.alarm.reset()
 
@@ -55,10 +55,15 @@ class Runtime:
         self.counter_label = counter_label
         self.timer = StageTimer(timing)
         self.workers: list[StreamWorker] = []
-        for request in requests:
-            source = LslSource(request.name, request.stream_type, request.source_id, config.watchdog)
-            chain = self._chain(source.open())
-            self.workers.append(StreamWorker(source, chain, Smoother(config.smoothing), Alarm(config.alarm)))
+        try:
+            for request in requests:
+                source = LslSource(request.name, request.stream_type, request.source_id, config.watchdog)
+                chain = self._chain(source.open())
+                self.workers.append(StreamWorker(source, chain, Smoother(config.smoothing), Alarm(config.alarm)))
+        except BaseException:
+            for worker in self.workers:  # streams opened before the one that failed
+                worker.source.close()
+            raise
         self.predictions = 0
 
     def _chain(self, layout: StreamLayout, segment: int = 0) -> SignalChain:
@@ -87,8 +92,7 @@ class Runtime:
             for event in worker.chain.push(samples, stamps, arrival=time.perf_counter()):
                 if isinstance(event, Status):
                     if event.kind == "gap":
-                        worker.smoother.reset()
-                        worker.alarm.reset()
+                        worker.reset_outputs()
                     self.emit(status_record(worker.source.name, event))
                 else:
                     due.append((worker, event))
@@ -109,8 +113,7 @@ class Runtime:
         layout = worker.source.find_restarted()
         if layout is not None:
             worker.chain = self._chain(layout, worker.chain.segment)
-            worker.smoother.reset()
-            worker.alarm.reset()
+            worker.reset_outputs()
             self.emit(status_record(worker.source.name, Status(
                 "reconnected", _lsl_clock(), f"stream found again (source_id {layout.source_id!r}); "
                 "predictions resume after a full window")))
