@@ -55,14 +55,14 @@ class Runtime:
         self.counter_label = counter_label
         self.timer = StageTimer(timing)
         self.workers: list[StreamWorker] = []
+        sources = [LslSource(r.name, r.stream_type, r.source_id, config.watchdog) for r in requests]
         try:
-            for request in requests:
-                source = LslSource(request.name, request.stream_type, request.source_id, config.watchdog)
+            for source in sources:
                 chain = self._chain(source.open())
                 self.workers.append(StreamWorker(source, chain, Smoother(config.smoothing), Alarm(config.alarm)))
         except BaseException:
-            for worker in self.workers:  # streams opened before the one that failed
-                worker.source.close()
+            for source in sources:  # no inlet outlives a failed start
+                source.close()
             raise
         self.predictions = 0
 
