@@ -3,7 +3,7 @@
 # CUDA 12, TensorRT 10.3) as a systemd service. Run as root from a checkout of the repository:
 #   sudo deploy/jetson/setup.sh /path/to/bundle
 # The TensorRT engine must be built on this device (engines are not portable):
-#   calibrate build --bundle /opt/eeg-edge/bundle   (on the Jetson, with the train extra installed)
+#   deploy/build_engine.sh /opt/eeg-edge/bundle   (trtexec from JetPack; no torch needed on the device)
 set -euo pipefail
 
 PREFIX=/opt/eeg-edge
