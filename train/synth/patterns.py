@@ -73,6 +73,7 @@ def seizure(rng: np.random.Generator, n_samples: int, onset_s: float, offset_s: 
     phase = _phase(rng, freq)[None, :] - 2 * np.pi * freq[None, :] * _delays(rng, centre)[:, None]
     growth = 0.3 + 0.7 * np.clip(progress * rng.uniform(2, 4), 0, 1)
     amplitude = strength * rng.uniform(80, 300) * growth * span_envelope(n_samples, onset_s, offset_s, 1.5)
+    amplitude *= _wander(rng, n_samples, 0.25).clip(0.3)  # cycle amplitudes vary, unlike a test signal
     return spatial * amplitude[None, :] * _sharp(phase, kappa)
 
 
