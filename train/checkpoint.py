@@ -57,9 +57,10 @@ def save_bundle(bundle: str | Path, model: torch.nn.Module, spec: ModelSpec,
 
 
 def build_model(spec: ModelSpec) -> torch.nn.Module:
-    from train.models import create_model
+    from train.models import create_model, without_init_options
 
-    return create_model(spec.model, frontend=spec.frontend, **spec.model_kwargs)
+    # The weights come from the bundle: options that only initialise them (a pretrained file) are dropped.
+    return create_model(spec.model, frontend=spec.frontend, **without_init_options(spec.model, spec.model_kwargs))
 
 
 def load_bundle_model(bundle: str | Path, verify: bool = True) -> tuple[torch.nn.Module, ModelSpec]:

@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 from edge.errors import SpecError
 from edge.spec import CHANNELS, CLASSES, WINDOW_SAMPLES, FrontEndConfig, ModelSpec
 from train._compat import import_timm
-from train.checkpoint import build_model
+from train.checkpoint import build_model, load_bundle_model, save_bundle
 from train.models import TINY_KWARGS, ProbabilityModel, create_model, list_models, model_options
 from train.models.cost import model_cost
 
@@ -157,6 +157,22 @@ def test_spec_json_round_trip_rebuilds_the_same_model() -> None:
     eeg = random_eeg(1)
     with torch.no_grad():
         torch.testing.assert_close(first(eeg), second(eeg), rtol=0, atol=0)
+
+
+def test_bundle_with_a_pretrained_path_loads_where_the_file_is_gone(tmp_path: Path) -> None:
+    """spec.json keeps the pretrained path as provenance; loading takes the weights from the bundle."""
+    pretrained = tmp_path / "init.safetensors"
+    save_file(create_model("mel2d", **TINY_KWARGS["mel2d"]).backbone.state_dict(), str(pretrained))
+    member = {"model": "mel2d", "model_kwargs": {**TINY_KWARGS["mel2d"], "pretrained": str(pretrained)}}
+    kwargs = {"members": [member, {"model": "grouped1d", "model_kwargs": TINY_KWARGS["grouped1d"]}]}
+    model = create_model("ensemble", **kwargs).eval()
+    bundle = save_bundle(tmp_path / "bundle", model, ModelSpec(model="ensemble", model_kwargs=kwargs))
+    pretrained.unlink()
+    loaded, spec = load_bundle_model(bundle)
+    assert spec.model_kwargs["members"][0]["model_kwargs"]["pretrained"] == str(pretrained)
+    eeg = random_eeg(1)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(eeg), model(eeg), rtol=0, atol=0)
 
 
 def test_ekg_channel_is_ignored() -> None:

@@ -7,7 +7,7 @@ between them. ``ProbabilityModel`` wraps a model for export.
 
 from train.models import ensemble, grouped1d, mel2d  # noqa: F401  (importing registers the models)
 from train.models.probability import ProbabilityModel
-from train.models.registry import create_model, list_models, model_options, register_model
+from train.models.registry import create_model, list_models, model_options, register_model, without_init_options
 
 # Small configurations of every registered model, for fast tests anywhere in the project.
 TINY_KWARGS: dict[str, dict] = {
@@ -16,4 +16,5 @@ TINY_KWARGS: dict[str, dict] = {
 }
 TINY_KWARGS["ensemble"] = {"members": [{"model": k, "model_kwargs": v} for k, v in TINY_KWARGS.items()]}
 
-__all__ = ["TINY_KWARGS", "ProbabilityModel", "create_model", "list_models", "model_options", "register_model"]
+__all__ = ["TINY_KWARGS", "ProbabilityModel", "create_model", "list_models", "model_options", "register_model",
+           "without_init_options"]

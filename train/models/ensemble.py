@@ -10,7 +10,7 @@ from torch import nn
 
 from edge.errors import SpecError
 from edge.spec import FrontEndConfig
-from train.models.registry import create_model, register_model
+from train.models.registry import create_model, register_model, without_init_options
 
 
 @register_model("ensemble")
@@ -38,6 +38,14 @@ class Ensemble(nn.Module):
             built.append(create_model(member["model"], frontend=frontend, **member.get("model_kwargs", {})))
         self.members = nn.ModuleList(built)
         self.register_buffer("log_count", torch.tensor(math.log(len(built))))
+
+    @staticmethod
+    def without_init_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+        if not kwargs.get("members"):
+            return dict(kwargs)
+        members = [{**m, "model_kwargs": without_init_options(m["model"], m.get("model_kwargs", {}))}
+                   if isinstance(m, dict) and "model" in m else m for m in kwargs["members"]]
+        return {**kwargs, "members": members}
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
         log_probs = torch.stack([torch.log_softmax(m(eeg), dim=-1) for m in self.members])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -95,6 +96,10 @@ class Mel2d(nn.Module):
         self.pool = GeM(gem_p)
         self.dropout = nn.Dropout(drop_rate)
         self.head = nn.Linear(features, len(CLASSES))
+
+    @staticmethod
+    def without_init_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in kwargs.items() if k != "pretrained"}
 
     def encode(self, eeg: torch.Tensor) -> torch.Tensor:
         return self.frontend(eeg)

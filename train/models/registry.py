@@ -62,6 +62,16 @@ def create_model(name: str, frontend: FrontEndConfig = FrontEndConfig(), **kwarg
     return _REGISTRY[name](frontend=frontend, **kwargs)
 
 
+def without_init_options(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """kwargs minus the options that only initialise weights (mel2d.pretrained, also inside ensemble members).
+
+    Used when the weights come from a bundle: a pretrained file path saved in spec.json need not exist
+    on the machine that loads the bundle.
+    """
+    strip = getattr(_lookup(name), "without_init_options", None)
+    return strip(kwargs) if strip else dict(kwargs)
+
+
 def _fits(value: Any, hint: Any) -> bool:
     """Whether a JSON value fits a constructor annotation (int, float, str, bool, X | None, lists, dicts)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
