@@ -119,7 +119,7 @@ def eager_latency(model, batch: int, steps: int) -> list[float]:
 
 
 def steps_for(batch: int, quick: bool) -> int:
-    return max(5, (60 if batch == 1 else 20 if batch == 8 else 8) // (3 if quick else 1))
+    return max(3, (60 if batch == 1 else 12 if batch == 8 else 5) // (3 if quick else 1))
 
 
 def live_run(bundle: Path, recording: Path, streams: int, speed: float, seconds: float, workdir: Path) -> dict:

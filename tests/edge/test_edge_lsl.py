@@ -288,3 +288,14 @@ def test_replay_is_paced_by_absolute_schedule_without_drift(stream_name) -> None
     # sample i is stamped start + i / rate exactly: sleep overshoot never accumulates into the schedule
     np.testing.assert_allclose(np.diff(stamps), 1.0 / SAMPLE_RATE_HZ, atol=1e-6)
     assert seconds - 0.1 < elapsed < seconds + 0.5
+
+
+def test_run_without_the_stream_is_a_one_line_error(stream_name, test_bundle, tmp_path, capsys) -> None:
+    from edge.cli import app
+    from edge.cli_support import run_app
+
+    config = tmp_path / "edge.toml"
+    config.write_text("[run.watchdog]\nresolve_timeout_s = 0.5\n")
+    code = run_app(app, ["run", "--stream", stream_name, "--bundle", str(test_bundle), "--config", str(config)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"no LSL stream matching name='{stream_name}'" in err and len(err.strip().splitlines()) == 1
