@@ -86,9 +86,11 @@ def test_check_cli_clean_and_broken(synth_dir, tmp_path, capsys):
     assert f"{missing_id}.parquet: missing" in err[2]
 
 
-def test_synth_cli_refuses_nothing_to_do(capsys):
+def test_synth_cli_refuses_nothing_to_do_and_overwriting(synth_dir, capsys):
     assert run_app(app, ["synth"]) == 2
     assert "nothing to do" in capsys.readouterr().err
+    assert run_app(app, ["synth", "--out", str(synth_dir), "--eegs", "2"]) == 2
+    assert "already holds a dataset" in capsys.readouterr().err
 
 
 def test_test_split_windows_are_whole_50s_files(synth_dir, tmp_path):

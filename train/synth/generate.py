@@ -134,6 +134,8 @@ def generate_dataset(out: Path, config: SynthConfig, workers: int = DEFAULT_WORK
     ``workers`` processes, each recording from its own spawned seed (same seed, same bytes).
     """
     config.validate()
+    if any((Path(out) / name).exists() for name in ("train.csv", "train_eegs", "test.csv", "test_eegs")):
+        raise DataError(f"{out} already holds a dataset; write to a new directory (old recordings would linger)")
     started = time.perf_counter()
     rng = np.random.default_rng(config.seed)
     patient_ids = _unique_ids(rng, config.patients + config.tests, 10_000, 99_999)
