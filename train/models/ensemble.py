@@ -30,7 +30,8 @@ class Ensemble(nn.Module):
             raise SpecError('ensemble.members must list at least one {"model": name, "model_kwargs": {...}}')
         built = []
         for i, member in enumerate(members):
-            if not isinstance(member, dict) or set(member) - {"model", "model_kwargs"} or "model" not in member:
+            if (not isinstance(member, dict) or set(member) - {"model", "model_kwargs"} or "model" not in member
+                    or not isinstance(member.get("model_kwargs", {}), dict)):
                 raise SpecError(f'ensemble.members[{i}] must be {{"model": name, "model_kwargs": {{...}}}}, '
                                 f"got {member!r}")
             if member["model"] == "ensemble":

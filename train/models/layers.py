@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edge.errors import SpecError
+
 
 class GeM(nn.Module):
     """Generalised-mean pooling over every axis after the channels: [B, C, ...] -> [B, C].
@@ -14,6 +16,8 @@ class GeM(nn.Module):
 
     def __init__(self, p: float = 3.0, eps: float = 1e-6) -> None:
         super().__init__()
+        if not p > 0:
+            raise SpecError(f"gem_p must be > 0, got {p!r}")
         self.p = nn.Parameter(torch.tensor([float(p)]))
         self.register_buffer("eps", torch.tensor(eps))
 

@@ -87,8 +87,9 @@ class Mel2d(nn.Module):
     def __init__(self, frontend: FrontEndConfig, backbone: str = "mixnet_s", pretrained: str | None = None,
                  drop_rate: float = 0.2, drop_path_rate: float = 0.0, gem_p: float = 3.0) -> None:
         super().__init__()
-        if not 0.0 <= drop_rate < 1.0:
-            raise SpecError(f"mel2d.drop_rate must be in [0, 1), got {drop_rate!r}")
+        for option, rate in (("drop_rate", drop_rate), ("drop_path_rate", drop_path_rate)):
+            if not 0.0 <= rate < 1.0:
+                raise SpecError(f"mel2d.{option} must be in [0, 1), got {rate!r}")
         self.frontend = MelImageFrontEnd(frontend)
         self.backbone = create_backbone(backbone, frontend.image_shape[0], pretrained, drop_path_rate)
         # Some timm heads (MobileNetV3) widen the features after the body; head_hidden_size is the final width.
