@@ -7,6 +7,7 @@ import pytest
 import scipy.signal
 import torch
 
+from edge.errors import DataError
 from edge.spec import CHANNELS, MONTAGE_CHAINS, SAMPLE_RATE_HZ, WINDOW_SAMPLES, FrontEndConfig, montage_pairs
 from train.models.dsp import bandpass_taps
 from train.models.frontend import BlockFir, LogMelSpectrogram, MelImageFrontEnd, SignalFrontEnd
@@ -84,6 +85,11 @@ def test_electrode_offsets_are_removed() -> None:
     eeg = np.zeros((1, len(CHANNELS), WINDOW_SAMPLES))
     eeg[0, :-1] = np.random.default_rng(0).uniform(-300, 300, len(CHANNELS) - 1)[:, None]
     assert np.abs(run(SignalFrontEnd(CFG), eeg)).max() * CFG.signal_scale_uv < 1e-3
+
+
+def test_a_window_of_another_length_is_a_data_error() -> None:
+    with pytest.raises(DataError, match=f"takes {WINDOW_SAMPLES}-sample windows, got 2000"):
+        run(SignalFrontEnd(CFG), np.zeros((1, len(CHANNELS), 2000)))
 
 
 def test_clip_and_scale() -> None:

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edge.errors import DataError
 from edge.spec import WINDOW_SAMPLES, FrontEndConfig, montage_matrix
 from train.models.dsp import bandpass_taps, dft_basis, mel_filterbank, polyphase_kernel, used_bins
 
@@ -57,11 +58,13 @@ class BlockFir(nn.Module):
         if length % block:
             raise ValueError(f"FIR block {block} must divide the window length {length}")
         self.register_buffer("kernel", _buffer(polyphase_kernel(taps, block)))  # [block, block, Q]
-        self.block = block
+        self.block, self.length = block, length
         n_blocks_in = length // block + self.kernel.shape[-1] - 1
         self.pad = (len(taps) // 2, n_blocks_in * block - length - len(taps) // 2)
 
     def forward(self, signals: torch.Tensor) -> torch.Tensor:
+        if signals.shape[-1] != self.length:  # static under export: a shape check, not data-dependent flow
+            raise DataError(f"the front end takes {self.length}-sample windows, got {signals.shape[-1]} samples")
         padded = F.pad(signals.flatten(0, 1), self.pad)  # [B*P, T + taps - 1 + slack]
         blocks = padded.unflatten(-1, (-1, self.block)).transpose(1, 2)  # [B*P, block, blocks]
         out = F.conv1d(blocks, self.kernel)  # [B*P, block (position in block), T / block]
