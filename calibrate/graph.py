@@ -15,6 +15,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from edge.errors import EegEdgeError
+
 FRONTEND_TAG = "frontend"
 # torch.stft exports to STFT (TensorRT parses it only from 10.5; JetPack 6 ships 10.3); DFT likewise.
 FORBIDDEN_OPS: frozenset[str] = frozenset({"STFT", "DFT", "MelWeightMatrix"})
@@ -69,7 +71,8 @@ def frontend_nodes(model: onnx.ModelProto) -> list[str]:
     graph = model.graph
     unnamed = [n.op_type for n in graph.node if not n.name]
     if unnamed:
-        raise ValueError(f"{len(unnamed)} nodes have no name (first: {unnamed[0]}); name them before quantizing")
+        raise EegEdgeError(f"{len(unnamed)} graph nodes have no name (first: {unnamed[0]}); "
+                           "re-export the model with `calibrate export`")
     closure = upstream_closure(graph, [n.name for n in graph.node if _is_tagged(n)])
     return [n.name for n in graph.node if n.name in closure]
 

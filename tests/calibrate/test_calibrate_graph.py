@@ -8,6 +8,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from calibrate.graph import forbidden_ops, frontend_nodes, qdq_violations, quantized_compute_nodes
+from edge.errors import EegEdgeError
 
 
 def _model(nodes, initializers=()) -> onnx.ModelProto:
@@ -35,7 +36,7 @@ def test_frontend_is_tagged_nodes_plus_everything_upstream_of_them():
 
 
 def test_frontend_refuses_unnamed_nodes():
-    with pytest.raises(ValueError, match="no name"):
+    with pytest.raises(EegEdgeError, match="no name"):
         frontend_nodes(_model([helper.make_node("Relu", ["x"], ["y"])]))
 
 
