@@ -96,11 +96,11 @@ class SignalChain:
             events.extend(self._process(part, stamps, arrival))
         return events
 
-    def _is_gap(self, dt: float) -> bool:
-        return dt - 1.0 / self.rate_in > self.config.gap_reset_s or dt < -self.config.gap_reset_s
+    def _is_gap(self, dt: float | np.ndarray) -> bool | np.ndarray:
+        return (dt - 1.0 / self.rate_in > self.config.gap_reset_s) | (dt < -self.config.gap_reset_s)
 
     def _split_at_gaps(self, chunk: np.ndarray, stamps: np.ndarray):
-        cuts = [i + 1 for i, dt in enumerate(np.diff(stamps)) if self._is_gap(dt)]
+        cuts = (np.flatnonzero(self._is_gap(np.diff(stamps))) + 1).tolist()
         for lo, hi in zip([0, *cuts], [*cuts, len(stamps)], strict=True):
             yield chunk[lo:hi], stamps[lo:hi]
 

@@ -73,8 +73,9 @@ def build_bundle(directory: Path):
     return model
 
 
-def full_chains(count: int, timer: StageTimer) -> tuple[list[SignalChain], np.ndarray]:
-    data = synthetic_eeg(WINDOW_SAMPLES / SAMPLE_RATE_HZ + 60.0)
+def full_chains(count: int, steps: int, timer: StageTimer) -> tuple[list[SignalChain], np.ndarray]:
+    """`count` chains one sample short of a full window, and enough data for `steps` more hops."""
+    data = synthetic_eeg((WINDOW_SAMPLES + (steps + 1) * HOP) / SAMPLE_RATE_HZ)
     channel_map = build_channel_map(list(CHANNELS), ["uV"] * len(CHANNELS))
     chains = [SignalChain(channel_map, SAMPLE_RATE_HZ, ChainConfig(), timer=timer) for _ in range(count)]
     for chain in chains:
@@ -84,7 +85,7 @@ def full_chains(count: int, timer: StageTimer) -> tuple[list[SignalChain], np.nd
 
 def chain_latency(engine: Engine, batch: int, steps: int, timer: StageTimer) -> list[float]:
     """Seconds from pushing the hop that completes B windows to B finished prediction records."""
-    chains, data = full_chains(batch, timer)
+    chains, data = full_chains(batch, steps, timer)
     smoothers = [Smoother(SmoothingConfig()) for _ in chains]
     position = WINDOW_SAMPLES - 1
     durations = []
