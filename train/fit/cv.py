@@ -52,13 +52,16 @@ class CvResult:
     def oof_preds(self) -> np.ndarray:
         return np.concatenate([f.preds for f in self.folds])
 
+    def oof_priors(self, targets: np.ndarray) -> np.ndarray:
+        """The baseline prediction for every out-of-fold row: its fold's training class prior."""
+        return np.concatenate([np.broadcast_to(class_prior(targets[f.split.train_rows]), f.preds.shape)
+                               for f in self.folds])
+
     def summary(self, targets: np.ndarray) -> dict[str, Any]:
         rows = self.oof_rows
-        priors = np.concatenate([np.broadcast_to(class_prior(targets[f.split.train_rows]), f.preds.shape)
-                                 for f in self.folds])
         return {
             "oof_kl": score(targets[rows], self.oof_preds),
-            "oof_prior_kl": score(targets[rows], priors),
+            "oof_prior_kl": score(targets[rows], self.oof_priors(targets)),
             "oof_rows": len(rows),
             "folds": [{"name": f.split.name, "kl": f.kl, "prior_kl": f.prior_kl, "train_rows": len(f.split.train_rows),
                        "val_rows": len(f.split.val_rows)} for f in self.folds],

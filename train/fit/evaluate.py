@@ -42,7 +42,7 @@ class ClassFigures:
 class EvalReport:
     rows: int
     kl: float
-    prior_kl: float  # constant class-prior prediction on the same rows
+    prior_kl: float  # class-prior prediction on the same rows
     accuracy: float  # argmax agreement
     classes: tuple[ClassFigures, ...]
     confusion: tuple[tuple[int, ...], ...]  # [target argmax][pred argmax]
@@ -55,7 +55,8 @@ def confusion_matrix(targets: np.ndarray, preds: np.ndarray) -> np.ndarray:
 
 
 def evaluate_predictions(targets: np.ndarray, preds: np.ndarray, prior: np.ndarray | None = None) -> EvalReport:
-    """Scores `preds` against `targets`; the baseline predicts `prior` (default: the targets' own mean)."""
+    """Scores `preds` against `targets`; the baseline predicts `prior` ([6] or one per row; default: the
+    targets' own mean, the best constant in hindsight)."""
     prior = class_prior(targets) if prior is None else prior
     clipped = np.clip(preds, 1e-15, 1 - 1e-15)
     terms = np.where(targets > 0, targets * np.log(np.where(targets > 0, targets, 1) / clipped), 0.0)

@@ -88,7 +88,7 @@ def write_bundle(out: Path, config: FitConfig, windows, data_dir: Path, cv: CvRe
     targets = np.asarray(windows.targets, dtype=np.float64)
     summary = cv.summary(targets) | timing
     rows = cv.oof_rows
-    report = evaluate_predictions(targets[rows], cv.oof_preds)
+    report = evaluate_predictions(targets[rows], cv.oof_preds, cv.oof_priors(targets))
     curves = {f.split.name: curves_from_history(f.trained.history, f.trained.val_history) for f in cv.folds}
     if all(f.trained is not cv.final for f in cv.folds):
         curves["all"] = curves_from_history(cv.final.history, cv.final.val_history)
