@@ -4,7 +4,7 @@ FLOPs are torch.utils.flop_counter.FlopCounterMode's (2 x multiply-accumulates o
 elementwise ops are not counted), for one 50 s window (batch 1). Writes the table into docs/models.md
 between `<!-- BEGIN flops -->` and `<!-- END flops -->`.
 
-    .venv/bin/python -m scripts.count_flops [--doc docs/models.md] [--no-write]
+    .venv/bin/python scripts/count_flops.py [--doc docs/models.md] [--no-write]
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchdoc import replace_section  # scripts/ is sys.path[0] when run as a script
 from torch import nn
 
 from edge.spec import WINDOW_SAMPLES, FrontEndConfig
-from scripts.benchdoc import replace_section
 from train.models import create_model, list_models
 from train.models.cost import ModelCost, model_cost
 from train.models.frontend import MelImageFrontEnd, SignalFrontEnd
@@ -32,7 +32,7 @@ def all_costs(frontend: FrontEndConfig) -> dict[str, ModelCost]:
 def markdown(costs: dict[str, ModelCost], frontend: FrontEndConfig) -> str:
     lines = [
         f"Batch 1, one {WINDOW_SAMPLES}-sample window, default FrontEndConfig (image {frontend.image_shape}).",
-        "Written by `.venv/bin/python -m scripts.count_flops` (FlopCounterMode: FLOPs = 2 x MACs).",
+        "Written by `.venv/bin/python scripts/count_flops.py` (FlopCounterMode: FLOPs = 2 x MACs).",
         "",
         "| model | GFLOP / window | parameters (M) |",
         "|---|---:|---:|",
