@@ -131,7 +131,7 @@ def test_epoch_order_is_deterministic_and_shards_like_distributed_sampler():
     shards = [epoch_order(rows, 0, 0, 3, 100, rank, 2) for rank in range(2)]
     assert len(shards[0]) == len(shards[1]) == 6  # padded to a multiple of world_size
     assert {r for shard in shards for r, _ in shard} == set(rows.tolist())
-    assert steps_in_epoch(11, 4) == 2 and steps_in_epoch(11, 2, world_size=2) == 3 and steps_in_epoch(3, 4) == 1
+    assert steps_in_epoch(11, 4) == 2 and steps_in_epoch(11, 2, world_size=2) == 2 and steps_in_epoch(3, 4) == 1
 
 
 def test_checkpoint_round_trip_restores_model_optimizer_ema_and_rng(tmp_path):

@@ -40,9 +40,9 @@ def epoch_order(rows: np.ndarray, seed: int, fold: int, epoch: int, max_shift: i
 
 
 def steps_in_epoch(n_rows: int, batch_size: int, world_size: int = 1) -> int:
-    """Batches per rank; a trailing partial batch is dropped (a 1-row batch breaks BatchNorm)."""
-    per_rank = math.ceil(n_rows / world_size)
-    return max(per_rank // batch_size, 1)
+    """Optimizer steps: whole global batches (batch_size per rank); a trailing partial one is dropped
+    (a 1-row batch breaks BatchNorm), so 1 and N processes with the same global batch take the same steps."""
+    return max(n_rows // (batch_size * world_size), 1)
 
 
 class WindowDataset(Dataset):
