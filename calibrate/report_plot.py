@@ -28,7 +28,7 @@ def parity_png(report: ParityReport) -> bytes:
     bars.bar(names, [b.kaggle_kl for b in report.backends], color="tab:blue")
     for i, b in enumerate(report.backends):
         note = f"{b.kaggle_kl:.4f}" + (f"\nKL vs {b.reference} {b.mean_kl:.2e}" if b.mean_kl is not None else "")
-        bars.annotate(note, (i, b.kaggle_kl), ha="center", va="bottom", fontsize=7)
+        bars.annotate(note, (i, b.kaggle_kl / 2), ha="center", va="center", fontsize=7, color="white")
     bars.set(ylabel="Kaggle KL to expert votes (lower is better)", title="per backend")
     fig.tight_layout()
     buffer = io.BytesIO()
