@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,10 @@ def test_build_writes_an_engine_edge_can_run(bundle_copy, synth_data, verify_win
     assert Path(result.engine).is_file() and Path(result.timing_cache).is_file()
     report = verify_step(bundle_copy, synth_data, VerifyConfig(windows=verify_windows, batch=4))
     assert TENSORRT in report.probs and report.passed
+
+
+def test_trtexec_path_needs_no_training_stack():
+    """`calibrate trtexec` runs on a Jetson where only edge is installed: no torch import on that path."""
+    code = ("import sys, calibrate.cli, calibrate.tensorrt_build; "
+            "sys.exit(1 if 'torch' in sys.modules or 'train' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
