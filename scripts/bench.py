@@ -211,6 +211,7 @@ def main() -> None:
     import torch
 
     threads = torch.get_num_threads()
+    load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="eeg-edge-bench-"))
     bundle = work / "bundle"
     print("bench: building and exporting the default mel2d model", flush=True)
@@ -261,16 +262,19 @@ def main() -> None:
 
     capacity = search_capacity(keeps_up)
 
+    load_after = os.getloadavg()[0]
     ort1, eager1 = results["onnxruntime", 1][0], results["eager torch", 1][0]
     stage_lines = [f"| {backend} | {name} | {s['mean_ms']:.2f} |" for backend, summary in stages.items()
                    for name, s in sorted(summary.items(), key=lambda kv: -kv[1]["mean_ms"])]
     body = f"""## edge (written by `make bench`, scripts/bench.py)
 
 Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch threads {threads}, Python {platform.python_version()};
-run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. The 2 cores were shared with other work while this
-ran, so figures are upper bounds; rerun on an idle machine for clean numbers. Model: default `{MODEL}` (mixnet_s
-backbone, Mel-dB front end inside the graph), untrained weights (latency does not depend on them), exported with
-`calibrate.export`. TensorRT {"was used" if "tensorrt" in backends else "is not installed here, so it is absent"}.
+run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, 1-minute load average {load_before:.1f} at the start and
+{load_after:.1f} at the end: the cores were shared with other work while this ran (a load of L on C cores leaves
+this run roughly C/L of the CPU), so the figures are upper bounds; rerun on an idle machine for clean numbers.
+Model: default `{MODEL}` (mixnet_s backbone, Mel-dB front end inside the graph), untrained
+weights (latency does not depend on them), exported with `calibrate.export`.
+TensorRT {"was used" if "tensorrt" in backends else "is not installed here, so it is absent"}.
 
 ### Whole chain per engine call (ms): B windows due -> B prediction records
 
