@@ -46,6 +46,12 @@ def calibrated(tmp_path_factory, synth_data):
 
 
 @pytest.fixture
+def tiny_bundle():
+    """make_tiny_bundle(path, name): a randomly initialised TINY_KWARGS model saved as a bundle."""
+    return make_tiny_bundle
+
+
+@pytest.fixture
 def verify_windows() -> int:
     return VERIFY_WINDOWS
 

@@ -13,7 +13,15 @@ from onnx import numpy_helper
 from calibrate.cli import EXIT_GATE_FAILED, app
 from calibrate.export import export_pt2
 from calibrate.graph import frontend_nodes, qdq_violations, quantized_compute_nodes
-from calibrate.pipeline import CALIBRATION_JSON, CALIBRATION_PNG, TORCH_PROGRAM_FILE, export_step, verify_step
+from calibrate.pipeline import (
+    CALIBRATION_JSON,
+    CALIBRATION_PNG,
+    TORCH_PROGRAM_FILE,
+    export_step,
+    quantize_step,
+    verify_step,
+)
+from calibrate.quantize import QuantizeConfig
 from calibrate.verify import ORT_FP32, ORT_INT8, TORCH, VerifyConfig
 from edge.bundle import (
     ONNX_FILE,
@@ -161,3 +169,15 @@ def test_torch_export_program_runs_in_edge_like_the_onnx_graph(bundle_copy):
         probs = backend.infer({spec.input_name: eeg})[spec.output_name]
     session = ort.InferenceSession(str(bundle_copy / ONNX_FILE), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(probs, session.run(None, {"eeg": eeg})[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["grouped1d", "ensemble"])
+def test_every_model_family_exports_and_quantizes_by_the_rules(name, tiny_bundle, synth_data, tmp_path):
+    bundle = tiny_bundle(tmp_path / name, name)
+    export_step(bundle)
+    result = quantize_step(bundle, synth_data, QuantizeConfig(windows=8, batch=4))
+    verify_checksums(bundle)
+    fp32, int8 = onnx.load(str(bundle / ONNX_FILE)), onnx.load(str(bundle / ONNX_INT8_FILE))
+    frontend = frontend_nodes(fp32)
+    assert frontend and qdq_violations(int8, frontend) == []
+    assert len(quantized_compute_nodes(int8)) == result.quantized_nodes > 0
