@@ -1,8 +1,8 @@
 """Export the probability model (front end inside) to ONNX fp32 with a dynamic batch, and optionally torch.export.
 
 Opset 18: the torch dynamo exporter emits 18 natively (lowering to 17 fails on the reflect Pad of the
-STFT centre padding), it is inside the range TensorRT 10.3's parser documents (opsets 9 to 20), and
-it is >= 13, which per-channel QuantizeLinear/DequantizeLinear (the `axis` attribute) needs.
+STFT centre padding), it is inside the range onnx-tensorrt lists for TensorRT 10.x (opsets 9 to 20),
+and it is >= 13, which per-channel QuantizeLinear/DequantizeLinear (the `axis` attribute) needs.
 BatchNormalization is folded into the preceding Conv/Gemm here, so that the quantizer sees the
 weights TensorRT will actually run and places Q/DQ directly on them.
 """
