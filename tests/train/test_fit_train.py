@@ -77,6 +77,7 @@ def test_tiny_config_trains_in_under_a_minute_into_a_verified_bundle(tiny_run, l
     np.testing.assert_allclose(preds, _oof(bundle), atol=2e-6)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_rerun_resumes_to_the_same_metrics(tiny_run, layout, tmp_path):
     reference, _ = tiny_run
     out = tmp_path / "bundle"
