@@ -299,3 +299,12 @@ def test_run_without_the_stream_is_a_one_line_error(stream_name, test_bundle, tm
     code = run_app(app, ["run", "--stream", stream_name, "--bundle", str(test_bundle), "--config", str(config)])
     err = capsys.readouterr().err
     assert code == 2 and f"no LSL stream matching name='{stream_name}'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_real_eeg_replay_matches_offline_predict(shared_data, stream_name, test_bundle, live_session) -> None:
+    path = shared_data / "hms" / "train_eeg_1628180742.parquet"  # 90 s of real EEG (local test use only)
+    if not path.is_file():
+        pytest.skip(f"{path} is not present")
+    source = player(path, stream_name, 64, speed=25.0)
+    records = live_session(test_bundle, [StreamRequest(stream_name)], source.run, counter_label=COUNTER_LABEL)
+    assert_matches_offline(predictions(records), path, test_bundle)
