@@ -22,6 +22,10 @@ ONNX_INT8_FILE = "model.int8.onnx"
 SUMS_FILE = "SHA256SUMS"
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def engine_file(gpu_name: str) -> str:
     """TensorRT engines are specific to one GPU model: the name says which."""
     safe = "".join(ch if ch.isalnum() else "_" for ch in gpu_name.lower()).strip("_")
@@ -34,6 +38,7 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
     payload = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; bundle files are meant to be shared
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()

@@ -10,18 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.errors import SpecError
-from edge.spec import from_dict
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10 (JetPack 6): the same parser, as a package
-    import tomli as tomllib
-
-
-def _require(cond: bool, where: str, message: str, value: object) -> None:
-    if not cond:
-        raise SpecError(f"{where} {message}, got {value!r}")
+from edge.spec import from_dict, read_toml, require_field
 
 
 @dataclass(frozen=True)
@@ -40,7 +29,7 @@ class ChainConfig:
 
     def validate(self, where: str = "chain") -> None:
         for name in ("hop_s", "gap_reset_s", "quality_s", "flat_uv", "rail_uv", "rail_fraction", "line_noise_ratio"):
-            _require(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", getattr(self, name))
+            require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -53,7 +42,7 @@ class WatchdogConfig:
 
     def validate(self, where: str = "watchdog") -> None:
         for name in ("silence_s", "resolve_timeout_s", "poll_interval_s"):
-            _require(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", getattr(self, name))
+            require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -63,9 +52,9 @@ class SmoothingConfig:
     alpha: float = 0.3
 
     def validate(self, where: str = "smoothing") -> None:
-        _require(self.kind in ("mean", "ema"), f"{where}.kind", "must be 'mean' or 'ema'", self.kind)
-        _require(self.k >= 1, f"{where}.k", "must be >= 1", self.k)
-        _require(0 < self.alpha <= 1, f"{where}.alpha", "must be in (0, 1]", self.alpha)
+        require_field(self.kind in ("mean", "ema"), f"{where}.kind", "must be 'mean' or 'ema'", self.kind)
+        require_field(self.k >= 1, f"{where}.k", "must be >= 1", self.k)
+        require_field(0 < self.alpha <= 1, f"{where}.alpha", "must be in (0, 1]", self.alpha)
 
 
 @dataclass(frozen=True)
@@ -77,7 +66,8 @@ class AlarmConfig:
     off: float = 0.4
 
     def validate(self, where: str = "alarm") -> None:
-        _require(0 < self.off < self.on <= 1, f"{where}.on/off", "must satisfy 0 < off < on <= 1", (self.off, self.on))
+        require_field(0 < self.off < self.on <= 1, f"{where}.on/off", "must satisfy 0 < off < on <= 1",
+                      (self.off, self.on))
 
 
 @dataclass(frozen=True)
@@ -94,7 +84,7 @@ class RunConfig:
         self.watchdog.validate("run.watchdog")
         self.smoothing.validate("run.smoothing")
         self.alarm.validate("run.alarm")
-        _require(self.threads >= 0, "run.threads", "must be >= 0", self.threads)
+        require_field(self.threads >= 0, "run.threads", "must be >= 0", self.threads)
         return self
 
     def replace(self, **sections: object) -> RunConfig:
@@ -114,8 +104,4 @@ def load_run_config(path: str | Path | None) -> RunConfig:
     if path is None:
         return RunConfig().validate()
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path} is not valid TOML ({exc})") from None
-    return from_dict(RunConfig, data.get("run", {}), f"{path.name}:run").validate()
+    return from_dict(RunConfig, read_toml(path).get("run", {}), f"{path.name}:run").validate()

@@ -107,9 +107,25 @@ def hemisphere_flip_permutation() -> tuple[int, ...]:
 # ----------------------------------------------------------------------------- config objects
 
 
-def _check(cond: bool, where: str, message: str, value: Any) -> None:
+def require_field(cond: bool, where: str, message: str, value: Any) -> None:
+    """Raise SpecError naming the field (`where`), the rule and the bad value unless `cond` holds."""
     if not cond:
         raise SpecError(f"{where} {message}, got {value!r}")
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML config file; a missing or malformed file is a SpecError naming it."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10 (JetPack 6): the same parser, as a package
+        import tomli as tomllib
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"config file {path} does not exist")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"config file {path} is not valid TOML: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -128,7 +144,8 @@ class SignalContract:
         # The contract is fixed: a bundle made for another one cannot run on this code.
         for name in ("channels", "sample_rate_hz", "window_samples", "label_start", "label_stop", "classes", "units"):
             expected = getattr(SignalContract, name)
-            _check(getattr(self, name) == expected, f"{where}.{name}", f"must be {expected!r}", getattr(self, name))
+            actual = getattr(self, name)
+            require_field(actual == expected, f"{where}.{name}", f"must be {expected!r}", actual)
 
     @property
     def window_seconds(self) -> float:
@@ -165,22 +182,23 @@ class FrontEndConfig:
 
     def validate(self, where: str = "frontend") -> None:
         nyquist = SAMPLE_RATE_HZ / 2
-        _check(self.montage in MONTAGES, f"{where}.montage", f"must be one of {MONTAGES}", self.montage)
-        _check(self.image_layout in IMAGE_LAYOUTS, f"{where}.image_layout", f"must be one of {IMAGE_LAYOUTS}",
+        require_field(self.montage in MONTAGES, f"{where}.montage", f"must be one of {MONTAGES}", self.montage)
+        require_field(self.image_layout in IMAGE_LAYOUTS, f"{where}.image_layout", f"must be one of {IMAGE_LAYOUTS}",
                self.image_layout)
-        _check(0 < self.bandpass_low_hz < self.bandpass_high_hz < nyquist, f"{where}.bandpass_low_hz/high_hz",
+        require_field(0 < self.bandpass_low_hz < self.bandpass_high_hz < nyquist, f"{where}.bandpass_low_hz/high_hz",
                f"must satisfy 0 < low < high < {nyquist}", (self.bandpass_low_hz, self.bandpass_high_hz))
-        _check(self.bandpass_taps >= 3 and self.bandpass_taps % 2 == 1, f"{where}.bandpass_taps",
+        require_field(self.bandpass_taps >= 3 and self.bandpass_taps % 2 == 1, f"{where}.bandpass_taps",
                "must be an odd integer >= 3", self.bandpass_taps)
         for name in ("clip_uv", "signal_scale_uv", "db_amin", "db_scale"):
-            _check(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", getattr(self, name))
-        _check(0 < self.win_length <= self.n_fft, f"{where}.win_length", "must be in (0, n_fft]", self.win_length)
-        _check(0 < self.hop_length <= self.win_length, f"{where}.hop_length", "must be in (0, win_length]",
+            require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", getattr(self, name))
+        require_field(0 < self.win_length <= self.n_fft, f"{where}.win_length", "must be in (0, n_fft]",
+                      self.win_length)
+        require_field(0 < self.hop_length <= self.win_length, f"{where}.hop_length", "must be in (0, win_length]",
                self.hop_length)
-        _check(self.n_mels > 0, f"{where}.n_mels", "must be > 0", self.n_mels)
-        _check(0 <= self.mel_fmin_hz < self.mel_fmax_hz <= nyquist, f"{where}.mel_fmin_hz/fmax_hz",
+        require_field(self.n_mels > 0, f"{where}.n_mels", "must be > 0", self.n_mels)
+        require_field(0 <= self.mel_fmin_hz < self.mel_fmax_hz <= nyquist, f"{where}.mel_fmin_hz/fmax_hz",
                f"must satisfy 0 <= fmin < fmax <= {nyquist}", (self.mel_fmin_hz, self.mel_fmax_hz))
-        _check(self.image_layout != "chains" or self.montage == "double_banana", f"{where}.image_layout",
+        require_field(self.image_layout != "chains" or self.montage == "double_banana", f"{where}.image_layout",
                "'chains' needs montage 'double_banana' (equal-length chains)", self.image_layout)
 
     @property
@@ -219,8 +237,8 @@ class ModelSpec:
     training: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        _check(bool(self.model), "spec.model", "must name a registered model", self.model)
-        _check(self.format_version == SPEC_FORMAT_VERSION, "spec.format_version",
+        require_field(bool(self.model), "spec.model", "must name a registered model", self.model)
+        require_field(self.format_version == SPEC_FORMAT_VERSION, "spec.format_version",
                f"must be {SPEC_FORMAT_VERSION} (bundle made by another eeg-edge version)", self.format_version)
         self.contract.validate("spec.contract")
         self.frontend.validate("spec.frontend")

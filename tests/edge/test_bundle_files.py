@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from edge.bundle import (
@@ -65,8 +67,11 @@ def test_bundle_id_changes_with_content(bundle):
     assert bundle_id(bundle) != before and len(before) == 12
 
 
-def test_atomic_write_leaves_no_temp_files(tmp_path):
+def test_atomic_write_leaves_no_temp_files_and_a_normal_mode(tmp_path):
     atomic_write(tmp_path / "a.txt", "one")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~umask
     atomic_write(tmp_path / "a.txt", "two")
     assert (tmp_path / "a.txt").read_text() == "two"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]

@@ -11,10 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
-from edge.errors import SpecError
-from edge.spec import FrontEndConfig, from_dict
+from edge.spec import FrontEndConfig, from_dict, read_toml, require_field
 
 MIXUP_TARGETS = ("signal", "encoding")
 FINAL_MODELS = ("fold", "refit")
@@ -104,59 +101,49 @@ class FitConfig:
 
     def validate(self) -> None:
         o, a, loss, cv, run = self.optim, self.augment, self.loss, self.cv, self.run
-        _require(bool(self.model.name), "model.name", "must name a registered model", self.model.name)
+        require_field(bool(self.model.name), "model.name", "must name a registered model", self.model.name)
         self.model.frontend.validate("model.frontend")
         for name in ("epochs", "batch_size"):
-            _require(getattr(o, name) >= 1, f"optim.{name}", "must be >= 1", getattr(o, name))
-        _require(o.lr > 0, "optim.lr", "must be > 0", o.lr)
-        _require(0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]", o.min_lr_ratio)
+            require_field(getattr(o, name) >= 1, f"optim.{name}", "must be >= 1", getattr(o, name))
+        require_field(o.lr > 0, "optim.lr", "must be > 0", o.lr)
+        require_field(0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]", o.min_lr_ratio)
         for name in ("warmup_steps", "weight_decay", "grad_clip"):
-            _require(getattr(o, name) >= 0, f"optim.{name}", "must be >= 0", getattr(o, name))
-        _require(0 <= o.ema_decay < 1, "optim.ema_decay", "must be in [0, 1)", o.ema_decay)
-        _require(loss.vote_weight_cap >= 1, "loss.vote_weight_cap", "must be >= 1", loss.vote_weight_cap)
-        _require(loss.stage2_epochs >= 0, "loss.stage2_epochs", "must be >= 0", loss.stage2_epochs)
-        _require(loss.stage2_min_votes >= 1, "loss.stage2_min_votes", "must be >= 1", loss.stage2_min_votes)
+            require_field(getattr(o, name) >= 0, f"optim.{name}", "must be >= 0", getattr(o, name))
+        require_field(0 <= o.ema_decay < 1, "optim.ema_decay", "must be in [0, 1)", o.ema_decay)
+        require_field(loss.vote_weight_cap >= 1, "loss.vote_weight_cap", "must be >= 1", loss.vote_weight_cap)
+        require_field(loss.stage2_epochs >= 0, "loss.stage2_epochs", "must be >= 0", loss.stage2_epochs)
+        require_field(loss.stage2_min_votes >= 1, "loss.stage2_min_votes", "must be >= 1", loss.stage2_min_votes)
         for name in ("flip_p", "amplitude_p", "bandpass_jitter_p", "channel_dropout_p", "time_mask_p", "mixup_p",
                      "cutout_p"):
-            _require(0 <= getattr(a, name) <= 1, f"augment.{name}", "must be a probability in [0, 1]",
+            require_field(0 <= getattr(a, name) <= 1, f"augment.{name}", "must be a probability in [0, 1]",
                      getattr(a, name))
-        _require(a.shift_s >= 0, "augment.shift_s", "must be >= 0", a.shift_s)
-        _require(len(a.amplitude_range) == 2 and 0 < a.amplitude_range[0] <= a.amplitude_range[1],
+        require_field(a.shift_s >= 0, "augment.shift_s", "must be >= 0", a.shift_s)
+        require_field(len(a.amplitude_range) == 2 and 0 < a.amplitude_range[0] <= a.amplitude_range[1],
                  "augment.amplitude_range", "must be [low, high] with 0 < low <= high", a.amplitude_range)
-        _require(a.time_mask_max_s >= 0, "augment.time_mask_max_s", "must be >= 0", a.time_mask_max_s)
-        _require(a.mixup_alpha > 0, "augment.mixup_alpha", "must be > 0", a.mixup_alpha)
-        _require(a.mixup_on in MIXUP_TARGETS, "augment.mixup_on", f"must be one of {MIXUP_TARGETS}", a.mixup_on)
-        _require(0 <= a.cutout_max_fraction < 1, "augment.cutout_max_fraction", "must be in [0, 1)",
+        require_field(a.time_mask_max_s >= 0, "augment.time_mask_max_s", "must be >= 0", a.time_mask_max_s)
+        require_field(a.mixup_alpha > 0, "augment.mixup_alpha", "must be > 0", a.mixup_alpha)
+        require_field(a.mixup_on in MIXUP_TARGETS, "augment.mixup_on", f"must be one of {MIXUP_TARGETS}", a.mixup_on)
+        require_field(0 <= a.cutout_max_fraction < 1, "augment.cutout_max_fraction", "must be in [0, 1)",
                  a.cutout_max_fraction)
-        _require(cv.k >= 2, "cv.k", "must be >= 2 (patient-grouped splits)", cv.k)
-        _require(1 <= cv.folds <= cv.k, "cv.folds", f"must be in [1, cv.k={cv.k}]", cv.folds)
-        _require(cv.final in FINAL_MODELS, "cv.final", f"must be one of {FINAL_MODELS}", cv.final)
-        _require(run.device in DEVICES, "run.device", f"must be one of {DEVICES}", run.device)
-        _require(self.data.margin >= 0, "data.margin", "must be >= 0", self.data.margin)
-        _require(run.num_workers >= 0, "run.num_workers", "must be >= 0", run.num_workers)
-        _require(run.eval_batch_size >= 1, "run.eval_batch_size", "must be >= 1", run.eval_batch_size)
-        _require(run.checkpoint_every >= 1, "run.checkpoint_every", "must be >= 1", run.checkpoint_every)
+        require_field(cv.k >= 2, "cv.k", "must be >= 2 (patient-grouped splits)", cv.k)
+        require_field(1 <= cv.folds <= cv.k, "cv.folds", f"must be in [1, cv.k={cv.k}]", cv.folds)
+        require_field(cv.final in FINAL_MODELS, "cv.final", f"must be one of {FINAL_MODELS}", cv.final)
+        require_field(run.device in DEVICES, "run.device", f"must be one of {DEVICES}", run.device)
+        require_field(self.data.margin >= 0, "data.margin", "must be >= 0", self.data.margin)
+        require_field(run.num_workers >= 0, "run.num_workers", "must be >= 0", run.num_workers)
+        require_field(run.eval_batch_size >= 1, "run.eval_batch_size", "must be >= 1", run.eval_batch_size)
+        require_field(run.checkpoint_every >= 1, "run.checkpoint_every", "must be >= 1", run.checkpoint_every)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-
-def _require(cond: bool, where: str, message: str, value: Any) -> None:
-    if not cond:
-        raise SpecError(f"config {where} {message}, got {value!r}")
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> FitConfig:
     """Defaults, then the TOML file, then `overrides` ({"section.field": value}); validated once."""
     data: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise SpecError(f"config file {path} does not exist")
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise SpecError(f"config file {path} is not valid TOML: {exc}") from None
+        data = read_toml(path)
     for dotted, value in (overrides or {}).items():
         section, _, name = dotted.partition(".")
         data.setdefault(section, {})[name] = value
