@@ -27,7 +27,8 @@ def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
             print(f"{prog}: error: {line}", file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as exc:  # missing file, permission, full disk: the message already names the path
-        print(f"{prog}: error: {exc.strerror or exc} ({exc.filename or ''})".rstrip(" ()"), file=sys.stderr)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"{prog}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USER_ERROR
     except typer.TyperException as exc:  # usage errors (typer vendors click: these are not click's classes)
         show = getattr(exc, "show", None)
