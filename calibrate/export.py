@@ -19,7 +19,7 @@ import onnx
 import torch
 
 from calibrate.graph import forbidden_ops, frontend_nodes
-from edge.bundle import atomic_write
+from edge.bundle import atomic_target, atomic_write
 from edge.errors import EegEdgeError
 from edge.spec import ModelSpec
 
@@ -96,7 +96,6 @@ def export_pt2(prob_model: torch.nn.Module, spec: ModelSpec, path: str | Path) -
     """torch.export program with the same dynamic batch, for a torch backend at the edge."""
     batch = torch.export.Dim("batch", min=1, max=MAX_EXPORT_BATCH)
     program = torch.export.export(prob_model.eval(), (_example_input(spec),), dynamic_shapes=({0: batch},))
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    torch.export.save(program, str(tmp))
-    tmp.replace(path)
+    with atomic_target(path) as tmp:
+        torch.export.save(program, str(tmp))
     return Path(path)

@@ -7,9 +7,11 @@ never leaves a half-written artefact in place of a good one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from edge.errors import BundleError
@@ -32,22 +34,30 @@ def engine_file(gpu_name: str) -> str:
     return f"model.{safe}.engine"
 
 
-def atomic_write(path: str | Path, data: bytes | str) -> Path:
+@contextlib.contextmanager
+def atomic_target(path: str | Path) -> Iterator[Path]:
+    """Yield a hidden temp path beside ``path`` for any writer; on success it replaces ``path``, on
+    failure it is removed, so ``path`` is always either the old file or the complete new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; bundle files are meant to be shared
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
+        os.close(fd)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> Path:
+    payload = data.encode() if isinstance(data, str) else data
+    with atomic_target(path) as tmp, tmp.open("wb") as fh:
+        fh.write(payload)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return Path(path)
 
 
 def sha256_file(path: Path) -> str:

@@ -15,11 +15,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from edge.errors import DataError
-from edge.spec import CHANNELS, CLASSES
+from edge.spec import CLASSES
 from train.data import fill_gaps
+from train.data.eeg_file import read_eeg_file
 from train.metric import score
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sparcnet_iiic"
@@ -34,8 +34,7 @@ def load_segments(data: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.nda
         rows = list(csv.DictReader(fh))
     names, signals = [], []
     for row in rows:
-        table = pq.read_table(data / row["file"], columns=list(CHANNELS))
-        eeg = np.stack([table.column(c).to_numpy().astype(np.float32) for c in CHANNELS])
+        eeg = read_eeg_file(data / row["file"])
         fill_gaps(eeg)
         names.append(row["file"])
         signals.append(eeg)

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from edge.bundle import SPEC_FILE, WEIGHTS_FILE, atomic_write, load_spec, save_spec, write_checksums
+from edge.bundle import SPEC_FILE, WEIGHTS_FILE, atomic_target, atomic_write, load_spec, save_spec, write_checksums
 from edge.errors import BundleError
 from edge.spec import ModelSpec
 
@@ -26,9 +26,8 @@ def runtime_versions() -> dict[str, str]:
 def save_weights(path: Path, model: torch.nn.Module) -> Path:
     """Weights only, contiguous CPU tensors, written atomically."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(state, str(tmp))
-    tmp.replace(path)
+    with atomic_target(path) as tmp:
+        save_file(state, str(tmp))
     return path
 
 

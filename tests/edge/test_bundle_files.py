@@ -8,6 +8,7 @@ import pytest
 
 from edge.bundle import (
     SUMS_FILE,
+    atomic_target,
     atomic_write,
     bundle_id,
     engine_file,
@@ -75,6 +76,18 @@ def test_atomic_write_leaves_no_temp_files_and_a_normal_mode(tmp_path):
     atomic_write(tmp_path / "a.txt", "two")
     assert (tmp_path / "a.txt").read_text() == "two"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_atomic_target_keeps_the_old_file_when_the_writer_fails(tmp_path):
+    atomic_write(tmp_path / "w.bin", b"old")
+    with pytest.raises(RuntimeError), atomic_target(tmp_path / "w.bin") as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("writer died")
+    assert (tmp_path / "w.bin").read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["w.bin"]
+    with atomic_target(tmp_path / "w.bin") as tmp:
+        tmp.write_bytes(b"new")
+    assert (tmp_path / "w.bin").read_bytes() == b"new"
 
 
 def test_engine_file_names_the_gpu():

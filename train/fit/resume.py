@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from edge.bundle import atomic_write
+from edge.bundle import atomic_target, atomic_write
 from edge.errors import BundleError
 
 STATE_FILE = "state.json"
@@ -84,9 +84,8 @@ def save_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.op
     optim_tensors, optim_meta = _flatten_optimizer(optimizer)
     tensors |= optim_tensors
     tensor_file = f"tensors-{progress.step:08d}.safetensors"
-    tmp = directory / f".{tensor_file}.tmp"
-    save_file(tensors, str(tmp))
-    tmp.replace(directory / tensor_file)
+    with atomic_target(directory / tensor_file) as tmp:
+        save_file(tensors, str(tmp))
     record = {"progress": asdict(progress), "tensors": tensor_file, "optimizer": optim_meta, "rng": _rng_state()}
     atomic_write(directory / STATE_FILE, json.dumps(record))
     for old in directory.glob("tensors-*.safetensors"):
