@@ -4,11 +4,13 @@ Opset 18: the torch dynamo exporter emits 18 natively (lowering to 17 fails on t
 STFT centre padding), it is inside the range onnx-tensorrt lists for TensorRT 10.x (opsets 9 to 20),
 and it is >= 13, which per-channel QuantizeLinear/DequantizeLinear (the `axis` attribute) needs.
 BatchNormalization is folded into the preceding Conv/Gemm here, so that the quantizer sees the
-weights TensorRT will actually run and places Q/DQ directly on them.
+weights TensorRT will actually run and places Q/DQ directly on them. Before tracing, MixNet's mixed
+convolutions are merged into single convs (calibrate.reparam), on a copy: the caller's model is untouched.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 import warnings
 from collections import Counter
@@ -19,6 +21,7 @@ import onnx
 import torch
 
 from calibrate.graph import forbidden_ops, frontend_nodes
+from calibrate.reparam import merge_mixed_convs
 from edge.bundle import atomic_target, atomic_write
 from edge.errors import EegEdgeError
 from edge.spec import ModelSpec
@@ -51,6 +54,13 @@ def _fold_batchnorm(model: onnx.ModelProto) -> onnx.ModelProto:
     return rewriter.rewrite(model, pattern_rewrite_rules=[fuse_batchnorm_into_conv_rule, fuse_batchnorm_into_gemm_rule])
 
 
+def deployable(prob_model: torch.nn.Module) -> torch.nn.Module:
+    """An eval-mode copy of ``prob_model`` with its mixed convs merged (same outputs, fewer graph nodes)."""
+    model = copy.deepcopy(prob_model).eval()
+    merge_mixed_convs(model)
+    return model
+
+
 def check_onnx(model: onnx.ModelProto, spec: ModelSpec) -> None:
     """Raise EegEdgeError when the graph is not one the edge runtime and TensorRT 10.3 can load."""
     try:
@@ -76,7 +86,7 @@ def export_onnx(prob_model: torch.nn.Module, spec: ModelSpec, path: str | Path,
                 opset: int = DEFAULT_OPSET) -> ExportResult:
     """Export ``prob_model`` (eeg [B, C, T] -> probs [B, classes]) to ``path`` (written atomically)."""
     start = time.perf_counter()
-    prob_model = prob_model.eval()
+    prob_model = deployable(prob_model)
     batch = torch.export.Dim("batch", min=1, max=MAX_EXPORT_BATCH)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore", FutureWarning)  # exporter-internal deprecation notices
@@ -95,7 +105,7 @@ def export_onnx(prob_model: torch.nn.Module, spec: ModelSpec, path: str | Path,
 def export_pt2(prob_model: torch.nn.Module, spec: ModelSpec, path: str | Path) -> Path:
     """torch.export program with the same dynamic batch, for a torch backend at the edge."""
     batch = torch.export.Dim("batch", min=1, max=MAX_EXPORT_BATCH)
-    program = torch.export.export(prob_model.eval(), (_example_input(spec),), dynamic_shapes=({0: batch},))
+    program = torch.export.export(deployable(prob_model), (_example_input(spec),), dynamic_shapes=({0: batch},))
     with atomic_target(path) as tmp:
         torch.export.save(program, str(tmp))
     return Path(path)

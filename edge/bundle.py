@@ -37,10 +37,11 @@ def engine_file(gpu_name: str) -> str:
 @contextlib.contextmanager
 def atomic_target(path: str | Path) -> Iterator[Path]:
     """Yield a hidden temp path beside ``path`` for any writer; on success it replaces ``path``, on
-    failure it is removed, so ``path`` is always either the old file or the complete new one."""
+    failure it is removed, so ``path`` is always either the old file or the complete new one. The temp
+    name keeps ``path``'s suffix, for writers that check it (torch.export.save wants ".pt2")."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; bundle files are meant to be shared
         os.close(fd)

@@ -169,14 +169,14 @@ class FrontEndConfig:
     signal_scale_uv: float = 50.0  # 1D branch input is clip(x) / scale
     n_fft: int = 256
     win_length: int = 256
-    hop_length: int = 40
-    n_mels: int = 32
+    hop_length: int = 80
+    n_mels: int = 24
     mel_fmin_hz: float = 0.5
     mel_fmax_hz: float = 20.0
     db_amin: float = 1e-10
     # image = (dB - offset) / scale; dB of the scaled bipolar signal. Mean and std measured over the 12
-    # sparcnet_iiic segments (5.7 dB, 12.1 dB; see docs/models.md), so the image is ~zero-mean, unit-variance.
-    db_offset: float = 5.0
+    # sparcnet_iiic segments (7.5 dB, 11.7 dB; see docs/models.md), so the image is ~zero-mean, unit-variance.
+    db_offset: float = 7.5
     db_scale: float = 12.0
     image_layout: str = "chains"
 

@@ -116,9 +116,9 @@ def test_unknown_and_missing_fields_are_named():
 
 
 def test_frontend_image_shape_follows_layout():
-    assert FrontEndConfig().image_shape == (4, 4 * 32, 251)
+    assert FrontEndConfig().image_shape == (4, 4 * 24, 126)
     stack = FrontEndConfig(image_layout="stack", montage="double_banana_central")
-    assert stack.image_shape == (1, 18 * 32, 251)
+    assert stack.image_shape == (1, 18 * 24, 126)
     with pytest.raises(SpecError, match="image_layout"):
         FrontEndConfig(image_layout="chains", montage="double_banana_central").validate()
-    assert json.loads(ModelSpec(model="x").to_json())["frontend"]["hop_length"] == 40
+    assert json.loads(ModelSpec(model="x").to_json())["frontend"]["hop_length"] == 80
