@@ -2,11 +2,11 @@
 
 MixNet's mixed convolutions split the channels, run one conv per kernel size and concatenate the
 results. Exported as is, each becomes Split + k Convs + Concat, and onnxruntime's NCHWc layout pass
-wraps every piece in layout reorders: the default mel2d graph had 517 nodes, ~35% of them Split,
+wraps every piece in layout reorders: the default mel2d graph ran as 517 nodes, ~35% of them Split,
 Concat and Reorder. A depthwise mixed conv equals one depthwise conv whose smaller kernels sit zero
 padded in the centre of the largest (odd kernels, centred padding, so every output samples the same
 inputs); a grouped pointwise one with equal splits is a grouped 1x1 conv. The merged model has 231
-nodes and computes the same probabilities to float32 rounding (the parity gates check it).
+nodes in onnxruntime and computes the same probabilities to float32 rounding (the parity gates check it).
 """
 
 from __future__ import annotations
