@@ -52,10 +52,10 @@ def step_rate(model: str, windows, batch_size: int, steps: int) -> float:
     batches = list(make_loader(windows, keys[: batch_size * (steps + 1)], batch_size, num_workers=0))
     trainer.model.train()
     eeg, targets, votes, _ = batches[0]
-    trainer.step(eeg, targets, votes, step_rng(0, 0, 0), 1e-4)  # warm-up: allocator, first-call overheads
+    trainer.step(eeg, targets, votes, step_rng(0, 0, 0), 1e-4, 0)  # warm-up: allocator, first-call overheads
     started = time.perf_counter()
     for step, (eeg, targets, votes, _) in enumerate(batches[1:], 1):
-        trainer.step(eeg, targets, votes, step_rng(0, 0, step), 1e-4)
+        trainer.step(eeg, targets, votes, step_rng(0, 0, step), 1e-4, step)
     return batch_size * (len(batches) - 1) / (time.perf_counter() - started)
 
 
@@ -134,9 +134,12 @@ def main() -> None:
             data = generate_dataset(Path(tmp) / "synth", SynthConfig(n_eegs=40, seed=0, max_seconds=60)).out
         host = f"{platform.machine()}, {os.cpu_count()} CPU(s), torch {torch.__version__}, " \
                f"{torch.get_num_threads()} threads, batch {FitConfig().optim.batch_size}"
-        body = ["## Training (`train fit`)", "", f"Written by `python -m scripts.bench_train` ({host}). The CPU was "
-                "shared with other jobs while these were measured, so rates are lower bounds.", "",
-                "### Throughput", "", *throughput_table(data, args.steps)]
+        load_before = os.getloadavg()[0]
+        rates = throughput_table(data, args.steps)
+        body = ["## Training (`train fit`)", "", f"Written by `python -m scripts.bench_train` ({host}); 1-minute load "
+                f"average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after the throughput runs (a load "
+                "above the timed run's own threads means shared cores, and rates that are lower bounds).", "",
+                "### Throughput", "", *rates]
     if args.bundle:
         body += ["", "### Trained bundles (held-out patients; real 12 = sparcnet_iiic segments)", "",
                  "Held-out KL: fold 0 of 5 patient-grouped folds, every labelled window of the held-out patients; "

@@ -15,6 +15,7 @@ from edge.errors import SpecError
 from edge.spec import CHANNELS, hemisphere_flip_permutation
 from train.fit.augment import augment_batch, cutout, flip_hemispheres, step_rng
 from train.fit.config import AugmentConfig, FitConfig, load_config
+from train.fit.ema import WeightEma
 from train.fit.loss import kl_loss, vote_weights
 from train.fit.resume import TrainProgress, load_checkpoint, save_checkpoint
 from train.fit.sampling import epoch_order, steps_in_epoch
@@ -42,6 +43,24 @@ def test_loss_is_the_kaggle_kl_and_weights_favour_agreed_rows():
     assert weights.tolist() == pytest.approx([0.1, 0.3, 1.0, 1.0])
     only_last = kl_loss(logits[:2], targets[:2], torch.tensor([0.0, 1.0]))
     assert only_last.item() == pytest.approx(kl_loss(logits[1:2], targets[1:2]).item(), rel=1e-5)
+
+
+def test_weight_ema_follows_early_weights_then_averages_with_the_set_decay():
+    model = torch.nn.Linear(2, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    ema = WeightEma(model, decay=0.99)
+    assert ema.decay_at(0) == pytest.approx(0.1) and ema.decay_at(10_000) == 0.99
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update(model, step=0)  # the first average is 90 % the trained weights, not the random start
+    assert ema.module.weight.detach().numpy() == pytest.approx(0.9)
+    for step in range(1, 2000):
+        ema.update(model, step)
+    assert ema.module.weight.detach().numpy() == pytest.approx(1.0, abs=1e-6)
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+    ema.update(model, step=2000)
+    assert ema.module.weight.detach().numpy() == pytest.approx(1.01)  # late steps move it by 1 - decay
 
 
 def test_config_loads_toml_applies_overrides_and_names_bad_fields(tmp_path):

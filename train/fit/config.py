@@ -28,18 +28,18 @@ class ModelConfig:
 @dataclass(frozen=True)
 class OptimConfig:
     epochs: int = 12
-    batch_size: int = 16
-    lr: float = 1e-3
+    batch_size: int = 8
+    lr: float = 2e-3
     min_lr_ratio: float = 0.05  # cosine decays to lr * min_lr_ratio
-    warmup_steps: int = 50
+    warmup_steps: int = 100
     weight_decay: float = 1e-2
     grad_clip: float = 1.0  # max global L2 norm; 0 disables clipping
-    ema_decay: float = 0.0  # 0 disables the weight EMA; typical 0.99-0.999
+    ema_decay: float = 0.995  # 0 disables the weight EMA; typical 0.99-0.999
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    vote_weighting: bool = True  # weight rows by expert agreement: w = min(total_votes, cap) / cap
+    vote_weighting: bool = False  # weight rows by expert agreement: w = min(total_votes, cap) / cap
     vote_weight_cap: int = 10
     stage2_epochs: int = 0  # > 0: after `optim.epochs`, train this many epochs on rows with >= stage2_min_votes
     stage2_min_votes: int = 10
@@ -51,16 +51,16 @@ class AugmentConfig:
 
     shift_s: float = 2.0  # random shift of the window around the label, at most WindowSet.margin
     flip_p: float = 0.5  # swap left/right hemispheres
-    amplitude_p: float = 0.5
+    amplitude_p: float = 0.0
     amplitude_range: tuple[float, ...] = (0.7, 1.4)
-    bandpass_jitter_p: float = 0.3  # random extra low-pass / high-pass edge
-    channel_dropout_p: float = 0.2  # zero 1-2 random raw channels
-    time_mask_p: float = 0.2  # zero a random block of the raw window (outside the labelled centre too)
+    bandpass_jitter_p: float = 0.0  # random extra low-pass / high-pass edge
+    channel_dropout_p: float = 0.0  # zero 1-2 random raw channels
+    time_mask_p: float = 0.1  # zero a random block of the raw window (outside the labelled centre too)
     time_mask_max_s: float = 5.0
-    mixup_p: float = 0.3
+    mixup_p: float = 0.2
     mixup_alpha: float = 0.4
     mixup_on: str = "signal"  # "signal" mixes raw windows, "encoding" mixes encode() outputs
-    cutout_p: float = 0.3  # time/frequency cutout on a 2D encoding (mel2d); time-only on 1D encodings
+    cutout_p: float = 0.2  # time/frequency cutout on a 2D encoding (mel2d); time-only on 1D encodings
     cutout_max_fraction: float = 0.15
 
 

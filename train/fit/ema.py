@@ -8,7 +8,12 @@ import torch
 
 
 class WeightEma:
-    """ema = decay * ema + (1 - decay) * weights after every optimizer step; buffers are copied."""
+    """ema = d * ema + (1 - d) * weights after every optimizer step; integer buffers are copied.
+
+    d = min(decay, (1 + step) / (10 + step)): early on the average follows the weights closely, so a
+    short run (the demo, a tiny config) does not ship an average dominated by the random initialisation.
+    It depends only on the step count, so a resumed run averages exactly as the uninterrupted one.
+    """
 
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
         self.decay = decay
@@ -16,12 +21,17 @@ class WeightEma:
         for p in self.module.parameters():
             p.requires_grad_(False)
 
+    def decay_at(self, step: int) -> float:
+        return min(self.decay, (1 + step) / (10 + step))
+
     @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        """Average in ``model``'s weights after optimizer step ``step`` (0-based)."""
+        decay = self.decay_at(step)
         ema_state = self.module.state_dict()
         for name, value in model.state_dict().items():
             if value.dtype.is_floating_point:
-                ema_state[name].lerp_(value, 1 - self.decay)
+                ema_state[name].lerp_(value, 1 - decay)
             else:
                 ema_state[name].copy_(value)
 

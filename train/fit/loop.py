@@ -107,7 +107,7 @@ class Trainer:
     device: torch.device
 
     def step(self, eeg: torch.Tensor, targets: torch.Tensor, votes: torch.Tensor, rng: np.random.Generator,
-             lr: float) -> torch.Tensor:
+             lr: float, step: int) -> torch.Tensor:
         """Augment, forward, vote-weighted KL, backward, clip, AdamW step, EMA update; returns the loss."""
         cfg = self.config
         for group in self.optimizer.param_groups:
@@ -125,7 +125,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
         self.optimizer.step()
         if self.ema is not None:
-            self.ema.update(self.model)
+            self.ema.update(self.model, step)
         return loss.detach()
 
 
@@ -182,7 +182,7 @@ def train_model(config: FitConfig, windows, split: FoldSplit, checkpoint_dir: Pa
         for eeg, targets, votes, _rows in make_loader(windows, keys, batch_size, run.num_workers):
             lr = get_lr(step, total_steps, o.lr, o.warmup_steps, o.min_lr_ratio)
             loss = trainer.step(eeg, targets, votes, step_rng(run.seed, split.index * ctx.world_size + ctx.rank, step),
-                                lr)
+                                lr, step)
             step += 1
             batch_in_epoch += 1
             loss_value = all_reduce_mean(float(loss), ctx)

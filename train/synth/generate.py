@@ -25,6 +25,7 @@ OFFSET_STEP_S = 2  # Kaggle sub-window offsets fall on a 2 s grid
 OTHER_ARTIFACT_INTENSITY = 3.0
 PATIENT_CLASS_LOYALTY = 0.5  # share of a patient's recordings that show the patient's own pattern
 NAN_FILE_P = 0.05
+OTHER = CLASSES.index("other")
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
@@ -65,21 +66,39 @@ class SynthSummary:
     seconds: float
 
 
-def synth_recording(rng: np.random.Generator, patient: Patient, label: int, seconds: int,
-                    offsets_s: np.ndarray, strength: float) -> np.ndarray:
-    """[20, seconds * 200] float32 uV: background + the class's pattern around every labelled centre + artifacts."""
+def _pattern(rng: np.random.Generator, name: str, n: int, onset: float, offset: float,
+             strength: float) -> np.ndarray | None:
+    """The class's [19, n] pattern field, or None for "other"."""
+    if name == "seizure":
+        return seizure(rng, n, onset, offset, strength)
+    if name in ("lpd", "gpd"):
+        return periodic_discharges(rng, n, onset, offset, strength, generalised=name == "gpd")
+    if name in ("lrda", "grda"):
+        return rhythmic_delta(rng, n, onset, offset, strength, generalised=name == "grda")
+    return None
+
+
+def synth_recording(rng: np.random.Generator, patient: Patient, label: int, seconds: int, offsets_s: np.ndarray,
+                    strength: float, rival: int = OTHER, rival_weight: float = 0.0) -> np.ndarray:
+    """[20, seconds * 200] float32 uV: background + the class's pattern around every labelled centre + artifacts.
+
+    ``rival`` is the class raters chose instead of ``label``, with weight w in [0, 1] (votes.rival):
+    a rival pattern is added at min(1, 2w) of full strength and the true one kept at min(1, 2(1 - w)),
+    so an even split shows both; a rival "other" fades the true pattern to (1 - w).
+    """
     n = seconds * SAMPLE_RATE_HZ
-    name = CLASSES[label]
+    name, rival_name = CLASSES[label], CLASSES[rival]
     # Periodic discharges mostly ride on an attenuated background (severe encephalopathy, anoxia).
     eeg = background(rng, patient, n, rng.uniform(0.3, 1.0) if name in ("lpd", "gpd") else 1.0)
     first, last = offsets_s.min() + LABEL_CENTRE_S, offsets_s.max() + LABEL_CENTRE_S
     onset, offset = first - 5 - rng.uniform(2, 20), last + 5 + rng.uniform(2, 20)
-    if name == "seizure":
-        eeg += seizure(rng, n, onset, offset, strength)
-    elif name in ("lpd", "gpd"):
-        eeg += periodic_discharges(rng, n, onset, offset, strength, generalised=name == "gpd")
-    elif name in ("lrda", "grda"):
-        eeg += rhythmic_delta(rng, n, onset, offset, strength, generalised=name == "grda")
+    own = strength * (1 - rival_weight if rival_name == "other" else min(1.0, 2 * (1 - rival_weight)))
+    patterns = [_pattern(rng, name, n, onset, offset, own)]
+    if rival_weight > 0:
+        patterns.append(_pattern(rng, rival_name, n, onset, offset, strength * min(1.0, 2 * rival_weight)))
+    for pattern in patterns:
+        if pattern is not None:
+            eeg += pattern
     ekg, r_peaks = ecg(rng, patient, n)
     add_artifacts(rng, eeg, patient, r_peaks, OTHER_ARTIFACT_INTENSITY if name == "other" else 1.0)
     return np.vstack([eeg, ekg[None, :]]).astype(np.float32)
@@ -115,13 +134,16 @@ class _RecordingJob:
     seconds: int
     offsets_s: np.ndarray
     strength: float
+    rival: int
+    rival_weight: float
     seed: np.random.SeedSequence
     gaps: bool  # write NaN runs (train files only)
 
 
 def _write_recording(job: _RecordingJob) -> None:
     rng = np.random.default_rng(job.seed)
-    signals = synth_recording(rng, job.patient, job.label, job.seconds, job.offsets_s, job.strength)
+    signals = synth_recording(rng, job.patient, job.label, job.seconds, job.offsets_s, job.strength,
+                              job.rival, job.rival_weight)
     if job.gaps and rng.random() < NAN_FILE_P:
         _nan_stretches(rng, signals)
     write_eeg_parquet(job.path, signals)
@@ -146,8 +168,10 @@ def generate_dataset(out: Path, config: SynthConfig, workers: int = DEFAULT_WORK
     loyal = rng.random(config.n_eegs) < PATIENT_CLASS_LOYALTY
     labels = np.where(loyal, own_class[which], votes.draw_classes(rng, high))
     eeg_ids = _unique_ids(rng, config.n_eegs + config.tests, 1_000_000, 4_290_000_000)
-    strength = np.where(labels == CLASSES.index("other"), 1.0, rng.beta(4, 2, config.n_eegs))
-    eeg_votes = votes.draw_votes(rng, labels, high, strength)
+    strength = np.where(labels == OTHER, 1.0, rng.beta(4, 2, config.n_eegs))
+    shares = votes.draw_shares(rng, labels, high, strength)
+    eeg_votes = votes.draw_counts(rng, shares, high)
+    rivals, rival_weights = votes.rival(shares, labels)
     seeds = np.random.SeedSequence(config.seed).spawn(config.n_eegs + config.tests)
 
     jobs: list[_RecordingJob] = []
@@ -156,11 +180,13 @@ def generate_dataset(out: Path, config: SynthConfig, workers: int = DEFAULT_WORK
         seconds = int(rng.integers(config.min_seconds, config.max_seconds + 1))
         offsets = _offsets(rng, seconds)
         jobs.append(_RecordingJob(eeg_path(out, "train", eeg_ids[i]), patients[which[i]], int(labels[i]), seconds,
-                                  offsets, float(strength[i]), seeds[i], gaps=True))
-        # Raters mostly gave every sub-window of a recording the same votes; some got a fresh panel.
+                                  offsets, float(strength[i]), int(rivals[i]), float(rival_weights[i]), seeds[i],
+                                  gaps=True))
+        # Raters mostly gave every sub-window of a recording the same votes; some got a fresh panel,
+        # which votes from the same rater distribution (it sees the same EEG).
         redraw = rng.random(len(offsets)) < 0.2
-        fresh = votes.draw_votes(rng, np.full(len(offsets), labels[i]), np.full(len(offsets), high[i]),
-                                 np.full(len(offsets), strength[i]))
+        fresh = votes.draw_counts(rng, np.repeat(shares[i:i + 1], len(offsets), axis=0),
+                                  np.full(len(offsets), high[i]))
         rows["votes"].extend(np.where(redraw[:, None], fresh, eeg_votes[i]))
         rows["eeg_id"].extend([eeg_ids[i]] * len(offsets))
         rows["offset"].extend(offsets)
@@ -170,7 +196,7 @@ def generate_dataset(out: Path, config: SynthConfig, workers: int = DEFAULT_WORK
     test_labels = votes.draw_classes(rng, votes.draw_population(rng, config.tests))
     for k, (eeg_id, patient, label) in enumerate(zip(test_ids, test_patients, test_labels, strict=True)):
         jobs.append(_RecordingJob(eeg_path(out, "test", eeg_id), patient, int(label), WINDOW_S, np.zeros(1),
-                                  float(rng.beta(4, 2)), seeds[config.n_eegs + k], gaps=False))
+                                  float(rng.beta(4, 2)), OTHER, 0.0, seeds[config.n_eegs + k], gaps=False))
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             list(pool.map(_write_recording, jobs, chunksize=8))

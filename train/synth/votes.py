@@ -56,12 +56,9 @@ def draw_classes(rng: np.random.Generator, high: np.ndarray) -> np.ndarray:
                     rng.choice(len(CLASSES), size=len(high), p=low_freq / low_freq.sum()))
 
 
-def draw_votes(rng: np.random.Generator, classes: np.ndarray, high: np.ndarray, strength: np.ndarray) -> np.ndarray:
-    """[N, 6] vote counts. A faint pattern (strength near 0) pulls raters towards "other"."""
-    n = len(classes)
-    low_pmf, high_pmf = np.asarray(LOW_VOTER_PMF), np.asarray(HIGH_VOTER_PMF)
-    totals = np.where(high, 10 + rng.choice(len(high_pmf), size=n, p=high_pmf / high_pmf.sum()),
-                      1 + rng.choice(len(low_pmf), size=n, p=low_pmf / low_pmf.sum()))
+def draw_shares(rng: np.random.Generator, classes: np.ndarray, high: np.ndarray, strength: np.ndarray) -> np.ndarray:
+    """[N, 6] each window's rater distribution: Dirichlet around its class's confusion row; a faint
+    pattern (strength near 0) pulls it towards "other"."""
     confusion = np.where(high[:, None], np.asarray(HIGH_CONFUSION)[classes], np.asarray(LOW_CONFUSION)[classes])
     other_row = np.where(high[:, None], np.asarray(HIGH_CONFUSION)[OTHER], np.asarray(LOW_CONFUSION)[OTHER])
     pull = 0.5 * (1.0 - np.clip(strength, 0.0, 1.0))[:, None]
@@ -69,5 +66,28 @@ def draw_votes(rng: np.random.Generator, classes: np.ndarray, high: np.ndarray, 
     mean /= mean.sum(axis=1, keepdims=True)
     concentration = np.where(high, HIGH_CONCENTRATION, LOW_CONCENTRATION)[:, None] * len(CLASSES)
     shares = rng.gamma(concentration * mean + 1e-3)  # Dirichlet draw, vectorised over rows
-    shares /= shares.sum(axis=1, keepdims=True)
+    return shares / shares.sum(axis=1, keepdims=True)
+
+
+def draw_counts(rng: np.random.Generator, shares: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """[N, 6] vote counts: each window's voter count from its population, votes multinomial over its shares."""
+    low_pmf, high_pmf = np.asarray(LOW_VOTER_PMF), np.asarray(HIGH_VOTER_PMF)
+    n = len(shares)
+    totals = np.where(high, 10 + rng.choice(len(high_pmf), size=n, p=high_pmf / high_pmf.sum()),
+                      1 + rng.choice(len(low_pmf), size=n, p=low_pmf / low_pmf.sum()))
     return np.stack([rng.multinomial(t, p) for t, p in zip(totals, shares, strict=True)]).astype(np.int64)
+
+
+def rival(shares: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The class raters most often chose instead of the true one, and its weight share / (share + true share).
+
+    Real disagreement follows what is on the page: a window raters split between LPD and seizure shows
+    features of both. The generator draws the rival's pattern into the signal with this weight, so
+    the split is visible rather than noise no model could learn.
+    """
+    others = shares.copy()
+    others[np.arange(len(classes)), classes] = -1.0
+    second = others.argmax(axis=1)
+    top = shares[np.arange(len(classes)), classes]
+    weight = shares[np.arange(len(classes)), second] / (top + shares[np.arange(len(classes)), second])
+    return second, weight
