@@ -35,6 +35,7 @@ class OptimConfig:
     weight_decay: float = 1e-2
     grad_clip: float = 1.0  # max global L2 norm; 0 disables clipping
     ema_decay: float = 0.995  # 0 disables the weight EMA; typical 0.99-0.999
+    bn_recalibration_windows: int = 400  # after each epoch, recompute BN statistics on this many clean windows
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class FitConfig:
             require_field(getattr(o, name) >= 1, f"optim.{name}", "must be >= 1", getattr(o, name))
         require_field(o.lr > 0, "optim.lr", "must be > 0", o.lr)
         require_field(0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]", o.min_lr_ratio)
-        for name in ("warmup_steps", "weight_decay", "grad_clip"):
+        for name in ("warmup_steps", "weight_decay", "grad_clip", "bn_recalibration_windows"):
             require_field(getattr(o, name) >= 0, f"optim.{name}", "must be >= 0", getattr(o, name))
         require_field(0 <= o.ema_decay < 1, "optim.ema_decay", "must be in [0, 1)", o.ema_decay)
         require_field(loss.vote_weight_cap >= 1, "loss.vote_weight_cap", "must be >= 1", loss.vote_weight_cap)

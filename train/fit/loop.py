@@ -21,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from edge.errors import DataError
 from edge.spec import SAMPLE_RATE_HZ
 from train.fit.augment import EncodingFn, augment_batch, identity, step_rng
+from train.fit.batchnorm import recalibrate_batchnorm
 from train.fit.config import FitConfig
 from train.fit.distributed import DistContext, all_reduce_mean, barrier
 from train.fit.ema import WeightEma
@@ -191,6 +192,9 @@ def train_model(config: FitConfig, windows, split: FoldSplit, checkpoint_dir: Pa
             if step % run.checkpoint_every == 0:
                 checkpoint(epoch)
         eval_model = ema.module if ema is not None else model
+        # Every rank recalibrates the same rows, so the averaged models stay identical under DDP.
+        recalibrate_batchnorm(eval_model, windows, split.train_rows, o.bn_recalibration_windows,
+                              run.eval_batch_size, ctx.device)
         val_kl = None
         if monitor_rows is not None and ctx.is_main:
             preds = predict_probs(eval_model, windows, monitor_rows, run.eval_batch_size, ctx.device)
