@@ -3,8 +3,8 @@
 During training each BatchNorm keeps a running average of the statistics of small, augmented
 batches (mixup, cutout, masks) computed by weights that keep changing; the weight EMA then averages
 those buffers too. The shipped weights never produced those statistics, and on held-out patients
-the mismatch was the largest error we measured: a default mel2d whose out-of-fold KL was 1.40 scored
-0.91 once its BN statistics were recomputed on 400 clean training windows (docs/benchmarks.md).
+the mismatch was the largest error we measured in mel2d (`python -m scripts.bn_check`, figures in
+docs/benchmarks.md "train").
 """
 
 from __future__ import annotations

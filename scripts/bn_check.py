@@ -1,0 +1,58 @@
+"""Held-out KL of trained bundles with their stored BatchNorm statistics and with recomputed ones.
+
+    python -m scripts.bn_check --data DIR --bundle B [--bundle B2 ...] [--windows 400]
+
+For each bundle: the rows of its oof.csv (its held-out patients) are scored as shipped, then after
+`train.fit.batchnorm.recalibrate_batchnorm` over `--windows` clean windows of the other (training)
+rows. This is how the BN mismatch that precise BN now removes during training was measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from train.checkpoint import load_bundle_model
+from train.data import build_window_set
+from train.fit.batchnorm import recalibrate_batchnorm
+from train.fit.evaluate import predict_probs
+from train.metric import score
+
+BATCH = 32
+
+
+def held_out_kl(bundle: Path, data: Path, windows_count: int) -> tuple[float, float, int]:
+    model, _ = load_bundle_model(bundle)
+    windows = build_window_set(data, split="train", margin=400)
+    with (bundle / "oof.csv").open() as fh:
+        held_out_labels = {int(row["label_id"]) for row in csv.DictReader(fh)}
+    is_held_out = np.isin(windows.label_ids, list(held_out_labels))
+    held_out, training = np.flatnonzero(is_held_out), np.flatnonzero(~is_held_out)
+    targets = np.asarray(windows.targets[held_out], dtype=np.float64)
+    device = torch.device("cpu")
+    with torch.no_grad():
+        stored = score(targets, predict_probs(model, windows, held_out, BATCH, device))
+        used = recalibrate_batchnorm(model, windows, training, windows_count, BATCH, device)
+        recomputed = score(targets, predict_probs(model, windows, held_out, BATCH, device))
+    return stored, recomputed, used
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="the Kaggle layout the bundles were trained on")
+    parser.add_argument("--bundle", type=Path, action="append", required=True)
+    parser.add_argument("--windows", type=int, default=400)
+    args = parser.parse_args()
+    print("| bundle | held-out KL, stored BN | held-out KL, BN recomputed | windows |")
+    print("|---|---|---|---|")
+    for bundle in args.bundle:
+        stored, recomputed, used = held_out_kl(bundle, args.data, args.windows)
+        print(f"| {bundle.name} | {stored:.3f} | {recomputed:.3f} | {used} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
