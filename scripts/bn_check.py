@@ -1,21 +1,24 @@
 """Held-out KL of trained bundles with their stored BatchNorm statistics and with recomputed ones.
 
-    python -m scripts.bn_check --data DIR --bundle B [--bundle B2 ...] [--windows 400]
+    python -m scripts.bn_check --data DIR --bundle B [--bundle B2 ...] [--windows 400] [--doc docs/benchmarks.md]
 
 For each bundle: the rows of its oof.csv (its held-out patients) are scored as shipped, then after
 `train.fit.batchnorm.recalibrate_batchnorm` over `--windows` clean windows of the other (training)
-rows. This is how the BN mismatch that precise BN now removes during training was measured.
+rows. This is how the BN mismatch that precise BN now removes during training was measured. With
+--doc, the table replaces the section "train-bn" of that document.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from scripts.benchdoc import replace_section
 from train.checkpoint import load_bundle_model
 from train.data import build_window_set
 from train.fit.batchnorm import recalibrate_batchnorm
@@ -46,12 +49,21 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="the Kaggle layout the bundles were trained on")
     parser.add_argument("--bundle", type=Path, action="append", required=True)
     parser.add_argument("--windows", type=int, default=400)
+    parser.add_argument("--doc", type=Path, help="write the table into this document's section 'train-bn'")
     args = parser.parse_args()
-    print("| bundle | held-out KL, stored BN | held-out KL, BN recomputed | windows |")
-    print("|---|---|---|---|")
+    lines = ["| bundle | held-out KL, stored BN | held-out KL, BN recomputed | windows |", "|---|---|---|---|"]
+    print(*lines, sep="\n")
     for bundle in args.bundle:
         stored, recomputed, used = held_out_kl(bundle, args.data, args.windows)
-        print(f"| {bundle.name} | {stored:.3f} | {recomputed:.3f} | {used} |", flush=True)
+        lines.append(f"| {bundle.name} | {stored:.3f} | {recomputed:.3f} | {used} |")
+        print(lines[-1], flush=True)
+    if args.doc:
+        command = "python -m scripts.bn_check " + " ".join(sys.argv[1:])
+        replace_section(args.doc, "train-bn", "\n".join([
+            "### BatchNorm statistics of trained bundles (`scripts/bn_check.py`)", "",
+            "Held-out rows of each bundle scored with its stored BN statistics, then with statistics recomputed "
+            "on clean training windows. Bundles trained before precise BN lose up to half their error; one "
+            "trained with it (def2_mel2d) is unchanged, as it should be.", "", f"    {command}", "", *lines]))
 
 
 if __name__ == "__main__":
