@@ -184,22 +184,22 @@ class FrontEndConfig:
         nyquist = SAMPLE_RATE_HZ / 2
         require_field(self.montage in MONTAGES, f"{where}.montage", f"must be one of {MONTAGES}", self.montage)
         require_field(self.image_layout in IMAGE_LAYOUTS, f"{where}.image_layout", f"must be one of {IMAGE_LAYOUTS}",
-               self.image_layout)
+                      self.image_layout)
         require_field(0 < self.bandpass_low_hz < self.bandpass_high_hz < nyquist, f"{where}.bandpass_low_hz/high_hz",
-               f"must satisfy 0 < low < high < {nyquist}", (self.bandpass_low_hz, self.bandpass_high_hz))
+                      f"must satisfy 0 < low < high < {nyquist}", (self.bandpass_low_hz, self.bandpass_high_hz))
         require_field(self.bandpass_taps >= 3 and self.bandpass_taps % 2 == 1, f"{where}.bandpass_taps",
-               "must be an odd integer >= 3", self.bandpass_taps)
+                      "must be an odd integer >= 3", self.bandpass_taps)
         for name in ("clip_uv", "signal_scale_uv", "db_amin", "db_scale"):
             require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", getattr(self, name))
         require_field(0 < self.win_length <= self.n_fft, f"{where}.win_length", "must be in (0, n_fft]",
                       self.win_length)
         require_field(0 < self.hop_length <= self.win_length, f"{where}.hop_length", "must be in (0, win_length]",
-               self.hop_length)
+                      self.hop_length)
         require_field(self.n_mels > 0, f"{where}.n_mels", "must be > 0", self.n_mels)
         require_field(0 <= self.mel_fmin_hz < self.mel_fmax_hz <= nyquist, f"{where}.mel_fmin_hz/fmax_hz",
-               f"must satisfy 0 <= fmin < fmax <= {nyquist}", (self.mel_fmin_hz, self.mel_fmax_hz))
+                      f"must satisfy 0 <= fmin < fmax <= {nyquist}", (self.mel_fmin_hz, self.mel_fmax_hz))
         require_field(self.image_layout != "chains" or self.montage == "double_banana", f"{where}.image_layout",
-               "'chains' needs montage 'double_banana' (equal-length chains)", self.image_layout)
+                      "'chains' needs montage 'double_banana' (equal-length chains)", self.image_layout)
 
     @property
     def n_pairs(self) -> int:
@@ -239,7 +239,7 @@ class ModelSpec:
     def validate(self) -> None:
         require_field(bool(self.model), "spec.model", "must name a registered model", self.model)
         require_field(self.format_version == SPEC_FORMAT_VERSION, "spec.format_version",
-               f"must be {SPEC_FORMAT_VERSION} (bundle made by another eeg-edge version)", self.format_version)
+                      f"must be {SPEC_FORMAT_VERSION} (bundle made by another eeg-edge version)", self.format_version)
         self.contract.validate("spec.contract")
         self.frontend.validate("spec.frontend")
 

@@ -117,15 +117,15 @@ class FitConfig:
         for name in ("flip_p", "amplitude_p", "bandpass_jitter_p", "channel_dropout_p", "time_mask_p", "mixup_p",
                      "cutout_p"):
             require_field(0 <= getattr(a, name) <= 1, f"augment.{name}", "must be a probability in [0, 1]",
-                     getattr(a, name))
+                          getattr(a, name))
         require_field(a.shift_s >= 0, "augment.shift_s", "must be >= 0", a.shift_s)
         require_field(len(a.amplitude_range) == 2 and 0 < a.amplitude_range[0] <= a.amplitude_range[1],
-                 "augment.amplitude_range", "must be [low, high] with 0 < low <= high", a.amplitude_range)
+                      "augment.amplitude_range", "must be [low, high] with 0 < low <= high", a.amplitude_range)
         require_field(a.time_mask_max_s >= 0, "augment.time_mask_max_s", "must be >= 0", a.time_mask_max_s)
         require_field(a.mixup_alpha > 0, "augment.mixup_alpha", "must be > 0", a.mixup_alpha)
         require_field(a.mixup_on in MIXUP_TARGETS, "augment.mixup_on", f"must be one of {MIXUP_TARGETS}", a.mixup_on)
         require_field(0 <= a.cutout_max_fraction < 1, "augment.cutout_max_fraction", "must be in [0, 1)",
-                 a.cutout_max_fraction)
+                      a.cutout_max_fraction)
         require_field(cv.k >= 2, "cv.k", "must be >= 2 (patient-grouped splits)", cv.k)
         require_field(1 <= cv.folds <= cv.k, "cv.folds", f"must be in [1, cv.k={cv.k}]", cv.folds)
         require_field(cv.final in FINAL_MODELS, "cv.final", f"must be one of {FINAL_MODELS}", cv.final)
