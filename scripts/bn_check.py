@@ -28,9 +28,8 @@ from train.metric import score
 BATCH = 32
 
 
-def held_out_kl(bundle: Path, data: Path, windows_count: int) -> tuple[float, float, int]:
+def held_out_kl(bundle: Path, windows, windows_count: int) -> tuple[float, float, int]:
     model, _ = load_bundle_model(bundle)
-    windows = build_window_set(data, split="train", margin=400)
     with (bundle / "oof.csv").open() as fh:
         held_out_labels = {int(row["label_id"]) for row in csv.DictReader(fh)}
     is_held_out = np.isin(windows.label_ids, list(held_out_labels))
@@ -53,8 +52,9 @@ def main() -> None:
     args = parser.parse_args()
     lines = ["| bundle | held-out KL, stored BN | held-out KL, BN recomputed | windows |", "|---|---|---|---|"]
     print(*lines, sep="\n")
+    windows = build_window_set(args.data, split="train", margin=400)
     for bundle in args.bundle:
-        stored, recomputed, used = held_out_kl(bundle, args.data, args.windows)
+        stored, recomputed, used = held_out_kl(bundle, windows, args.windows)
         lines.append(f"| {bundle.name} | {stored:.3f} | {recomputed:.3f} | {used} |")
         print(lines[-1], flush=True)
     if args.doc:

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from train.fit.evaluate import window_batches
+
 
 def recalibrate_batchnorm(model: nn.Module, windows, rows: np.ndarray, count: int, batch_size: int,
                           device: torch.device) -> int:
@@ -36,9 +38,8 @@ def recalibrate_batchnorm(model: nn.Module, windows, rows: np.ndarray, count: in
     was_training = model.training
     model.train()
     with torch.no_grad():
-        for start in range(0, len(chosen), batch_size):
-            batch = np.stack([windows.window(int(r)) for r in chosen[start:start + batch_size]]).astype(np.float32)
-            model(torch.from_numpy(batch).to(device))
+        for batch in window_batches(windows, chosen, batch_size, device):
+            model(batch)
     for norm, momentum in zip(norms, momenta, strict=True):
         norm.momentum = momentum
     model.train(was_training)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,13 @@ from edge.spec import CLASSES
 from train.metric import class_prior, score
 
 
+def window_batches(windows, rows: np.ndarray, batch_size: int, device: torch.device) -> Iterator[torch.Tensor]:
+    """The unshifted windows of `rows`, in order, as float32 [B, 20, T] tensors on `device`."""
+    for start in range(0, len(rows), batch_size):
+        batch = np.stack([windows.window(int(r)) for r in rows[start:start + batch_size]]).astype(np.float32)
+        yield torch.from_numpy(batch).to(device)
+
+
 @torch.no_grad()
 def predict_probs(model: torch.nn.Module, windows, rows: np.ndarray, batch_size: int,
                   device: torch.device) -> np.ndarray:
@@ -20,9 +28,8 @@ def predict_probs(model: torch.nn.Module, windows, rows: np.ndarray, batch_size:
     was_training = model.training
     model.eval()
     out = []
-    for start in range(0, len(rows), batch_size):
-        batch = np.stack([windows.window(int(r)) for r in rows[start:start + batch_size]]).astype(np.float32)
-        logits = model(torch.from_numpy(batch).to(device))
+    for batch in window_batches(windows, rows, batch_size, device):
+        logits = model(batch)
         out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     model.train(was_training)
     return np.concatenate(out).astype(np.float64) if out else np.zeros((0, len(CLASSES)))

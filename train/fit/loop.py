@@ -192,9 +192,11 @@ def train_model(config: FitConfig, windows, split: FoldSplit, checkpoint_dir: Pa
             if step % run.checkpoint_every == 0:
                 checkpoint(epoch)
         eval_model = ema.module if ema is not None else model
-        # Every rank recalibrates the same rows, so the averaged models stay identical under DDP.
-        recalibrate_batchnorm(eval_model, windows, split.train_rows, o.bn_recalibration_windows,
-                              run.eval_batch_size, ctx.device)
+        # Recalibration resets the BN statistics completely, so only the evaluated epochs and the shipped
+        # last one need it. Every rank recalibrates the same rows: the averaged models stay identical under DDP.
+        if monitor_rows is not None or epoch == len(plan) - 1:
+            recalibrate_batchnorm(eval_model, windows, split.train_rows, o.bn_recalibration_windows,
+                                  run.eval_batch_size, ctx.device)
         val_kl = None
         if monitor_rows is not None and ctx.is_main:
             preds = predict_probs(eval_model, windows, monitor_rows, run.eval_batch_size, ctx.device)

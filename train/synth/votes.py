@@ -85,9 +85,8 @@ def rival(shares: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarr
     features of both. The generator draws the rival's pattern into the signal with this weight, so
     the split is visible rather than noise no model could learn.
     """
+    rows = np.arange(len(classes))
     others = shares.copy()
-    others[np.arange(len(classes)), classes] = -1.0
+    others[rows, classes] = -1.0
     second = others.argmax(axis=1)
-    top = shares[np.arange(len(classes)), classes]
-    weight = shares[np.arange(len(classes)), second] / (top + shares[np.arange(len(classes)), second])
-    return second, weight
+    return second, shares[rows, second] / (shares[rows, classes] + shares[rows, second])
