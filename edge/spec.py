@@ -167,6 +167,10 @@ class FrontEndConfig:
     bandpass_taps: int = 401  # odd: linear-phase FIR applied as a conv1d
     clip_uv: float = 500.0
     signal_scale_uv: float = 50.0  # 1D branch input is clip(x) / scale
+    # The Mel path runs at SAMPLE_RATE_HZ / mel_decimation (anti-alias FIR, then the bandpass at the low
+    # rate): everything it keeps lies below mel_fmax_hz, so 200 Hz is 4x more samples than it needs.
+    # n_fft, win_length and hop_length stay in 200 Hz samples and must be multiples of it.
+    mel_decimation: int = 4
     n_fft: int = 256
     win_length: int = 256
     hop_length: int = 80
@@ -175,8 +179,8 @@ class FrontEndConfig:
     mel_fmax_hz: float = 20.0
     db_amin: float = 1e-10
     # image = (dB - offset) / scale; dB of the scaled bipolar signal. Mean and std measured over the 12
-    # sparcnet_iiic segments (7.5 dB, 11.7 dB; see docs/models.md), so the image is ~zero-mean, unit-variance.
-    db_offset: float = 7.5
+    # sparcnet_iiic segments (-4.5 dB, 11.7 dB; see docs/models.md), so the image is ~zero-mean, unit-variance.
+    db_offset: float = -4.5
     db_scale: float = 12.0
     image_layout: str = "chains"
 
@@ -196,14 +200,33 @@ class FrontEndConfig:
         require_field(0 < self.hop_length <= self.win_length, f"{where}.hop_length", "must be in (0, win_length]",
                       self.hop_length)
         require_field(self.n_mels > 0, f"{where}.n_mels", "must be > 0", self.n_mels)
-        require_field(0 <= self.mel_fmin_hz < self.mel_fmax_hz <= nyquist, f"{where}.mel_fmin_hz/fmax_hz",
-                      f"must satisfy 0 <= fmin < fmax <= {nyquist}", (self.mel_fmin_hz, self.mel_fmax_hz))
+        require_field(self.mel_decimation >= 1 and all(
+            n % self.mel_decimation == 0 for n in (self.n_fft, self.win_length, self.hop_length, WINDOW_SAMPLES)),
+            f"{where}.mel_decimation", f"must be >= 1 and divide n_fft, win_length, hop_length and {WINDOW_SAMPLES}",
+            self.mel_decimation)
+        mel_nyquist = self.mel_sample_rate_hz / 2
+        require_field(0 <= self.mel_fmin_hz < self.mel_fmax_hz <= mel_nyquist, f"{where}.mel_fmin_hz/fmax_hz",
+                      f"must satisfy 0 <= fmin < fmax <= {mel_nyquist:g} (the Mel path's Nyquist frequency)",
+                      (self.mel_fmin_hz, self.mel_fmax_hz))
+        require_field(self.mel_decimation == 1 or self.bandpass_high_hz < mel_nyquist,
+                      f"{where}.bandpass_high_hz", f"must be < {mel_nyquist:g} Hz (the Mel path's Nyquist frequency; "
+                      "lower mel_decimation to keep higher frequencies)", self.bandpass_high_hz)
         require_field(self.image_layout != "chains" or self.montage == "double_banana", f"{where}.image_layout",
                       "'chains' needs montage 'double_banana' (equal-length chains)", self.image_layout)
 
     @property
     def n_pairs(self) -> int:
         return len(montage_pairs(self.montage))
+
+    @property
+    def mel_sample_rate_hz(self) -> float:
+        return SAMPLE_RATE_HZ / self.mel_decimation
+
+    @property
+    def mel_stft_samples(self) -> tuple[int, int, int]:
+        """(n_fft, win_length, hop_length) at the Mel path's rate."""
+        return self.n_fft // self.mel_decimation, self.win_length // self.mel_decimation, \
+            self.hop_length // self.mel_decimation
 
     @property
     def n_frames(self) -> int:
@@ -219,7 +242,7 @@ class FrontEndConfig:
         return 1, self.n_pairs * self.n_mels, self.n_frames
 
 
-SPEC_FORMAT_VERSION = 1
+SPEC_FORMAT_VERSION = 2  # 2: frontend.mel_decimation (a version-1 spec ran its Mel path at 200 Hz)
 
 
 @dataclass(frozen=True)
@@ -259,6 +282,8 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelSpec:
+        if isinstance(data, dict) and data.get("format_version") == 1 and isinstance(data.get("frontend"), dict):
+            data = {**data, "format_version": 2, "frontend": {"mel_decimation": 1, **data["frontend"]}}
         spec = from_dict(cls, data, "spec")
         spec.validate()
         return spec

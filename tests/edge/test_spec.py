@@ -91,7 +91,10 @@ def test_model_spec_round_trips_through_json():
         (("frontend", "montage"), "laplacian", "spec.frontend.montage must be one of"),
         (("contract", "sample_rate_hz"), 256, "spec.contract.sample_rate_hz must be 200"),
         (("contract", "classes"), ["a", "b"], "spec.contract.classes must be"),
-        (("format_version",), 99, "spec.format_version must be 1"),
+        (("frontend", "mel_decimation"), 3, "spec.frontend.mel_decimation must be >= 1 and divide n_fft"),
+        (("frontend", "mel_fmax_hz"), 30.0, "spec.frontend.mel_fmin_hz/fmax_hz must satisfy 0 <= fmin < fmax <= 25"),
+        (("frontend", "bandpass_high_hz"), 40.0, "spec.frontend.bandpass_high_hz must be < 25 Hz"),
+        (("format_version",), 99, "spec.format_version must be 2"),
     ],
 )
 def test_invalid_spec_names_the_bad_field(path, value, message):
@@ -102,6 +105,16 @@ def test_invalid_spec_names_the_bad_field(path, value, message):
     target[path[-1]] = value
     with pytest.raises(SpecError, match=message.replace(".", r"\.").replace("(", r"\(")):
         ModelSpec.from_dict(data)
+
+
+def test_a_version_1_spec_keeps_its_full_rate_mel_path():
+    """Version 1 had no mel_decimation: its models were trained on a Mel path at 200 Hz."""
+    data = ModelSpec(model="mel2d").to_dict()
+    data["format_version"] = 1
+    del data["frontend"]["mel_decimation"]
+    spec = ModelSpec.from_dict(data)
+    assert spec.format_version == 2 and spec.frontend.mel_decimation == 1
+    assert ModelSpec.from_dict(ModelSpec(model="mel2d").to_dict()).frontend.mel_decimation == 4
 
 
 def test_unknown_and_missing_fields_are_named():

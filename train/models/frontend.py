@@ -7,6 +7,8 @@ serve run the same arithmetic.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -14,7 +16,7 @@ from torch import nn
 
 from edge.errors import DataError
 from edge.spec import WINDOW_SAMPLES, FrontEndConfig, montage_matrix
-from train.models.dsp import bandpass_taps, dft_basis, mel_filterbank, polyphase_kernel, used_bins
+from train.models.dsp import antialias_taps, bandpass_taps, dft_basis, mel_filterbank, polyphase_kernel, used_bins
 
 FIR_BLOCK = 16  # samples per polyphase block; divides WINDOW_SAMPLES so no sample is cropped
 
@@ -24,57 +26,65 @@ def _buffer(value) -> torch.Tensor:
 
 
 class SignalFrontEnd(nn.Module):
-    """eeg [B, 20, T] uV -> montage -> remove each pair's mean -> FIR bandpass ("same" length) -> clip to
-    +-clip_uv -> / scale: [B, P, T].
+    """eeg [B, 20, T] uV -> montage -> remove each pair's mean -> [anti-alias FIR keeping every
+    `decimation`-th sample] -> FIR bandpass ("same" length) -> clip to +-clip_uv -> / scale: [B, P, T / decimation].
 
-    The mean removal is there because 0 Hz lies inside the FIR's lower transition band (a 401-tap
-    0.5 Hz high-pass attenuates DC by only ~16 dB), and electrode offsets of 100+ uV are common.
+    The mean removal is there because 0 Hz lies inside the FIR's lower transition band (a 2 s, 0.5 Hz
+    high-pass attenuates DC by only ~16 dB), and electrode offsets of 100+ uV are common.
     """
 
-    def __init__(self, cfg: FrontEndConfig) -> None:
+    def __init__(self, cfg: FrontEndConfig, decimation: int = 1) -> None:
         super().__init__()
         cfg.validate()
         self.register_buffer("montage", _buffer(montage_matrix(cfg.montage)))
-        self.fir = BlockFir(bandpass_taps(cfg))
+        length = WINDOW_SAMPLES // decimation
+        block = math.gcd(FIR_BLOCK, length)
+        self.decimate = BlockFir(antialias_taps(cfg, decimation), block, WINDOW_SAMPLES, decimation) \
+            if decimation > 1 else nn.Identity()
+        self.fir = BlockFir(bandpass_taps(cfg, decimation), block, length)
         self.register_buffer("clip_uv", _buffer(cfg.clip_uv))
         self.register_buffer("scale_uv", _buffer(cfg.signal_scale_uv))
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
         bipolar = torch.matmul(self.montage, eeg)
-        filtered = self.fir(bipolar - bipolar.mean(dim=-1, keepdim=True))
+        filtered = self.fir(self.decimate(bipolar - bipolar.mean(dim=-1, keepdim=True)))
         return torch.minimum(torch.maximum(filtered, -self.clip_uv), self.clip_uv) / self.scale_uv
 
 
 class BlockFir(nn.Module):
-    """Odd-length symmetric FIR on [B, P, WINDOW_SAMPLES], "same" length (centred, zero padded): equal to
-    a depthwise conv1d with padding taps // 2, computed in polyphase form (see dsp.polyphase_kernel).
+    """Odd-length FIR on [B, P, length], "same" length (centred, zero padded), keeping every
+    `decimation`-th output sample (0, d, 2d, ...): equal to a depthwise conv1d with padding taps // 2 and
+    stride d, computed in polyphase form (see dsp.polyphase_kernel), so dropped outputs cost nothing.
 
     All sizes are fixed at construction from the window length, so the exported graph has no shape
     arithmetic.
     """
 
-    def __init__(self, taps: np.ndarray, block: int = FIR_BLOCK, length: int = WINDOW_SAMPLES) -> None:
+    def __init__(self, taps: np.ndarray, block: int = FIR_BLOCK, length: int = WINDOW_SAMPLES,
+                 decimation: int = 1) -> None:
         super().__init__()
-        if length % block:
-            raise ValueError(f"FIR block {block} must divide the window length {length}")
-        self.register_buffer("kernel", _buffer(polyphase_kernel(taps, block)))  # [block, block, Q]
-        self.block, self.length = block, length
-        n_blocks_in = length // block + self.kernel.shape[-1] - 1
-        self.pad = (len(taps) // 2, n_blocks_in * block - length - len(taps) // 2)
+        block_in = block * decimation
+        if length % block_in:
+            raise ValueError(f"FIR block {block} x decimation {decimation} must divide the window length {length}")
+        self.register_buffer("kernel", _buffer(polyphase_kernel(taps, block, decimation)))  # [block, block_in, Q]
+        self.block_in, self.length = block_in, length
+        n_blocks_in = length // block_in + self.kernel.shape[-1] - 1
+        self.pad = (len(taps) // 2, n_blocks_in * block_in - length - len(taps) // 2)
 
     def forward(self, signals: torch.Tensor) -> torch.Tensor:
         if signals.shape[-1] != self.length:  # static under export: a shape check, not data-dependent flow
             raise DataError(f"the front end takes {self.length}-sample windows, got {signals.shape[-1]} samples")
         padded = F.pad(signals.flatten(0, 1), self.pad)  # [B*P, T + taps - 1 + slack]
-        blocks = padded.unflatten(-1, (-1, self.block)).transpose(1, 2)  # [B*P, block, blocks]
-        out = F.conv1d(blocks, self.kernel)  # [B*P, block (position in block), T / block]
+        blocks = padded.unflatten(-1, (-1, self.block_in)).transpose(1, 2)  # [B*P, block_in, blocks]
+        out = F.conv1d(blocks, self.kernel)  # [B*P, block (position in output block), T / block_in]
         return out.transpose(1, 2).flatten(1).unflatten(0, (-1, signals.shape[1]))
 
 
 class LogMelSpectrogram(nn.Module):
-    """signals [B, P, T] -> power Mel spectrogram in dB [B, P, n_mels, frames].
+    """signals [B, P, T / mel_decimation] at the Mel path's rate -> power Mel spectrogram in dB [B, P, n_mels, frames].
 
-    Equals torchaudio MelSpectrogram(power=2, center=True, pad_mode="reflect", norm=None, mel_scale="htk")
+    Equals torchaudio MelSpectrogram(sample_rate=mel_sample_rate_hz, n_fft etc. of mel_stft_samples,
+    power=2, center=True, pad_mode="reflect", norm=None, mel_scale="htk")
     followed by AmplitudeToDB("power", top_db=None). The STFT is a strided conv1d whose kernels are the
     windowed DFT rows of only the bins the filterbank weights, so frequencies above mel_fmax cost nothing.
     """
@@ -88,8 +98,7 @@ class LogMelSpectrogram(nn.Module):
         self.register_buffer("mel", _buffer(filterbank[bins].T))  # [n_mels, K]
         self.register_buffer("amin", _buffer(cfg.db_amin))
         self.n_bins = bins.stop - bins.start
-        self.n_fft = cfg.n_fft
-        self.hop_length = cfg.hop_length
+        self.n_fft, _, self.hop_length = cfg.mel_stft_samples
 
     def forward(self, signals: torch.Tensor) -> torch.Tensor:
         flat = signals.flatten(0, 1).unsqueeze(1)  # [B*P, 1, T]
@@ -112,7 +121,7 @@ class MelImageFrontEnd(nn.Module):
 
     def __init__(self, cfg: FrontEndConfig) -> None:
         super().__init__()
-        self.signals = SignalFrontEnd(cfg)
+        self.signals = SignalFrontEnd(cfg, cfg.mel_decimation)
         self.spectrogram = LogMelSpectrogram(cfg)
         self.register_buffer("db_offset", _buffer(cfg.db_offset))
         self.register_buffer("db_scale", _buffer(cfg.db_scale))
