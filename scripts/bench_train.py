@@ -52,7 +52,8 @@ def step_rate(model: str, windows, batch_size: int, steps: int) -> float:
     """Windows/s of Trainer.step (the whole optimizer step of `train fit`) on pre-loaded batches."""
     config = FitConfig(model=ModelConfig(name=model))
     torch.manual_seed(0)
-    trainer = build_trainer(config, DistContext(0, 1, torch.device("cpu")))
+    prior = torch.as_tensor(np.asarray(windows.targets, dtype=np.float64).mean(axis=0), dtype=torch.float32)
+    trainer = build_trainer(config, DistContext(0, 1, torch.device("cpu")), prior)
     keys = epoch_order(np.arange(len(windows)), 0, 0, 0, windows.margin)
     batches = list(make_loader(windows, keys[: batch_size * (steps + 1)], batch_size, num_workers=0))
     trainer.model.train()

@@ -24,8 +24,9 @@ from train.models.frontend import MelImageFrontEnd, SignalFrontEnd
 def all_costs(frontend: FrontEndConfig) -> dict[str, ModelCost]:
     modules: dict[str, nn.Module] = {f"{name} (defaults)": create_model(name, frontend=frontend)
                                      for name in list_models()}
-    modules["front end: signals only (montage, bandpass, clip)"] = SignalFrontEnd(frontend)
-    modules["front end: signals + Mel-dB image"] = MelImageFrontEnd(frontend)
+    modules["front end of grouped1d: 200 Hz signals (montage, bandpass, clip)"] = SignalFrontEnd(frontend)
+    modules[f"front end of mel2d: signals at {frontend.mel_sample_rate_hz:g} Hz + Mel-dB image"] = \
+        MelImageFrontEnd(frontend)
     return {name: model_cost(module) for name, module in modules.items()}
 
 

@@ -17,7 +17,7 @@ from train.fit.augment import augment_batch, cutout, flip_hemispheres, step_rng
 from train.fit.batchnorm import recalibrate_batchnorm
 from train.fit.config import AugmentConfig, FitConfig, load_config
 from train.fit.ema import WeightEma
-from train.fit.loss import kl_loss, vote_weights
+from train.fit.loss import kl_loss, smooth_toward_prior, vote_weights
 from train.fit.resume import TrainProgress, load_checkpoint, save_checkpoint
 from train.fit.sampling import epoch_order, steps_in_epoch
 from train.fit.schedule import get_lr
@@ -44,6 +44,19 @@ def test_loss_is_the_kaggle_kl_and_weights_favour_agreed_rows():
     assert weights.tolist() == pytest.approx([0.1, 0.3, 1.0, 1.0])
     only_last = kl_loss(logits[:2], targets[:2], torch.tensor([0.0, 1.0]))
     assert only_last.item() == pytest.approx(kl_loss(logits[1:2], targets[1:2]).item(), rel=1e-5)
+
+
+def test_prior_smoothing_mixes_targets_toward_the_prior_and_caps_the_penalty_of_a_confident_miss():
+    targets = torch.tensor([[1.0, 0, 0, 0, 0, 0], [0, 0.5, 0.5, 0, 0, 0]])
+    prior = torch.tensor([0.2, 0.1, 0.1, 0.1, 0.1, 0.4])
+    smoothed = smooth_toward_prior(targets, prior, 0.1)
+    np.testing.assert_allclose(smoothed.numpy(), (0.9 * targets + 0.1 * prior).numpy())
+    np.testing.assert_allclose(smoothed.sum(1).numpy(), [1.0, 1.0], rtol=1e-6)
+    assert smooth_toward_prior(targets, prior, 0.0) is targets
+    # the loss-minimising prediction is the smoothed target: no class is ever driven to probability 0
+    logits = torch.log(smoothed).requires_grad_()
+    kl_loss(logits, smoothed).backward()
+    assert logits.grad.abs().max() < 1e-6 and smoothed.min() > 0
 
 
 def test_weight_ema_follows_early_weights_then_averages_with_the_set_decay():
@@ -115,6 +128,8 @@ def test_config_loads_toml_applies_overrides_and_names_bad_fields(tmp_path):
         load_config(path)
     with pytest.raises(SpecError, match="cv.folds"):
         load_config(None, {"cv.folds": 9})
+    with pytest.raises(SpecError, match=r"loss\.prior_smoothing must be in \[0, 1\)"):
+        load_config(None, {"loss.prior_smoothing": 1.0})
 
 
 def test_configs_shipped_in_the_repo_are_valid_and_default_toml_is_the_defaults():

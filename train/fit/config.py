@@ -44,6 +44,9 @@ class LossConfig:
     vote_weight_cap: int = 10
     stage2_epochs: int = 0  # > 0: after `optim.epochs`, train this many epochs on rows with >= stage2_min_votes
     stage2_min_votes: int = 10
+    # Train on (1 - a) * target + a * prior (the training rows' mean target): label smoothing toward the
+    # class prior, so a window unlike any seen in training is not predicted with false certainty.
+    prior_smoothing: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class FitConfig:
         require_field(loss.vote_weight_cap >= 1, "loss.vote_weight_cap", "must be >= 1", loss.vote_weight_cap)
         require_field(loss.stage2_epochs >= 0, "loss.stage2_epochs", "must be >= 0", loss.stage2_epochs)
         require_field(loss.stage2_min_votes >= 1, "loss.stage2_min_votes", "must be >= 1", loss.stage2_min_votes)
+        require_field(0 <= loss.prior_smoothing < 1, "loss.prior_smoothing", "must be in [0, 1)", loss.prior_smoothing)
         for name in ("flip_p", "amplitude_p", "bandpass_jitter_p", "channel_dropout_p", "time_mask_p", "mixup_p",
                      "cutout_p"):
             require_field(0 <= getattr(a, name) <= 1, f"augment.{name}", "must be a probability in [0, 1]",

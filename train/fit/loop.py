@@ -26,7 +26,7 @@ from train.fit.config import FitConfig
 from train.fit.distributed import DistContext, all_reduce_mean, barrier
 from train.fit.ema import WeightEma
 from train.fit.evaluate import predict_probs
-from train.fit.loss import kl_loss, vote_weights
+from train.fit.loss import kl_loss, smooth_toward_prior, vote_weights
 from train.fit.progress import ProgressReporter
 from train.fit.resume import TrainProgress, load_checkpoint, save_checkpoint
 from train.fit.sampling import epoch_order, epoch_size, make_loader, steps_in_epoch
@@ -106,6 +106,7 @@ class Trainer:
     optimizer: torch.optim.Optimizer
     ema: WeightEma | None
     device: torch.device
+    prior: torch.Tensor  # the training rows' mean target, for loss.prior_smoothing
 
     def step(self, eeg: torch.Tensor, targets: torch.Tensor, votes: torch.Tensor, rng: np.random.Generator,
              lr: float, step: int) -> torch.Tensor:
@@ -118,7 +119,8 @@ class Trainer:
         use_amp = self.device.type == "cuda" and cfg.run.amp  # bf16 autocast: no loss scaling needed
         with torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else nullcontext():
             logits = self.step_module(batch.eeg.to(self.device), batch.encoding_fn)
-        loss = kl_loss(logits, batch.targets.to(self.device),
+        targets = smooth_toward_prior(batch.targets, self.prior, cfg.loss.prior_smoothing)
+        loss = kl_loss(logits, targets.to(self.device),
                        batch.weights.to(self.device) if cfg.loss.vote_weighting else None)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -130,7 +132,7 @@ class Trainer:
         return loss.detach()
 
 
-def build_trainer(config: FitConfig, ctx: DistContext) -> Trainer:
+def build_trainer(config: FitConfig, ctx: DistContext, prior: torch.Tensor) -> Trainer:
     model = build_model(config).to(ctx.device)
     ema = WeightEma(model, config.optim.ema_decay) if config.optim.ema_decay > 0 else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
@@ -138,14 +140,16 @@ def build_trainer(config: FitConfig, ctx: DistContext) -> Trainer:
     if ctx.distributed:
         device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
         step_module = DistributedDataParallel(step_module, device_ids=device_ids)
-    return Trainer(config, model, step_module, optimizer, ema, ctx.device)
+    return Trainer(config, model, step_module, optimizer, ema, ctx.device, prior)
 
 
 def train_model(config: FitConfig, windows, split: FoldSplit, checkpoint_dir: Path | None, ctx: DistContext,
                 reporter: ProgressReporter) -> TrainedModel:
     o, run = config.optim, config.run
     torch.manual_seed(run.seed * 1000 + split.index)
-    trainer = build_trainer(config, ctx)
+    prior = torch.as_tensor(np.asarray(windows.targets[split.train_rows], dtype=np.float64).mean(axis=0),
+                            dtype=torch.float32)
+    trainer = build_trainer(config, ctx, prior)
     model, optimizer, ema = trainer.model, trainer.optimizer, trainer.ema
     batch_size = max(o.batch_size // ctx.world_size, 1)  # the global batch stays o.batch_size under DDP
     plan = epoch_plan(config, windows.total_votes, split.train_rows)

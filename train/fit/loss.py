@@ -22,3 +22,8 @@ def kl_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor |
         return F.kl_div(log_probs, targets, reduction="batchmean")
     per_row = F.kl_div(log_probs, targets, reduction="none").sum(dim=1)
     return (per_row * weights).sum() / weights.sum().clamp_min(1e-12)
+
+
+def smooth_toward_prior(targets: torch.Tensor, prior: torch.Tensor, amount: float) -> torch.Tensor:
+    """Label smoothing toward the class prior: (1 - amount) * targets + amount * prior (rows still sum to 1)."""
+    return targets if amount == 0 else (1.0 - amount) * targets + amount * prior
