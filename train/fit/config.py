@@ -46,7 +46,7 @@ class LossConfig:
     stage2_min_votes: int = 10
     # Train on (1 - a) * target + a * prior (the training rows' mean target): label smoothing toward the
     # class prior, so a window unlike any seen in training is not predicted with false certainty.
-    prior_smoothing: float = 0.0
+    prior_smoothing: float = 0.1
 
 
 @dataclass(frozen=True)
