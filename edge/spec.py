@@ -208,9 +208,11 @@ class FrontEndConfig:
         require_field(0 <= self.mel_fmin_hz < self.mel_fmax_hz <= mel_nyquist, f"{where}.mel_fmin_hz/fmax_hz",
                       f"must satisfy 0 <= fmin < fmax <= {mel_nyquist:g} (the Mel path's Nyquist frequency)",
                       (self.mel_fmin_hz, self.mel_fmax_hz))
-        require_field(self.mel_decimation == 1 or self.bandpass_high_hz < mel_nyquist,
-                      f"{where}.bandpass_high_hz", f"must be < {mel_nyquist:g} Hz (the Mel path's Nyquist frequency; "
-                      "lower mel_decimation to keep higher frequencies)", self.bandpass_high_hz)
+        # the anti-alias filter needs a transition band between what is kept and the new Nyquist frequency
+        require_field(self.mel_decimation == 1 or max(self.bandpass_high_hz, self.mel_fmax_hz) < mel_nyquist,
+                      f"{where}.bandpass_high_hz/mel_fmax_hz", f"must be < {mel_nyquist:g} Hz (the Mel path's "
+                      "Nyquist frequency; lower mel_decimation to keep higher frequencies)",
+                      (self.bandpass_high_hz, self.mel_fmax_hz))
         require_field(self.image_layout != "chains" or self.montage == "double_banana", f"{where}.image_layout",
                       "'chains' needs montage 'double_banana' (equal-length chains)", self.image_layout)
 

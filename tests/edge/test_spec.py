@@ -93,7 +93,8 @@ def test_model_spec_round_trips_through_json():
         (("contract", "classes"), ["a", "b"], "spec.contract.classes must be"),
         (("frontend", "mel_decimation"), 3, "spec.frontend.mel_decimation must be >= 1 and divide n_fft"),
         (("frontend", "mel_fmax_hz"), 30.0, "spec.frontend.mel_fmin_hz/fmax_hz must satisfy 0 <= fmin < fmax <= 25"),
-        (("frontend", "bandpass_high_hz"), 40.0, "spec.frontend.bandpass_high_hz must be < 25 Hz"),
+        (("frontend", "bandpass_high_hz"), 40.0, "spec.frontend.bandpass_high_hz/mel_fmax_hz must be < 25 Hz"),
+        (("frontend", "mel_fmax_hz"), 25.0, "spec.frontend.bandpass_high_hz/mel_fmax_hz must be < 25 Hz"),
         (("format_version",), 99, "spec.format_version must be 2"),
     ],
 )
