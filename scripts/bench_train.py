@@ -31,6 +31,7 @@ from train.fit.config import FitConfig, ModelConfig
 from train.fit.distributed import DistContext
 from train.fit.loop import build_trainer
 from train.fit.sampling import epoch_order, make_loader
+from train.metric import class_prior
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURE = "figures/train_ddp_vs_single.png"  # relative to the benchmarks document
@@ -52,7 +53,7 @@ def step_rate(model: str, windows, batch_size: int, steps: int) -> float:
     """Windows/s of Trainer.step (the whole optimizer step of `train fit`) on pre-loaded batches."""
     config = FitConfig(model=ModelConfig(name=model))
     torch.manual_seed(0)
-    prior = torch.as_tensor(np.asarray(windows.targets, dtype=np.float64).mean(axis=0), dtype=torch.float32)
+    prior = torch.as_tensor(class_prior(windows.targets), dtype=torch.float32)
     trainer = build_trainer(config, DistContext(0, 1, torch.device("cpu")), prior)
     keys = epoch_order(np.arange(len(windows)), 0, 0, 0, windows.margin)
     batches = list(make_loader(windows, keys[: batch_size * (steps + 1)], batch_size, num_workers=0))

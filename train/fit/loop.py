@@ -31,7 +31,7 @@ from train.fit.progress import ProgressReporter
 from train.fit.resume import TrainProgress, load_checkpoint, save_checkpoint
 from train.fit.sampling import epoch_order, epoch_size, make_loader, steps_in_epoch
 from train.fit.schedule import get_lr
-from train.metric import score
+from train.metric import class_prior, score
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,7 @@ def train_model(config: FitConfig, windows, split: FoldSplit, checkpoint_dir: Pa
                 reporter: ProgressReporter) -> TrainedModel:
     o, run = config.optim, config.run
     torch.manual_seed(run.seed * 1000 + split.index)
-    prior = torch.as_tensor(np.asarray(windows.targets[split.train_rows], dtype=np.float64).mean(axis=0),
-                            dtype=torch.float32)
+    prior = torch.as_tensor(class_prior(windows.targets[split.train_rows]), dtype=torch.float32)
     trainer = build_trainer(config, ctx, prior)
     model, optimizer, ema = trainer.model, trainer.optimizer, trainer.ema
     batch_size = max(o.batch_size // ctx.world_size, 1)  # the global batch stays o.batch_size under DDP
