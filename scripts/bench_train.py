@@ -6,7 +6,7 @@ random shifts through the DataLoader). Then tabulates trained bundles (their met
 vs the class prior, time), scores them on the 12 real sparcnet_iiic segments (scripts/eval_sparcnet.py),
 and plots a 2-process torchrun loss curve against a 1-process one.
 
-    .venv/bin/python -m scripts.bench_train [--data DIR] [--steps 4] [--bundle B]... \\
+    .venv/bin/python -m scripts.bench_train [--data DIR] [--steps 20] [--bundle B]... \\
         [--ddp SINGLE_BUNDLE DDP_BUNDLE] [--command "how the bundles were made"]... [--doc docs/benchmarks.md]
 """
 
@@ -125,8 +125,8 @@ def ddp_figure(single: Path, ddp: Path, out: Path) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, help="Kaggle layout to time on (default: 40 synthetic EEGs)")
-    parser.add_argument("--steps", type=int, default=4, help="timed optimizer steps per model")
+    parser.add_argument("--data", type=Path, help="Kaggle layout to time on (default: 80 synthetic EEGs)")
+    parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps per model")
     parser.add_argument("--bundle", type=Path, action="append", default=[], help="trained bundle to tabulate")
     parser.add_argument("--ddp", type=Path, nargs=2, metavar=("SINGLE", "DDP"), help="bundles for the DDP figure")
     parser.add_argument("--command", action="append", default=[], help="command line that made the bundles")
@@ -139,7 +139,7 @@ def main() -> None:
         if data is None:
             from train.synth.generate import SynthConfig, generate_dataset
 
-            data = generate_dataset(Path(tmp) / "synth", SynthConfig(n_eegs=40, seed=0, max_seconds=60)).out
+            data = generate_dataset(Path(tmp) / "synth", SynthConfig(n_eegs=80, seed=0, max_seconds=60)).out
         host = f"{platform.machine()}, {os.cpu_count()} CPU(s), torch {torch.__version__}, " \
                f"{torch.get_num_threads()} threads, batch {FitConfig().optim.batch_size}"
         load_before = os.getloadavg()[0]

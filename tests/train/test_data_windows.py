@@ -107,3 +107,15 @@ def test_real_hms_file_and_synthetic_nans(shared_data, tmp_path):
     ws = build_window_set(data, margin=MARGIN)
     np.testing.assert_array_equal(ws.nan_counts, [0, 100 * 20])
     assert np.isfinite(ws.signals).all()
+
+
+def test_read_row_reads_the_file_and_refuses_to_misread_a_sliced_memmap(tmp_path):
+    rows = np.arange(5 * 3 * 4, dtype=np.float32).reshape(5, 3, 4)
+    path = tmp_path / "rows.npy"
+    np.save(path, rows)
+    mapped = np.load(path, mmap_mode="r")
+    for i in range(5):
+        np.testing.assert_array_equal(windows_module.read_row(mapped, i), rows[i])
+    # A slice keeps the parent's filename and offset: it must fall back to indexing, not read row 0 for row 2.
+    np.testing.assert_array_equal(windows_module.read_row(mapped[2:], 0), rows[2])
+    np.testing.assert_array_equal(windows_module.read_row(rows, 3), rows[3])

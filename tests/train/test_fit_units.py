@@ -233,6 +233,39 @@ def test_checkpoint_round_trip_restores_model_optimizer_ema_and_rng(tmp_path):
     assert torch.equal(torch.rand(3), expected_draw) and np.array_equal(np.random.rand(2), expected_np)
 
 
+def test_a_2d_trainer_resumed_from_its_checkpoint_takes_the_same_next_step(tmp_path):
+    """The trainer keeps 4-D weights channels_last (faster on CPU and CUDA); the checkpoint must still save
+    (safetensors wants contiguous tensors) and a resumed trainer must take exactly the uninterrupted step."""
+    from train.fit.config import ModelConfig
+    from train.fit.distributed import DistContext
+    from train.fit.loop import build_trainer
+    from train.models import TINY_KWARGS
+
+    config = FitConfig(model=ModelConfig(name="mel2d", kwargs=TINY_KWARGS["mel2d"]))
+    ctx, prior = DistContext(0, 1, torch.device("cpu")), torch.full((6,), 1 / 6)
+    eeg, targets, votes = _batch(4)
+
+    def trainer():
+        torch.manual_seed(0)
+        made = build_trainer(config, ctx, prior)
+        made.model.train()
+        return made
+
+    first = trainer()
+    assert any(p.ndim == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+               for p in first.model.parameters())
+    for step in range(2):
+        first.step(eeg, targets, votes, step_rng(0, 0, step), 1e-3, step)
+    save_checkpoint(tmp_path, first.model, first.optimizer, first.ema.state_dict(), TrainProgress(step=2))
+    uninterrupted = first.step(eeg, targets, votes, step_rng(0, 0, 2), 1e-3, 2)
+
+    resumed = trainer()
+    load_checkpoint(tmp_path, resumed.model, resumed.optimizer, resumed.ema.module)
+    assert torch.equal(resumed.step(eeg, targets, votes, step_rng(0, 0, 2), 1e-3, 2), uninterrupted)
+    for (name, a), b in zip(first.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
 def test_evaluation_figures_and_confusion_matrix():
     from train.fit.evaluate import evaluate_predictions
 

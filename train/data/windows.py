@@ -11,6 +11,7 @@ NaN counts and padding lengths are kept per row so a loader can drop or down-wei
 
 from __future__ import annotations
 
+import mmap
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,7 +50,19 @@ class WindowSet:
         if abs(shift) > self.margin:
             raise ValueError(f"shift must be within +-{self.margin} samples (the cached margin), got {shift}")
         start = self.margin + shift
-        return self.signals[i, :, start:start + WINDOW_SAMPLES]
+        return read_row(self.signals, i)[:, start:start + WINDOW_SAMPLES]
+
+
+def read_row(signals: np.ndarray, i: int) -> np.ndarray:
+    """signals[i] in memory. From a file-backed memmap it is one read of the row's contiguous bytes:
+    slicing the memmap page-faults each channel in separately, which measured 4x slower (100 vs 400
+    windows/s) on a cache larger than the page cache, and made training wait on the disk."""
+    # Only a whole file mapping: a slice of a memmap keeps the parent's filename and offset.
+    if not (isinstance(signals, np.memmap) and isinstance(signals.base, mmap.mmap) and signals.flags.c_contiguous):
+        return np.asarray(signals[i])
+    row_bytes = signals.strides[0]
+    return np.fromfile(signals.filename, dtype=signals.dtype, count=row_bytes // signals.itemsize,
+                       offset=signals.offset + int(i) * row_bytes).reshape(signals.shape[1:])
 
 
 def fill_gaps(row: np.ndarray) -> int:
