@@ -201,6 +201,32 @@ def test_epoch_order_is_deterministic_and_shards_like_distributed_sampler():
     assert steps_in_epoch(11, 4) == 2 and steps_in_epoch(11, 2, world_size=2) == 2 and steps_in_epoch(3, 4) == 1
 
 
+def test_loader_processes_change_nothing_the_step_sees():
+    """run.num_workers only reads ahead: the same batches, in order, and torch's global RNG (dropout) untouched."""
+    from train.data.windows import WindowSet
+    from train.fit.sampling import make_loader
+
+    rng = np.random.default_rng(0)
+    n, margin = 12, 50
+    windows = WindowSet(signals=rng.normal(0, 30, (n, len(CHANNELS), 10_000 + 2 * margin)).astype(np.float32),
+                        margin=margin, targets=rng.dirichlet(np.ones(6), n).astype(np.float32),
+                        total_votes=rng.integers(1, 20, n).astype(np.int32), patient_ids=np.arange(n),
+                        eeg_ids=np.arange(n), label_ids=np.arange(n), offsets_s=np.zeros(n),
+                        nan_counts=np.zeros(n, np.int64), pad_samples=np.zeros((n, 2), np.int32))
+    keys = epoch_order(np.arange(n), seed=1, fold=0, epoch=0, max_shift=margin)
+    batches = {}
+    for workers in (0, 1):
+        torch.manual_seed(5)
+        loader = make_loader(windows, keys, 4, workers)
+        batches[workers] = [[t.clone() for t in batch[:3]] + [batch[3]] for batch in loader]
+        batches[workers].append(torch.rand(3))  # the next dropout-like draw after the epoch
+    assert len(batches[0]) == len(batches[1]) == 4
+    for a, b in zip(batches[0][:-1], batches[1][:-1], strict=True):
+        for x, y in zip(a, b, strict=True):
+            assert torch.equal(torch.as_tensor(x), torch.as_tensor(y))
+    assert torch.equal(batches[0][-1], batches[1][-1])
+
+
 def test_checkpoint_round_trip_restores_model_optimizer_ema_and_rng(tmp_path):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 2))
