@@ -1,3 +1,5 @@
+import dataclasses
+import pickle
 import shutil
 from pathlib import Path
 
@@ -119,3 +121,14 @@ def test_read_row_reads_the_file_and_refuses_to_misread_a_sliced_memmap(tmp_path
     # A slice keeps the parent's filename and offset: it must fall back to indexing, not read row 0 for row 2.
     np.testing.assert_array_equal(windows_module.read_row(mapped[2:], 0), rows[2])
     np.testing.assert_array_equal(windows_module.read_row(rows, 3), rows[3])
+
+
+def test_a_cached_window_set_pickles_by_path_for_spawned_loader_processes(layout, tmp_path):
+    ws = build_window_set(layout, tmp_path / "cache", margin=MARGIN)
+    payload = pickle.dumps(ws)
+    assert len(payload) < ws.signals.nbytes / 10  # the path and the metadata, not the signals
+    copy = pickle.loads(payload)
+    np.testing.assert_array_equal(copy.window(1, 3), ws.window(1, 3))
+    np.testing.assert_array_equal(copy.targets, ws.targets)
+    in_memory = dataclasses.replace(ws, signals=np.array(ws.signals))  # not file-backed: pickled as is
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(in_memory)).window(0), ws.window(0))
