@@ -55,7 +55,7 @@ class WindowSet:
         return _restore_window_set, (values,)
 
     def window(self, i: int, shift: int = 0) -> np.ndarray:
-        """[20, 10000] view of row i, shifted by ``shift`` samples (|shift| <= margin)."""
+        """[20, 10000] window of row i, shifted by ``shift`` samples (|shift| <= margin)."""
         if abs(shift) > self.margin:
             raise ValueError(f"shift must be within +-{self.margin} samples (the cached margin), got {shift}")
         start = self.margin + shift
@@ -71,7 +71,6 @@ def read_row(signals: np.ndarray, i: int) -> np.ndarray:
     row_bytes = signals.strides[0]
     return np.fromfile(signals.filename, dtype=signals.dtype, count=row_bytes // signals.itemsize,
                        offset=signals.offset + int(i) * row_bytes).reshape(signals.shape[1:])
-
 
 
 def _is_file_mapping(signals: np.ndarray) -> bool:
