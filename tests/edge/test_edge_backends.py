@@ -59,6 +59,9 @@ def test_torch_export_program_matches_onnxruntime(test_bundle, tmp_path) -> None
     torch.export.save(program, bundle / TORCH_PROGRAM_FILE)
     write_checksums(bundle)
     with Engine(bundle, "torch") as by_torch, Engine(bundle, "onnxruntime") as by_ort:
+        # the GPU when torch sees one (the program's lifted constants, here `init`, move with it)
+        assert by_torch.backend.device == (f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available()
+                                           else "cpu")
         np.testing.assert_allclose(by_torch.predict(windows(4)), by_ort.predict(windows(4)), atol=1e-5)
 
 

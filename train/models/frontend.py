@@ -7,7 +7,9 @@ serve run the same arithmetic.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -23,6 +25,24 @@ FIR_BLOCK = 16  # samples per polyphase block; divides WINDOW_SAMPLES so no samp
 
 def _buffer(value) -> torch.Tensor:
     return torch.as_tensor(value, dtype=torch.float32)
+
+
+def in_float32(forward: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> Callable:
+    """Run a front end's forward outside autocast, in float32.
+
+    `train fit` trains under bf16 autocast on CUDA, and the edge serves in float32: a bf16 montage, FIR and
+    DFT would move low-power Mel bins by ~5 dB, so the model would learn from other images than it is given.
+    The check is plain Python, so export (which traces without autocast) records no autocast nodes.
+    """
+
+    @functools.wraps(forward)
+    def wrapper(self: nn.Module, eeg: torch.Tensor) -> torch.Tensor:
+        if torch.is_autocast_enabled(eeg.device.type):
+            with torch.autocast(eeg.device.type, enabled=False):
+                return forward(self, eeg.float())
+        return forward(self, eeg)
+
+    return wrapper
 
 
 class SignalFrontEnd(nn.Module):
@@ -45,6 +65,7 @@ class SignalFrontEnd(nn.Module):
         self.register_buffer("clip_uv", _buffer(cfg.clip_uv))
         self.register_buffer("scale_uv", _buffer(cfg.signal_scale_uv))
 
+    @in_float32
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
         bipolar = torch.matmul(self.montage, eeg)
         filtered = self.fir(self.decimate(bipolar - bipolar.mean(dim=-1, keepdim=True)))
@@ -127,6 +148,7 @@ class MelImageFrontEnd(nn.Module):
         self.register_buffer("db_scale", _buffer(cfg.db_scale))
         self.image_channels = cfg.image_shape[0]
 
+    @in_float32
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
         db = self.spectrogram(self.signals(eeg))  # [B, P, n_mels, frames], pairs chain by chain
         image = (db - self.db_offset) / self.db_scale
