@@ -150,15 +150,6 @@ def test_model_under_bf16_autocast_stays_close_to_float32(name, no_tf32) -> None
 
 
 @pytest.fixture(scope="module")
-def layout(tmp_path_factory) -> Path:
-    from train.synth.generate import SynthConfig, generate_dataset
-
-    out = tmp_path_factory.mktemp("cuda_layout")
-    generate_dataset(out, SynthConfig(n_eegs=16, n_patients=8, seed=3, n_test=2, max_seconds=60))
-    return out
-
-
-@pytest.fixture(scope="module")
 def cuda_fit(layout, tmp_path_factory):
     """configs/tiny.toml trained on the GPU with bf16 autocast, under the process's default TF32 flags."""
     from train.fit.config import load_config

@@ -23,19 +23,11 @@ from train.data import build_window_set
 from train.fit.config import load_config
 from train.fit.evaluate import predict_probs
 from train.fit.run import checkpoint_root, fit
-from train.synth.generate import SynthConfig, generate_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "configs" / "tiny.toml"
 TRAIN_SCRIPT = Path(sys.executable).parent / "train"  # the console script pyproject installs
 TRAIN = [sys.executable, str(TRAIN_SCRIPT)]
-
-
-@pytest.fixture(scope="module")
-def layout(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("fit_layout")
-    generate_dataset(out, SynthConfig(n_eegs=16, n_patients=8, seed=3, n_test=2, max_seconds=60))
-    return out
 
 
 @pytest.fixture(scope="module")
