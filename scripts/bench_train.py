@@ -9,8 +9,7 @@ and plots a 2-process torchrun loss curve against a 1-process one.
     .venv/bin/python -m scripts.bench_train [--data DIR] [--steps 20] [--bundle B]... \\
         [--ddp SINGLE_BUNDLE DDP_BUNDLE] [--command "how the bundles were made"]... [--doc docs/benchmarks.md]
 
---device cuda times the step on the GPU (bf16 autocast, as `train fit` with run.amp) and only prints the
-tables (as --print-only does) unless --doc is given.
+The CUDA figures (step_rate on the GPU) are written by scripts/bench_cuda.py.
 """
 
 from __future__ import annotations
@@ -81,13 +80,14 @@ def step_rate(model: str, windows, batch_size: int, steps: int, device: str = "c
     return sum(len(eeg) for eeg, *_ in batches[1:]) / (time.perf_counter() - started)
 
 
-def throughput_table(data: Path, steps: int, batch: int, device: str = "cpu") -> list[str]:
+def throughput_table(data: Path, steps: int) -> list[str]:
     windows = build_window_set(data, split="train", margin=400)
+    batch = FitConfig().optim.batch_size
     cold, warm = loader_rate(windows, batch, min(steps * 4, len(windows) // batch))
     lines = ["| model | training step, windows/s | loader, first read, windows/s | loader, page cache, windows/s | "
              "loader (page cache) / step |", "|---|---|---|---|---|"]
     for model in ("mel2d", "grouped1d"):
-        rate = step_rate(model, windows, batch, steps, device)
+        rate = step_rate(model, windows, batch, steps)
         lines.append(f"| {model} (defaults) | {rate:.1f} | {cold:.0f} | {warm:.0f} | {warm / rate:.0f}x |")
         print(lines[-1], flush=True)
     return lines
@@ -145,19 +145,8 @@ def main() -> None:
     parser.add_argument("--ddp", type=Path, nargs=2, metavar=("SINGLE", "DDP"), help="bundles for the DDP figure")
     parser.add_argument("--command", action="append", default=[], help="command line that made the bundles")
     parser.add_argument("--sparcnet", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--doc", type=Path, help="document to write the section into (default: "
-                        "docs/benchmarks.md; with --device cuda, only when given)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to time the training step")
-    parser.add_argument("--batch-size", type=int, default=FitConfig().optim.batch_size,
-                        help="windows per training step (default: FitConfig's optim.batch_size)")
-    parser.add_argument("--print-only", action="store_true", help="print the section instead of writing the doc")
+    parser.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
-    if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: torch sees no CUDA device here")
-    print_only = args.print_only or (args.device == "cuda" and args.doc is None)
-    if print_only and args.ddp:
-        parser.error("--ddp writes a figure beside the doc; it cannot be combined with printing only")
-    doc = args.doc or REPO / "docs" / "benchmarks.md"
 
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
@@ -166,11 +155,9 @@ def main() -> None:
 
             data = generate_dataset(Path(tmp) / "synth", SynthConfig(n_eegs=80, seed=0, max_seconds=60)).out
         host = f"{platform.machine()}, {os.cpu_count()} CPU(s), torch {torch.__version__}, " \
-               f"{torch.get_num_threads()} threads, batch {args.batch_size}"
-        if args.device == "cuda":
-            host += f", {torch.cuda.get_device_name(resolve_device('cuda'))} (bf16 autocast)"
+               f"{torch.get_num_threads()} threads, batch {FitConfig().optim.batch_size}"
         load_before = os.getloadavg()[0]
-        rates = throughput_table(data, args.steps, args.batch_size, args.device)
+        rates = throughput_table(data, args.steps)
         body = ["## Training (`train fit`)", "", f"Written by `python -m scripts.bench_train` ({host}); 1-minute load "
                 f"average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after the throughput runs (a load "
                 "above the timed run's own threads means shared cores, and rates that are lower bounds).", "",
@@ -183,12 +170,9 @@ def main() -> None:
                  "the shipped weights.", "", *(f"    {c}" for c in args.command), "",
                  *bundle_rows(args.bundle, args.sparcnet)]
     if args.ddp:
-        body += ["", "### torchrun DDP on CPU", "", *ddp_figure(*args.ddp, doc.parent / FIGURE)]
-    if print_only:
-        print("\n".join(body))
-        return
-    replace_section(doc, "train", "\n".join(body))
-    print(f"wrote the train section of {doc}")
+        body += ["", "### torchrun DDP on CPU", "", *ddp_figure(*args.ddp, args.doc.parent / FIGURE)]
+    replace_section(args.doc, "train", "\n".join(body))
+    print(f"wrote the train section of {args.doc}")
 
 
 if __name__ == "__main__":
