@@ -47,7 +47,7 @@ MONTAGE_CHAINS: dict[str, tuple[str, ...]] = {
 }
 CENTRAL_CHAIN: tuple[str, ...] = ("Fz", "Cz", "Pz")
 MONTAGES: tuple[str, ...] = ("double_banana", "double_banana_central")
-IMAGE_LAYOUTS: tuple[str, ...] = ("chains", "stack")
+IMAGE_LAYOUTS: tuple[str, ...] = ("chains", "stack", "pairs")
 
 # Left/right homologous electrodes; midline electrodes and EKG map to themselves.
 HOMOLOGOUS: tuple[tuple[str, str], ...] = (
@@ -173,7 +173,7 @@ class FrontEndConfig:
     mel_decimation: int = 4
     n_fft: int = 256
     win_length: int = 256
-    hop_length: int = 80
+    hop_length: int = 40
     n_mels: int = 24
     mel_fmin_hz: float = 0.5
     mel_fmax_hz: float = 20.0
@@ -182,7 +182,7 @@ class FrontEndConfig:
     # sparcnet_iiic segments (-4.5 dB, 11.7 dB; see docs/models.md), so the image is ~zero-mean, unit-variance.
     db_offset: float = -4.5
     db_scale: float = 12.0
-    image_layout: str = "chains"
+    image_layout: str = "pairs"
 
     def validate(self, where: str = "frontend") -> None:
         nyquist = SAMPLE_RATE_HZ / 2
@@ -241,6 +241,8 @@ class FrontEndConfig:
         if self.image_layout == "chains":
             chains = len(MONTAGE_CHAINS)
             return chains, self.n_pairs // chains * self.n_mels, self.n_frames
+        if self.image_layout == "pairs":
+            return self.n_pairs, self.n_mels, self.n_frames
         return 1, self.n_pairs * self.n_mels, self.n_frames
 
 

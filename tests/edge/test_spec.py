@@ -130,9 +130,11 @@ def test_unknown_and_missing_fields_are_named():
 
 
 def test_frontend_image_shape_follows_layout():
-    assert FrontEndConfig().image_shape == (4, 4 * 24, 126)
-    stack = FrontEndConfig(image_layout="stack", montage="double_banana_central")
+    assert FrontEndConfig().image_shape == (16, 24, 251)
+    assert FrontEndConfig(image_layout="chains").image_shape == (4, 4 * 24, 251)
+    stack = FrontEndConfig(image_layout="stack", montage="double_banana_central", hop_length=80)
     assert stack.image_shape == (1, 18 * 24, 126)
+    assert FrontEndConfig(montage="double_banana_central").image_shape == (18, 24, 251)
     with pytest.raises(SpecError, match="image_layout"):
         FrontEndConfig(image_layout="chains", montage="double_banana_central").validate()
-    assert json.loads(ModelSpec(model="x").to_json())["frontend"]["hop_length"] == 80
+    assert json.loads(ModelSpec(model="x").to_json())["frontend"]["hop_length"] == 40

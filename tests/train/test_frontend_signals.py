@@ -122,7 +122,7 @@ def test_clip_and_scale() -> None:
     assert (np.abs(out[CENTRE]) >= CFG.clip_uv / CFG.signal_scale_uv - 1e-6).mean() > 0.5
 
 
-@pytest.mark.parametrize("layout", ["chains", "stack"])
+@pytest.mark.parametrize("layout", ["pairs", "chains", "stack"])
 def test_image_layout_places_each_pair_where_documented(layout: str) -> None:
     cfg = FrontEndConfig(image_layout=layout)
     eeg = np.random.default_rng(0).standard_normal((2, len(CHANNELS), WINDOW_SAMPLES)) * 40

@@ -136,6 +136,7 @@ class LogMelSpectrogram(nn.Module):
 class MelImageFrontEnd(nn.Module):
     """eeg [B, 20, T] -> normalised Mel-dB image [B, C, H, W] laid out per FrontEndConfig.image_shape.
 
+    "pairs": one input channel per bipolar pair, so the stem sees every pair at each time and frequency;
     "chains": one input channel per montage chain (LL, RL, LP, RP), its 4 pairs' Mel bands stacked
     vertically; "stack": every pair's Mel bands stacked in one channel.
     """
