@@ -125,7 +125,8 @@ def main() -> None:
     device = torch.device("cuda")
     host = f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}, CUDA {torch.version.cuda}"
     with tempfile.TemporaryDirectory() as tmp:
-        body = ["## CUDA (written by `python -m scripts.bench_cuda`)", "", f"On {host}. Untrained weights.", "",
+        body = ["## CUDA (written by `python -m scripts.bench_cuda`)", "",
+                f"On {host}. Untrained weights; default mel2d image {FrontEndConfig().image_shape}.", "",
                 "### Forward latency", "", *forward_table(device), "",
                 "### Edge torch backend (model.pt2 on the GPU) against onnxruntime on the CPU", "",
                 *backend_table(Path(tmp)), "", "### Training step (bf16 autocast) against one loader process", "",

@@ -4,10 +4,12 @@ Measures, on this machine: training throughput (windows/s through the full train
 forward, KL, backward, clip, AdamW) for each default model, and the loader alone (memmap windows with
 random shifts through the DataLoader). Then tabulates trained bundles (their metrics.json: held-out KL
 vs the class prior, time), scores them on the 12 real sparcnet_iiic segments (scripts/eval_sparcnet.py),
-and plots a 2-process torchrun loss curve against a 1-process one.
+compares bundles' KL on training-fold and held-out rows (overfitting or not), and plots a 2-process
+torchrun loss curve against a 1-process one.
 
     .venv/bin/python -m scripts.bench_train [--data DIR] [--steps 20] [--bundle B]... \\
-        [--ddp SINGLE_BUNDLE DDP_BUNDLE] [--command "how the bundles were made"]... [--doc docs/benchmarks.md]
+        [--fit-gap BUNDLE DATA]... [--ddp SINGLE_BUNDLE DDP_BUNDLE] [--command "how the bundles were made"]... \\
+        [--doc docs/benchmarks.md]
 
 The CUDA figures (step_rate on the GPU) are written by scripts/bench_cuda.py.
 """
@@ -112,6 +114,34 @@ def bundle_rows(bundles: list[Path], sparcnet: Path) -> list[str]:
     return lines
 
 
+def fit_gap_rows(pairs: list[tuple[Path, Path]], rows: int = 800) -> list[str]:
+    """KL of each bundle on `rows` sampled training-fold rows against as many held-out (fold 0) rows: a model
+    that overfits its training patients scores much better on the first."""
+    from train.checkpoint import load_bundle_model
+    from train.data import patient_kfold
+    from train.fit.evaluate import evaluate_predictions, predict_probs
+
+    lines = ["| bundle | training-fold rows: KL | held-out rows: KL | class-prior KL (training / held-out) |",
+             "|---|---|---|---|"]
+    for bundle, data in pairs:
+        model, spec = load_bundle_model(bundle)
+        config = spec.training["config"]
+        windows = build_window_set(data, split="train", margin=config["data"]["margin"])
+        fold = np.asarray(patient_kfold(np.asarray(windows.patient_ids), config["cv"]["k"], config["run"]["seed"]))
+        targets = np.asarray(windows.targets, dtype=np.float64)
+        prior = np.asarray(spec.training["data"]["class_prior"])
+        rng = np.random.default_rng(0)
+        reports = []
+        for part in (np.flatnonzero(fold != 0), np.flatnonzero(fold == 0)):
+            sample = np.sort(rng.choice(part, min(rows, len(part)), replace=False))
+            probs = predict_probs(model, windows, sample, 32, torch.device("cpu"))
+            reports.append(evaluate_predictions(targets[sample], probs, prior))
+        train, held = reports
+        lines.append(f"| {bundle.name} | {train.kl:.3f} | {held.kl:.3f} | {train.prior_kl:.3f} / {held.prior_kl:.3f} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
 def ddp_figure(single: Path, ddp: Path, out: Path) -> list[str]:
     import matplotlib
 
@@ -142,6 +172,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="Kaggle layout to time on (default: 80 synthetic EEGs)")
     parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps per model")
     parser.add_argument("--bundle", type=Path, action="append", default=[], help="trained bundle to tabulate")
+    parser.add_argument("--fit-gap", type=Path, nargs=2, action="append", default=[], metavar=("BUNDLE", "DATA"),
+                        help="score a 1-fold bundle on training-fold and held-out rows of the data it was fitted on")
     parser.add_argument("--ddp", type=Path, nargs=2, metavar=("SINGLE", "DDP"), help="bundles for the DDP figure")
     parser.add_argument("--command", action="append", default=[], help="command line that made the bundles")
     parser.add_argument("--sparcnet", type=Path, default=DEFAULT_DATA)
@@ -169,6 +201,12 @@ def main() -> None:
                  "model (`cv.final = \"fold\"`): no extra training, and the held-out KL is measured on exactly "
                  "the shipped weights.", "", *(f"    {c}" for c in args.command), "",
                  *bundle_rows(args.bundle, args.sparcnet)]
+    if args.fit_gap:
+        body += ["", "### Training-fold against held-out rows", "",
+                 "800 rows sampled from the training folds and 800 from the held-out fold 0, unshifted windows, the "
+                 "shipped weights (`--fit-gap BUNDLE DATA`). Equal figures mean the model does not overfit its "
+                 "training patients: what it lacks is signal, not regularisation.", "",
+                 *fit_gap_rows(args.fit_gap)]
     if args.ddp:
         body += ["", "### torchrun DDP on CPU", "", *ddp_figure(*args.ddp, args.doc.parent / FIGURE)]
     replace_section(args.doc, "train", "\n".join(body))
