@@ -37,7 +37,7 @@ CALIBRATION_METHODS: dict[str, CalibrationMethod] = {
 
 @dataclass(frozen=True)
 class QuantizeConfig:
-    method: str = "minmax"  # see docs/calibrate.md for the measurements behind this default
+    method: str = "percentile"  # see docs/calibrate.md for the measurements behind this default
     windows: int = 256
     batch: int = 16
     percentile: float = 99.999  # used by method "percentile" only

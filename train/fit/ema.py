@@ -26,17 +26,31 @@ class WeightEma:
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module, step: int) -> None:
-        """Average in ``model``'s weights after optimizer step ``step`` (0-based)."""
-        decay = self.decay_at(step)
-        ema_state = self.module.state_dict()
-        for name, value in model.state_dict().items():
+        """Average in ``model``'s weights after optimizer step ``step`` (0-based).
+
+        One fused lerp over all floating tensors: building two state dicts and lerping tensor by tensor
+        took ~5 % of a mel2d training step on the 2-core CPU. The tensors are paired on every call (cheap),
+        so moving either model between calls is safe.
+        """
+        ema_floats, floats, ema_others, others = [], [], [], []
+        for ema_value, value in zip(_tensors(self.module), _tensors(model), strict=True):
             if value.dtype.is_floating_point:
-                ema_state[name].lerp_(value, 1 - decay)
+                ema_floats.append(ema_value)
+                floats.append(value)
             else:
-                ema_state[name].copy_(value)
+                ema_others.append(ema_value)
+                others.append(value)
+        torch._foreach_lerp_(ema_floats, floats, 1 - self.decay_at(step))
+        if others:
+            torch._foreach_copy_(ema_others, others)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.module.state_dict()
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.module.load_state_dict(state)
+
+
+def _tensors(module: torch.nn.Module) -> list[torch.Tensor]:
+    """Parameters then persistent and non-persistent buffers, in registration order (the same for a deep copy)."""
+    return [*module.parameters(), *module.buffers()]
