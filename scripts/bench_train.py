@@ -115,29 +115,34 @@ def bundle_rows(bundles: list[Path], sparcnet: Path) -> list[str]:
 
 
 def fit_gap_rows(pairs: list[tuple[Path, Path]], rows: int = 800) -> list[str]:
-    """KL of each bundle on `rows` sampled training-fold rows against as many held-out (fold 0) rows: a model
-    that overfits its training patients scores much better on the first."""
+    """KL of each bundle on `rows` sampled training rows against as many rows of its shipped fold's held-out
+    patients: a model that overfits its training patients scores much better on the first."""
+    from calibrate.windows_plan import load_window_set, validation_rows
     from train.checkpoint import load_bundle_model
-    from train.data import patient_kfold
     from train.fit.evaluate import evaluate_predictions, predict_probs
 
     lines = ["| bundle | training-fold rows: KL | held-out rows: KL | class-prior KL (training / held-out) |",
              "|---|---|---|---|"]
+    window_sets = {}
     for bundle, data in pairs:
         model, spec = load_bundle_model(bundle)
-        config = spec.training["config"]
-        windows = build_window_set(data, split="train", margin=config["data"]["margin"])
-        fold = np.asarray(patient_kfold(np.asarray(windows.patient_ids), config["cv"]["k"], config["run"]["seed"]))
+        if data not in window_sets:  # bundles fitted on the same data share one window set
+            window_sets[data] = load_window_set(data)
+        windows = window_sets[data]
+        held = validation_rows(spec, data, np.asarray(windows.patient_ids))
+        if held is None:
+            raise SystemExit(f"--fit-gap: {bundle} ships no fold's model fitted on {data}; give the data it was "
+                             "fitted on and a bundle written with cv.final = \"fold\"")
         targets = np.asarray(windows.targets, dtype=np.float64)
         prior = np.asarray(spec.training["data"]["class_prior"])
         rng = np.random.default_rng(0)
         reports = []
-        for part in (np.flatnonzero(fold != 0), np.flatnonzero(fold == 0)):
+        for part in (np.setdiff1d(np.arange(len(windows)), held), held):
             sample = np.sort(rng.choice(part, min(rows, len(part)), replace=False))
             probs = predict_probs(model, windows, sample, 32, torch.device("cpu"))
             reports.append(evaluate_predictions(targets[sample], probs, prior))
-        train, held = reports
-        lines.append(f"| {bundle.name} | {train.kl:.3f} | {held.kl:.3f} | {train.prior_kl:.3f} / {held.prior_kl:.3f} |")
+        train, test = reports
+        lines.append(f"| {bundle.name} | {train.kl:.3f} | {test.kl:.3f} | {train.prior_kl:.3f} / {test.prior_kl:.3f} |")
         print(lines[-1], flush=True)
     return lines
 
@@ -173,7 +178,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps per model")
     parser.add_argument("--bundle", type=Path, action="append", default=[], help="trained bundle to tabulate")
     parser.add_argument("--fit-gap", type=Path, nargs=2, action="append", default=[], metavar=("BUNDLE", "DATA"),
-                        help="score a 1-fold bundle on training-fold and held-out rows of the data it was fitted on")
+                        help="score a bundle on its shipped fold's training and held-out rows of the data it was "
+                        "fitted on")
     parser.add_argument("--ddp", type=Path, nargs=2, metavar=("SINGLE", "DDP"), help="bundles for the DDP figure")
     parser.add_argument("--command", action="append", default=[], help="command line that made the bundles")
     parser.add_argument("--sparcnet", type=Path, default=DEFAULT_DATA)
@@ -203,9 +209,9 @@ def main() -> None:
                  *bundle_rows(args.bundle, args.sparcnet)]
     if args.fit_gap:
         body += ["", "### Training-fold against held-out rows", "",
-                 "800 rows sampled from the training folds and 800 from the held-out fold 0, unshifted windows, the "
-                 "shipped weights (`--fit-gap BUNDLE DATA`). Equal figures mean the model does not overfit its "
-                 "training patients: what it lacks is signal, not regularisation.", "",
+                 "800 rows sampled from the training folds and 800 from the shipped fold's held-out patients, "
+                 "unshifted windows, the shipped weights (`--fit-gap BUNDLE DATA`). Equal figures mean the model "
+                 "does not overfit its training patients: what it lacks is signal, not regularisation.", "",
                  *fit_gap_rows(args.fit_gap)]
     if args.ddp:
         body += ["", "### torchrun DDP on CPU", "", *ddp_figure(*args.ddp, args.doc.parent / FIGURE)]
