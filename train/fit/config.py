@@ -45,8 +45,9 @@ class LossConfig:
     stage2_epochs: int = 0  # > 0: after `optim.epochs`, train this many epochs on rows with >= stage2_min_votes
     stage2_min_votes: int = 10
     # Train on (1 - a) * target + a * prior (the training rows' mean target): label smoothing toward the
-    # class prior, so a window unlike any seen in training is not predicted with false certainty.
-    prior_smoothing: float = 0.1
+    # class prior, so a window unlike any seen in training is not predicted with false certainty. Off by
+    # default: with thousands of EEGs it left mel2d under-confident on held-out patients (docs/benchmarks.md).
+    prior_smoothing: float = 0.0
 
 
 @dataclass(frozen=True)
