@@ -81,7 +81,7 @@ def export(bundle: Bundle, opset: Opset = 18, pt2: Pt2 = False) -> None:
 
 @app.command()
 def quantize(bundle: Bundle, data: Data, method: Method = "percentile", calib_windows: CalibWindows = 256,
-             batch: Batch = 16, percentile: Percentile = 99.999, cache_dir: CacheDir = None) -> None:
+             batch: Batch = 16, percentile: Percentile = 99.99, cache_dir: CacheDir = None) -> None:
     """Write model.int8.onnx: QDQ int8, calibrated on real windows, front end and softmax in float."""
     from calibrate.pipeline import quantize_step
 
@@ -126,7 +126,7 @@ def verify_command(bundle: Bundle, data: Data, verify_windows: VerifyWindows = 2
 
 @app.command()
 def run(bundle: Bundle, data: Data, opset: Opset = 18, pt2: Pt2 = False, method: Method = "percentile",
-        calib_windows: CalibWindows = 256, percentile: Percentile = 99.999, verify_windows: VerifyWindows = 256,
+        calib_windows: CalibWindows = 256, percentile: Percentile = 99.99, verify_windows: VerifyWindows = 256,
         batch: Batch = 16, max_fp32_diff: MaxDiff = 1e-4, max_int8_kl: MaxKl = 0.01,
         max_kl_degradation: MaxDegradation = 0.02,
         build_engine: Annotated[bool, typer.Option("--build/--no-build",

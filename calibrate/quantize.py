@@ -40,7 +40,7 @@ class QuantizeConfig:
     method: str = "percentile"  # see docs/calibrate.md for the measurements behind this default
     windows: int = 256
     batch: int = 16
-    percentile: float = 99.999  # used by method "percentile" only
+    percentile: float = 99.99  # used by method "percentile" only
     seed: int = 0
 
     def validate(self) -> None:
