@@ -14,6 +14,9 @@ app = typer.Typer(name="calibrate", help="Export a trained bundle to ONNX, INT8 
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 EXIT_GATE_FAILED = 1
+# QuantizeConfig's defaults, written out so `--help` need not import onnxruntime (a test keeps them equal)
+DEFAULT_METHOD = "percentile"
+DEFAULT_PERCENTILE = 99.99
 
 Bundle = Annotated[Path, typer.Option("--bundle", help="Bundle directory written by `train fit`.")]
 Data = Annotated[Path, typer.Option("--data", help="Kaggle HMS layout with train.csv (real or `train synth`).")]
@@ -80,8 +83,8 @@ def export(bundle: Bundle, opset: Opset = 18, pt2: Pt2 = False) -> None:
 
 
 @app.command()
-def quantize(bundle: Bundle, data: Data, method: Method = "percentile", calib_windows: CalibWindows = 256,
-             batch: Batch = 16, percentile: Percentile = 99.99, cache_dir: CacheDir = None) -> None:
+def quantize(bundle: Bundle, data: Data, method: Method = DEFAULT_METHOD, calib_windows: CalibWindows = 256,
+             batch: Batch = 16, percentile: Percentile = DEFAULT_PERCENTILE, cache_dir: CacheDir = None) -> None:
     """Write model.int8.onnx: QDQ int8, calibrated on real windows, front end and softmax in float."""
     from calibrate.pipeline import quantize_step
 
@@ -125,8 +128,9 @@ def verify_command(bundle: Bundle, data: Data, verify_windows: VerifyWindows = 2
 
 
 @app.command()
-def run(bundle: Bundle, data: Data, opset: Opset = 18, pt2: Pt2 = False, method: Method = "percentile",
-        calib_windows: CalibWindows = 256, percentile: Percentile = 99.99, verify_windows: VerifyWindows = 256,
+def run(bundle: Bundle, data: Data, opset: Opset = 18, pt2: Pt2 = False, method: Method = DEFAULT_METHOD,
+        calib_windows: CalibWindows = 256, percentile: Percentile = DEFAULT_PERCENTILE,
+        verify_windows: VerifyWindows = 256,
         batch: Batch = 16, max_fp32_diff: MaxDiff = 1e-4, max_int8_kl: MaxKl = 0.01,
         max_kl_degradation: MaxDegradation = 0.02,
         build_engine: Annotated[bool, typer.Option("--build/--no-build",
