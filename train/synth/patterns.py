@@ -113,6 +113,13 @@ def periodic_discharges(rng: np.random.Generator, n_samples: int, onset_s: float
     return strength * rng.uniform(100, 400) * spatial[:, None] * out
 
 
+# Peak amplitude ranges (uV, referential) before ``strength``. LRDA's focal field loses more to the
+# bipolar montage than GRDA's broad one; at 30-160 uV like GRDA its delta stood out of the background
+# far less than in the two real LRDA segments of sparcnet_iiic (docs/synthetic-data.md, "LRDA").
+GRDA_UV = (30.0, 160.0)
+LRDA_UV = (50.0, 200.0)
+
+
 def rhythmic_delta(rng: np.random.Generator, n_samples: int, onset_s: float, offset_s: float,
                    strength: float, generalised: bool) -> np.ndarray:
     """LRDA (one hemisphere, often fronto-temporal) or GRDA (both, frontally predominant): 0.5-4 Hz."""
@@ -126,5 +133,6 @@ def rhythmic_delta(rng: np.random.Generator, n_samples: int, onset_s: float, off
     freq = f0 * _wander(rng, n_samples, 0.1)
     phase = _phase(rng, freq)[None, :] - 2 * np.pi * f0 * _delays(rng, centre)[:, None]
     wave = _sharp(phase, rng.uniform(0.3, 1.5)) * _wander(rng, n_samples, 0.35).clip(0.2)[None, :]
-    amplitude = strength * rng.uniform(30, 160) * span_envelope(n_samples, onset_s, offset_s)
+    peak_uv = rng.uniform(*(GRDA_UV if generalised else LRDA_UV))
+    amplitude = strength * peak_uv * span_envelope(n_samples, onset_s, offset_s)
     return spatial[:, None] * amplitude[None, :] * wave
