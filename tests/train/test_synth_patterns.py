@@ -43,3 +43,4 @@ def test_lrda_is_lateralised_and_prominent_and_grda_is_not_lateralised():
     assert np.median(lrda[:, 0]) > 0.5  # > 3x the delta power on one side
     assert np.median(grda[:, 0]) < 0.2  # < 1.6x
     assert np.median(lrda[:, 1]) > np.median(other[:, 1]) + 0.5
+

@@ -4,7 +4,10 @@ Each pattern is a waveform in time, a spatial field over the 19 scalp electrodes
 per-electrode delay (the field travels across the scalp), switched on between ``onset`` and
 ``offset`` (seconds) with short cosine ramps. Fields are uneven and delayed on purpose: a perfectly
 uniform, synchronous field cancels in a bipolar montage, which real generalised patterns do not.
-``strength`` in (0, 1] scales the amplitude: faint patterns are the ones raters disagree on.
+``strength`` scales the amplitude: faint patterns are the ones raters disagree on. The votes are
+drawn from it (votes.draw_shares), so each pattern has one typical peak amplitude, jittered by only
++-15 %: a wide amplitude draw independent of the votes would let patterns that raters voted for
+unanimously sink into the background, and leave loud ones with split votes.
 """
 
 from __future__ import annotations
@@ -15,6 +18,20 @@ from scipy.signal import fftconvolve
 from edge.spec import SAMPLE_RATE_HZ
 from train.synth.background import band_gain, shaped_noise
 from train.synth.head import N_EEG, XY, field, frontal_gain, hemisphere_centre
+
+# Typical peak amplitudes (uV, referential) at strength 1: the means of the former uniform ranges
+# (80-300, 100-400, 30-160 uV), LRDA's raised from 30-160. LRDA's focal field
+# loses more to the bipolar montage than GRDA's broad one; at GRDA's amplitude its delta stood out of
+# the background far less than in the two real LRDA segments of sparcnet_iiic (docs/synthetic-data.md,
+# "LRDA against the real segments").
+SEIZURE_UV = 190.0
+DISCHARGE_UV = 250.0
+GRDA_UV = 95.0
+LRDA_UV = 125.0
+
+
+def _jitter(rng: np.random.Generator) -> float:
+    return float(rng.uniform(0.85, 1.15))
 
 
 def span_envelope(n_samples: int, onset_s: float, offset_s: float, ramp_s: float = 1.0) -> np.ndarray:
@@ -72,7 +89,7 @@ def seizure(rng: np.random.Generator, n_samples: int, onset_s: float, offset_s: 
         kappa = rng.uniform(3.0, 6.0)  # spike-and-wave: a narrow spike on a broad wave
     phase = _phase(rng, freq)[None, :] - 2 * np.pi * freq[None, :] * _delays(rng, centre)[:, None]
     growth = 0.3 + 0.7 * np.clip(progress * rng.uniform(2, 4), 0, 1)
-    amplitude = strength * rng.uniform(80, 300) * growth * span_envelope(n_samples, onset_s, offset_s, 1.5)
+    amplitude = strength * SEIZURE_UV * _jitter(rng) * growth * span_envelope(n_samples, onset_s, offset_s, 1.5)
     amplitude *= _wander(rng, n_samples, 0.25).clip(0.3)  # cycle amplitudes vary, unlike a test signal
     return spatial * amplitude[None, :] * _sharp(phase, kappa)
 
@@ -110,14 +127,7 @@ def periodic_discharges(rng: np.random.Generator, n_samples: int, onset_s: float
     out = np.zeros((N_EEG, n_samples))
     for channel, lag in enumerate(lags):
         out[channel, lag:] = train[:n_samples - lag]
-    return strength * rng.uniform(100, 400) * spatial[:, None] * out
-
-
-# Peak amplitude ranges (uV, referential) before ``strength``. LRDA's focal field loses more to the
-# bipolar montage than GRDA's broad one; at 30-160 uV like GRDA its delta stood out of the background
-# far less than in the two real LRDA segments of sparcnet_iiic (docs/synthetic-data.md, "LRDA").
-GRDA_UV = (30.0, 160.0)
-LRDA_UV = (50.0, 200.0)
+    return strength * DISCHARGE_UV * _jitter(rng) * spatial[:, None] * out
 
 
 def rhythmic_delta(rng: np.random.Generator, n_samples: int, onset_s: float, offset_s: float,
@@ -133,6 +143,6 @@ def rhythmic_delta(rng: np.random.Generator, n_samples: int, onset_s: float, off
     freq = f0 * _wander(rng, n_samples, 0.1)
     phase = _phase(rng, freq)[None, :] - 2 * np.pi * f0 * _delays(rng, centre)[:, None]
     wave = _sharp(phase, rng.uniform(0.3, 1.5)) * _wander(rng, n_samples, 0.35).clip(0.2)[None, :]
-    peak_uv = rng.uniform(*(GRDA_UV if generalised else LRDA_UV))
+    peak_uv = (GRDA_UV if generalised else LRDA_UV) * _jitter(rng)
     amplitude = strength * peak_uv * span_envelope(n_samples, onset_s, offset_s)
     return spatial[:, None] * amplitude[None, :] * wave
