@@ -2,7 +2,8 @@
 
 Real LRDA (sparcnet_iiic LRDA_sample1/2) carries 4.8-5.8x more delta power over one hemisphere's
 chains than the other's; GRDA is symmetric. A pattern that fails this is one no rater would call
-LRDA, and a model trained on it learns nothing that transfers (docs/synthetic-data.md, "LRDA").
+LRDA, and a model trained on it learns nothing that transfers (docs/synthetic-data.md, "LRDA against
+the real segments").
 """
 
 from __future__ import annotations

@@ -20,10 +20,10 @@ from train.synth.background import band_gain, shaped_noise
 from train.synth.head import N_EEG, XY, field, frontal_gain, hemisphere_centre
 
 # Typical peak amplitudes (uV, referential) at strength 1: the means of the former uniform ranges
-# (80-300, 100-400, 30-160 uV), LRDA's raised from 30-160. LRDA's focal field
-# loses more to the bipolar montage than GRDA's broad one; at GRDA's amplitude its delta stood out of
-# the background far less than in the two real LRDA segments of sparcnet_iiic (docs/synthetic-data.md,
-# "LRDA against the real segments").
+# (80-300, 100-400, 30-160 uV). LRDA's is higher than GRDA's because its focal field loses more to the
+# bipolar montage than GRDA's broad one: at GRDA's amplitude its delta stood out of the background far
+# less than in the two real LRDA segments of sparcnet_iiic (docs/synthetic-data.md, "LRDA against the
+# real segments").
 SEIZURE_UV = 190.0
 DISCHARGE_UV = 250.0
 GRDA_UV = 95.0
