@@ -11,20 +11,22 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
-from edge.spec import CLASSES, SAMPLE_RATE_HZ, montage_matrix
+from edge.spec import CLASSES, LABEL_START, LABEL_STOP, MONTAGE_CHAINS, SAMPLE_RATE_HZ, montage_matrix
 from train.synth.background import draw_patient
 from train.synth.generate import synth_recording
 
-LABELLED = slice(4000, 6000)  # the central 10 s of a 50 s window
+LABELLED = slice(LABEL_START, LABEL_STOP)
+LEFT_CHAINS = [k for k, name in enumerate(MONTAGE_CHAINS) if name.startswith("L")]
+RIGHT_CHAINS = [k for k, name in enumerate(MONTAGE_CHAINS) if name.startswith("R")]
 
 
 def _delta_figures(eeg: np.ndarray) -> tuple[float, float]:
     """(|log10| of left/right chain delta power, max pair delta RMS / median pair broadband RMS)."""
-    bipolar = montage_matrix() @ eeg  # [16 pairs, samples], chains LL RL LP RP
+    bipolar = montage_matrix() @ eeg  # [16 pairs, samples], chain by chain in MONTAGE_CHAINS order
     delta = sosfiltfilt(butter(4, [0.5, 4.0], "bandpass", fs=SAMPLE_RATE_HZ, output="sos"), bipolar)
     broad = sosfiltfilt(butter(4, [0.5, 40.0], "bandpass", fs=SAMPLE_RATE_HZ, output="sos"), bipolar)
-    power = delta[:, LABELLED].var(axis=1).reshape(4, 4)
-    left, right = power[[0, 2]].sum(), power[[1, 3]].sum()
+    power = delta[:, LABELLED].var(axis=1).reshape(len(MONTAGE_CHAINS), -1)
+    left, right = power[LEFT_CHAINS].sum(), power[RIGHT_CHAINS].sum()
     prominence = np.sqrt(power.max()) / np.median(broad[:, LABELLED].std(axis=1))
     return abs(float(np.log10(left / right))), float(prominence)
 
@@ -44,4 +46,3 @@ def test_lrda_is_lateralised_and_prominent_and_grda_is_not_lateralised():
     assert np.median(lrda[:, 0]) > 0.5  # > 3x the delta power on one side
     assert np.median(grda[:, 0]) < 0.2  # < 1.6x
     assert np.median(lrda[:, 1]) > np.median(other[:, 1]) + 0.5
-
