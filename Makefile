@@ -5,6 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 PYTEST_ARGS ?=
+# Where torch comes from: the CPU wheels by default (bedside and dev installs need no CUDA), added to
+# pip's indexes so a local wheel still counts. A CUDA workstation: make install TORCH_INDEX=https://download.pytorch.org/whl/cu128
+# Empty (TORCH_INDEX=) leaves it to pip's own configuration.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: install test test-all lint bench demo clean
 
@@ -13,7 +17,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
-	$(PIP) torch==2.13.0
+	$(PIP) --no-deps $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) torch==2.13.0
 	$(PIP) -e ".[train,dev]"
 	touch $@
 

@@ -1,4 +1,4 @@
-"""`train` command line. Each command lives in train/commands/ and registers itself on `app`."""
+"""`train` command line. Each command group lives in train/commands/ and is merged into `app` here."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ import sys
 import typer
 
 from edge.cli_support import run_app
+from train.commands import command_groups
 
 app = typer.Typer(name="train", help="Workstation training on the Kaggle HMS data layout.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+for group in command_groups():
+    app.add_typer(group)  # no name: the group's commands become top-level commands of `train`
 
 
 def main() -> None:
     sys.exit(run_app(app))
-
-
-from train.commands import register_all  # noqa: E402  (commands need `app` defined first)
-
-register_all()

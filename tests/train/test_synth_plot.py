@@ -20,8 +20,17 @@ def test_real_fixture_pages_are_titled_with_votes_and_drawn_to_scale(tmp_path):
     assert image[..., :3].std() > 0.05  # traces were drawn, not a blank page
 
 
-def test_synthetic_page_with_nan_gap_renders(tmp_path):
+def test_nan_gap_changes_the_page_only_around_the_gap(tmp_path):
+    """A NaN stretch is bridged, not dropped: the page keeps its size and only the traces near the gap change."""
     signals = np.random.default_rng(0).normal(0, 20, size=(20, 10_000)).astype(np.float32)
-    signals[:, 4_500:4_700] = np.nan
-    path = render_eeg(signals, tmp_path / "page.png", f"synthetic {CLASSES[0]}")
-    assert imread(path).shape[0] > 100
+    gapped = signals.copy()
+    gapped[:, 4_500:4_700] = np.nan  # 22.5-23.5 s into the window; the page shows 17.5-32.5 s
+    clean = imread(render_eeg(signals, tmp_path / "clean.png", f"synthetic {CLASSES[0]}"))[..., :3]
+    page = imread(render_eeg(gapped, tmp_path / "gap.png", f"synthetic {CLASSES[0]}"))[..., :3]
+    assert page.shape == clean.shape
+    changed_columns = np.flatnonzero(np.abs(page - clean).max(axis=(0, 2)) > 0.1)
+    assert changed_columns.size > 0  # the gap was drawn differently, not ignored
+    px_per_s = MM_PER_S / 25.4 * DPI
+    gap_centre_px = (30 + (23.0 - 17.5) * MM_PER_S) / 25.4 * DPI  # 30 mm left margin
+    # display filters spread the bridged stretch by a few seconds at most; the rest of the page is untouched
+    assert np.all(np.abs(changed_columns - gap_centre_px) < 4 * px_per_s)

@@ -1,10 +1,11 @@
-"""`train` subcommands, one module per command group."""
+"""`train` subcommands, one module per command group; each defines a `typer.Typer` named `app`."""
 
 import importlib
+
+import typer
 
 COMMAND_MODULES = ("train.commands.synth", "train.commands.fit")
 
 
-def register_all() -> None:
-    for name in COMMAND_MODULES:
-        importlib.import_module(name)
+def command_groups() -> list[typer.Typer]:
+    return [importlib.import_module(name).app for name in COMMAND_MODULES]

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from train.cli import app
+app = typer.Typer()  # merged into the `train` command line by train/cli.py
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Kaggle HMS layout (train.csv + train_eegs/ ...).")]
 BundleOpt = Annotated[Path, typer.Option("--bundle", help="Bundle directory written by `train fit`.")]
