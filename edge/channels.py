@@ -5,7 +5,8 @@ sample, with the value that brings the montage pairs using it closest to zero (l
 its present neighbours). The model takes referential input and builds the bipolar montage inside
 the graph, so a pair can be zeroed exactly only when the missing electrode has one neighbour; with
 two different neighbours (e.g. Fp1 on F7 and F3) the pairs carry half their difference. Every
-prediction over filled channels is flagged.
+prediction over filled channels is flagged and names the reconstructed pairs; the signal chain refuses
+a map with fewer than `quality.min_pairs` pairs computable from present electrodes.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.contract import CHANNELS, OPTIONAL_CHANNELS, canonical_channel, montage_pairs
 from edge.errors import DataError
-from edge.spec import CHANNELS, OPTIONAL_CHANNELS, canonical_channel, montage_pairs
 
 _UNIT_TO_UV = {
     "uv": 1.0, "µv": 1.0, "μv": 1.0, "microvolt": 1.0, "microvolts": 1.0,
@@ -42,10 +43,21 @@ class ChannelMap:
     missing: tuple[str, ...]  # required channels absent from the source (filled)
     fill: np.ndarray | None  # [channels, channels] per-sample fill of missing channels, or None
     counter_index: int  # source column of a sample counter, or -1
+    pairs: tuple[tuple[str, str], ...]  # the montage's bipolar pairs (anode, cathode)
 
     @property
     def n_channels(self) -> int:
         return len(self.source_index)
+
+    @property
+    def reconstructed(self) -> tuple[str, ...]:
+        """Names of the pairs that use a missing electrode (their values come from the fill)."""
+        return tuple(f"{a}-{c}" for a, c in self.pairs if a in self.missing or c in self.missing)
+
+    def usable_pairs(self, lost: Sequence[str] = ()) -> int:
+        """Pairs computable from present electrodes when `lost` ones are unusable too."""
+        gone = set(self.missing) | set(lost)
+        return sum(a not in gone and c not in gone for a, c in self.pairs)
 
     def select(self, chunk: np.ndarray) -> np.ndarray:
         """[n, source channels] -> [n, contract channels] float32 microvolts; absent channels are 0."""
@@ -63,7 +75,7 @@ class ChannelMap:
         return None if self.counter_index < 0 else np.asarray(chunk[:, self.counter_index], dtype=np.float64)
 
 
-def build_channel_map(labels: Sequence[str], units: Sequence[str | None], montage: str = "double_banana",
+def build_channel_map(labels: Sequence[str], units: Sequence[str | None], montage: str = "double_banana", *,
                       allow_missing: bool = False, counter_label: str | None = None) -> ChannelMap:
     if len(units) != len(labels):
         raise DataError(f"{len(labels)} channel labels but {len(units)} units")
@@ -87,7 +99,7 @@ def build_channel_map(labels: Sequence[str], units: Sequence[str | None], montag
             raise DataError(f"counter channel {counter_label!r} not among labels {', '.join(labels)}")
         counter_index = list(labels).index(counter_label)
     fill = _fill_matrix(missing, montage) if missing else None
-    return ChannelMap(index, scale, missing, fill, counter_index)
+    return ChannelMap(index, scale, missing, fill, counter_index, montage_pairs(montage))
 
 
 def _fill_matrix(missing: Sequence[str], montage: str) -> np.ndarray:

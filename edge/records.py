@@ -1,26 +1,42 @@
-"""The records edge emits (predictions, status, alarms) as plain dicts ready for JSON."""
+"""The records edge emits (predictions, status; alarms: edge/alarm_policy.py) as plain dicts, and their
+one JSON form.
+
+Records carry `run_id`, one per process start (the JSONL sink adds it to any that lack it), so runs
+appending to one file can be told apart. `to_json` (for every serialised record or payload: JSONL,
+LSL markers, the display) never writes NaN/Infinity tokens: a non-finite value becomes null and is
+named in its "nonfinite" list.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import uuid
 from typing import Any
 
 import numpy as np
 
 from edge.chain import Status, Window
-from edge.spec import CLASSES, SignalContract
+from edge.contract import CLASSES, SignalContract
 
 LABEL_SPAN_S = SignalContract().label_span_seconds
+RUN_ID = uuid.uuid4().hex
 
 
 def _probs(values: np.ndarray) -> dict[str, float]:
     return {c: round(float(p), 7) for c, p in zip(CLASSES, values, strict=True)}
 
 
-def prediction_record(stream: str, window: Window, probs: np.ndarray, smoothed: np.ndarray, model_id: str,
+def prediction_record(stream: str, window: Window, probs: np.ndarray, *, smoothed: np.ndarray | None, model_id: str,
                       emitted: float, emitted_clock: float) -> dict[str, Any]:
-    """`emitted` is on the same clock as window.arrival; `emitted_clock` on the stream's (LSL) clock."""
+    """`emitted` is on the same clock as window.arrival; `emitted_clock` on the stream's (LSL) clock.
+
+    `smoothed` is None when the window did not enter smoothing and the alarm (flagged, and not only by
+    flags in QualityConfig.alarm_ignores).
+    """
     record: dict[str, Any] = {
         "type": "prediction",
+        "run_id": RUN_ID,
         "stream": stream,
         "window_start": window.t_start,
         "window_end": window.t_end,
@@ -29,13 +45,17 @@ def prediction_record(stream: str, window: Window, probs: np.ndarray, smoothed: 
         "start_sample": window.start_sample,
         "segment": window.segment,
         "probs": _probs(probs),
-        "smoothed": _probs(smoothed),
+        "smoothed": None if smoothed is None else _probs(smoothed),
         "flagged": window.flagged,
+        "alarm_eligible": window.alarm_eligible,
         "quality": window.quality,
+        "bad_seconds": window.bad_seconds or {},
         "model": model_id,
         "latency_ms": round(1e3 * (emitted - window.arrival), 3),
         "emitted_at": emitted_clock,
     }
+    if smoothed is None:
+        record["skipped"] = "flagged window: smoothing and alarm skipped"
     if window.counter is not None:
         record["counter"] = list(window.counter)
         record["counter_contiguous"] = window.counter_contiguous
@@ -43,9 +63,27 @@ def prediction_record(stream: str, window: Window, probs: np.ndarray, smoothed: 
 
 
 def status_record(stream: str, status: Status) -> dict[str, Any]:
-    return {"type": "status", "stream": stream, "kind": status.kind, "t": status.t, "message": status.message,
-            "available_s": status.available_s}
+    return {"type": "status", "run_id": RUN_ID, "stream": stream, "kind": status.kind, "t": status.t,
+            "message": status.message, "available_s": status.available_s, **(status.detail or {})}
 
 
-def alarm_record(stream: str, change: str, target: str, p: float, t: float) -> dict[str, Any]:
-    return {"type": "alarm", "stream": stream, "state": change, "class": target, "p": round(p, 7), "t": t}
+def to_json(record: dict[str, Any]) -> str:
+    """One line of strict JSON (RFC 8259): non-finite numbers become null, listed under "nonfinite"."""
+    nonfinite: list[str] = []
+    clean = _finite(record, "", nonfinite)
+    if nonfinite:
+        clean["nonfinite"] = nonfinite
+    return json.dumps(clean, separators=(",", ":"), allow_nan=False)
+
+
+def _finite(value: Any, path: str, found: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite(v, f"{path}.{k}" if path else str(k), found) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v, f"{path}[{i}]", found) for i, v in enumerate(value)]
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        found.append(path)
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -67,10 +67,13 @@ class StreamingResampler:
         n = chunk.shape[0]
         if n == 0:
             return np.zeros((0, self.channels), dtype=np.float32)
-        extended = np.concatenate([self._history, np.asarray(chunk, dtype=np.float64)])
         total = self._seen + n
         # outputs j whose newest input index m = (j*down)//up has arrived: m <= total - 1
         last_j = ((total - 1) * self.up) // self.down
+        if not chunk.any() and not self._history.any():  # zeros in, zeros out (masks of a clean stream)
+            self._seen, first, self._produced = total, self._produced, last_j + 1
+            return np.zeros((last_j + 1 - first, self.channels), dtype=np.float32)
+        extended = np.concatenate([self._history, np.asarray(chunk, dtype=np.float64)])
         j = np.arange(self._produced, last_j + 1)
         m = (j * self.down) // self.up
         phase = (j * self.down) % self.up

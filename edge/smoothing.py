@@ -7,7 +7,7 @@ from collections import deque
 import numpy as np
 
 from edge.config import AlarmConfig, SmoothingConfig
-from edge.spec import CLASSES
+from edge.contract import CLASSES
 
 
 class Smoother:
@@ -22,6 +22,9 @@ class Smoother:
         self._ema: np.ndarray | None = None
 
     def update(self, probs: np.ndarray) -> np.ndarray:
+        """Add one prediction; a non-finite one is refused (it would stay in the state: EMA never forgets)."""
+        if not np.all(np.isfinite(probs)):
+            raise ValueError(f"non-finite probabilities cannot be smoothed: {probs}")
         if self.config.kind == "ema":
             alpha = self.config.alpha
             self._ema = probs.copy() if self._ema is None else alpha * probs + (1 - alpha) * self._ema

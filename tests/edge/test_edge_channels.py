@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from edge.channels import build_channel_map, unit_scale
+from edge.contract import CHANNELS, montage_matrix
 from edge.errors import DataError
-from edge.spec import CHANNELS, montage_matrix
 
 BEDSIDE_LABELS = [f"EEG {c.upper()}-REF" for c in CHANNELS[:-1]]
 

@@ -11,9 +11,9 @@ import pytest
 
 from edge.cli import app
 from edge.cli_support import run_app
+from edge.contract import CHANNELS, CLASSES
 from edge.engine import Engine
 from edge.predict import predict_files
-from edge.spec import CHANNELS, CLASSES
 from edge.testing import synthetic_eeg, write_parquet
 
 

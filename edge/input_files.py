@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.contract import SAMPLE_RATE_HZ, SignalContract, canonical_channel
 from edge.errors import DataError
-from edge.spec import SAMPLE_RATE_HZ, SignalContract, canonical_channel
 
 
 @dataclass(frozen=True)
@@ -33,13 +33,18 @@ def read_recording(path: str | Path) -> Recording:
         raise DataError(f"recording {path} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return _read_parquet(path)
-    if suffix in (".edf", ".bdf"):
-        return _read_edf(path)
-    raise DataError(f"{path}: unsupported file type {suffix!r}; give a Kaggle-layout .parquet, .edf or .bdf file")
+        recording = _read_parquet(path)
+    elif suffix in (".edf", ".bdf"):
+        recording = _read_edf(path)
+    else:
+        raise DataError(f"{path}: unsupported file type {suffix!r}; give a Kaggle-layout .parquet, .edf or .bdf file")
+    if len(recording.data) == 0:
+        raise DataError(f"{path} holds no samples (0 rows)")
+    return recording
 
 
 def _read_parquet(path: Path) -> Recording:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -50,6 +55,10 @@ def _read_parquet(path: Path) -> Recording:
     if not any(canonical_channel(label) for label in labels):
         raise DataError(f"{path} has no EEG channel columns (columns: {', '.join(labels[:8])}...)")
     numeric = [name for name in labels if canonical_channel(name)]
+    for name in numeric:
+        kind = table.schema.field(name).type
+        if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
+            raise DataError(f"{path}: column {name!r} holds {kind}, not numbers; EEG columns must be int or float")
     data = np.column_stack([table.column(name).to_numpy(zero_copy_only=False) for name in numeric])
     # The Kaggle layout is microvolts at the contract rate.
     unit = SignalContract.units
