@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from edge.bundle import ONNX_FILE, save_spec, write_checksums
-from edge.spec import CHANNELS, CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES, ModelSpec, montage_matrix
+from edge.contract import CHANNELS, CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES, montage_matrix
+from edge.model_spec import ModelSpec
 
 BLOCK = SAMPLE_RATE_HZ  # one-second blocks: the output depends on where in the window the data is
 
@@ -81,3 +82,16 @@ def write_parquet(path: Path, data: np.ndarray, columns: tuple[str, ...] = CHANN
 
     pq.write_table(pa.table({name: data[:, i] for i, name in enumerate(columns)}), path)
     return path
+
+
+class ListSink:
+    """A sink that keeps every record in a list (records stay readable after close)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+
+    def close(self) -> None:
+        """Nothing to release: the records stay readable."""

@@ -5,17 +5,23 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from edge.spec import CLASSES
+from edge.contract import CLASSES
+
+
+def _shown(record: dict[str, Any]) -> dict[str, float]:
+    """Smoothed probabilities; a flagged window is not smoothed, so its own (shown with FLAGGED)."""
+    return record["probs"] if record["smoothed"] is None else record["smoothed"]
 
 
 def _line(record: dict[str, Any]) -> str:
     if record["type"] == "prediction":
-        probs = " ".join(f"{c}={record['smoothed'][c]:.2f}" for c in CLASSES)
+        probs = " ".join(f"{c}={_shown(record)[c]:.2f}" for c in CLASSES)
         flag = " FLAGGED" if record["flagged"] else ""
         return (f"{record['stream']} label [{record['label_start']:.1f}, {record['label_end']:.1f}] {probs} "
                 f"({record['latency_ms']:.1f} ms){flag}")
     if record["type"] == "alarm":
-        return f"{record['stream']} ALARM {record['class']} {record['state'].upper()} (p={record['p']:.2f})"
+        evidence = record.get("message") or f"p={record['p']:.2f}"
+        return f"{record['stream']} ALARM {record.get('level', record['class'])} {record['state'].upper()} ({evidence})"
     return f"{record['stream']} status {record['kind']}: {record['message']}"
 
 
@@ -42,13 +48,15 @@ class ConsoleSink:
         return table
 
     def write(self, record: dict[str, Any]) -> None:
+        if record["type"] == "trends":  # numbers for displays and files, not for a terminal
+            return
         if self.live is None:
             print(_line(record), file=self.out, flush=True)
             return
         row = self.rows.setdefault(record["stream"], {"cells": [""] * (len(CLASSES) + 3)})
         if record["type"] == "prediction":
             row["cells"] = [f"{record['label_start']:.1f}..{record['label_end']:.1f}",
-                            *(f"{record['smoothed'][c]:.2f}" for c in CLASSES), f"{record['latency_ms']:.1f}",
+                            *(f"{_shown(record)[c]:.2f}" for c in CLASSES), f"{record['latency_ms']:.1f}",
                             "flagged" if record["flagged"] else "ok"]
         else:
             row["cells"][-1] = _line(record).split(" ", 1)[1]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.testing import build_test_bundle, synthetic_eeg, write_parquet
+from edge.testing import ListSink, build_test_bundle, synthetic_eeg, write_parquet
 
 
 @pytest.fixture(scope="session")
@@ -17,17 +17,6 @@ def test_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def recording_70s(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_parquet(tmp_path_factory.mktemp("rec") / "synthetic_70s.parquet", synthetic_eeg(70.0))
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.records: list[dict] = []
-
-    def write(self, record: dict) -> None:
-        self.records.append(record)
-
-    def close(self) -> None:
-        """Records stay readable after the run."""
 
 
 @pytest.fixture
@@ -50,7 +39,9 @@ def live_session():
         engine = Engine(bundle, "onnxruntime", threads=1)
         if wrap_engine is not None:
             wrap_engine(engine)
-        runtime = Runtime(engine, requests, [sink], (config or RunConfig()).validate(), **runtime_kw)
+        # the tests replay at 20-25x real time, which the stream-rate check (rightly) refuses
+        config = config or RunConfig().replace(watchdog={"check_rate": False})
+        runtime = Runtime(engine, requests, [sink], config.validate(), **runtime_kw)
         stop = threading.Event()
 
         def drive() -> None:
@@ -72,3 +63,34 @@ def live_session():
         return sink.records
 
     return session
+
+
+@pytest.fixture
+def edge_run_child(test_bundle, recording_70s, tmp_path):
+    """`edge run` (the real CLI) in a child process for 6 s on a 25x looping replay of the 70 s recording;
+    `after` is Python run in the child once run_app returned `code`. Returns the CompletedProcess."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "replay-25x.toml"
+    config.write_text("[run.watchdog]\ncheck_rate = false\n")  # the replay runs at 25x
+
+    def run(stream: str, args: list[str], after: str = "") -> subprocess.CompletedProcess:
+        script = (
+            "import sys, threading\n"
+            "from edge.lsl_config import use_loopback_only\n"
+            "use_loopback_only()\n"
+            "from edge.cli import app\n"
+            "from edge.cli_support import run_app\n"
+            "from edge.input_files import read_recording\n"
+            "from edge.replay import Player, ReplayConfig\n"
+            f"p = Player(read_recording({str(recording_70s)!r}), ReplayConfig(name={stream!r}, speed=25, loop=True))\n"
+            "threading.Thread(target=p.run, daemon=True).start()\n"
+            f"code = run_app(app, ['run', '--stream', {stream!r}, '--bundle', {str(test_bundle)!r}, '--backend', "
+            f"'onnxruntime', '--for', '6', '--config', {str(config)!r}, *{args!r}])\n"
+            f"{after}"
+            "raise SystemExit(code)\n"
+        )
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+    return run

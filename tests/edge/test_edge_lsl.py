@@ -17,20 +17,21 @@ import numpy as np
 import pytest
 
 from edge.config import RunConfig
+from edge.contract import CHANNELS, CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES
 from edge.engine import Engine
 from edge.errors import DataError
+from edge.input_files import Recording, read_recording
 from edge.predict import predict_files
-from edge.recordings import Recording, read_recording
 from edge.replay import COUNTER_LABEL, Player, ReplayConfig
 from edge.runtime import StreamRequest
-from edge.spec import CHANNELS, CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES
 from edge.testing import synthetic_eeg, write_parquet
 
 pytestmark = pytest.mark.lsl
 
 SPEED = 20.0
 HOP = 400
-FAST_WATCHDOG = RunConfig().replace(watchdog={"silence_s": 0.5}, chain={"gap_reset_s": 0.3})
+# replays run faster than real time: the stream-rate check is off here (tests/edge/test_stream_checks.py covers it)
+FAST_WATCHDOG = RunConfig().replace(watchdog={"silence_s": 0.5, "check_rate": False}, chain={"gap_reset_s": 0.3})
 
 
 def predictions(records: list[dict], stream: str | None = None) -> list[dict]:
@@ -95,7 +96,8 @@ def test_several_streams_share_one_batched_engine_call(tmp_path, stream_name, te
     started = threading.Event()
     records = live_session(test_bundle, [StreamRequest(n) for n in names],
                            lambda: (play_both_before_polling(), started.set()), wrap_engine=record_batches,
-                           counter_label=COUNTER_LABEL, config=RunConfig().replace(watchdog={"poll_interval_s": 0.5}))
+                           counter_label=COUNTER_LABEL,
+                           config=RunConfig().replace(watchdog={"poll_interval_s": 0.5, "check_rate": False}))
     assert max(batches) >= 2  # windows of both streams went through one call
     assert_matches_offline(predictions(records, names[0]), recording_70s, test_bundle)
     assert_matches_offline(predictions(records, names[1]), other, test_bundle)
@@ -125,6 +127,9 @@ def test_outlet_killed_and_restarted(same_source_id, stream_name, test_bundle, r
     before = [r for r in preds if r["segment"] == segments[0]]
     after = [r for r in preds if r["segment"] == segments[-1]]
     assert len(segments) == 2 and before and after
+    # every record names the producer it came from: the old one before, the restarted one after
+    assert {r["source_id"] for r in before} == {"src-" + stream_name}
+    assert {r["source_id"] for r in after} == {restarted[0].config.source_id}
     silence = next(i for i, r in enumerate(records) if r.get("kind") == "no_data")
     resumed = records.index(after[0])
     assert all(r["type"] == "status" for r in records[silence:resumed])  # status only while data is missing
@@ -200,13 +205,23 @@ def test_missing_channel_is_an_error_or_flagged(tmp_path, stream_name, test_bund
     assert preds and all(r["flagged"] and r["quality"]["missing"] == ["C4"] for r in preds)
 
 
-def test_lsl_outputs_carry_probabilities_and_alarm_markers(stream_name, test_bundle, recording_70s) -> None:
+@pytest.mark.parametrize("disk_full", [False, True])
+def test_lsl_outputs_carry_probabilities_and_alarm_markers(disk_full, stream_name, test_bundle, recording_70s,
+                                                           tmp_path) -> None:
+    """With `--out` on a full disk too: the JSONL sink is disabled, the LSL probabilities and alarms go on."""
     import pylsl
 
     from edge.runtime import run_streams
 
+    out = None
+    if disk_full:
+        if not Path("/dev/full").exists():
+            pytest.skip("/dev/full is not available here")
+        out = tmp_path / "full.jsonl"
+        out.symlink_to("/dev/full")
+
     source = player(recording_70s, stream_name, 50)
-    config = RunConfig().replace(alarm={"on": 0.15, "off": 0.1}, smoothing={"k": 1})
+    config = RunConfig().replace(alarm={"on": 0.15, "off": 0.1}, smoothing={"k": 1}, watchdog={"check_rate": False})
     done = threading.Event()
     thread = threading.Thread(target=lambda: (time.sleep(1.0), source.run(), time.sleep(1.0), done.set()))
     thread.start()
@@ -227,7 +242,7 @@ def test_lsl_outputs_carry_probabilities_and_alarm_markers(stream_name, test_bun
     listener = threading.Thread(target=listen)
     listener.start()
     count = run_streams(str(test_bundle), [StreamRequest(stream_name)], config, lsl_out=True, console=False,
-                        stop=done)
+                        stop=done, out=str(out) if out else None)
     thread.join()
     listener.join()
     assert count > 0
@@ -236,28 +251,11 @@ def test_lsl_outputs_carry_probabilities_and_alarm_markers(stream_name, test_bun
     assert states[0] == "on" and all(a != b for a, b in itertools.pairwise(states))  # hysteresis alternates
 
 
-def test_edge_run_with_onnxruntime_loads_no_torch(stream_name, test_bundle, recording_70s, tmp_path) -> None:
-    import subprocess
-    import sys
-
+def test_edge_run_with_onnxruntime_loads_no_torch(stream_name, tmp_path, edge_run_child) -> None:
     out = tmp_path / "preds.jsonl"
-    script = (
-        "import sys, threading\n"
-        "from edge.lsl_config import use_loopback_only\n"
-        "use_loopback_only()\n"
-        "from edge.cli import app\n"
-        "from edge.cli_support import run_app\n"
-        "from edge.recordings import read_recording\n"
-        "from edge.replay import Player, ReplayConfig\n"
-        f"p = Player(read_recording({str(recording_70s)!r}), ReplayConfig(name={stream_name!r}, speed=25, loop=True))\n"
-        "threading.Thread(target=p.run, daemon=True).start()\n"
-        f"code = run_app(app, ['run', '--stream', {stream_name!r}, '--bundle', {str(test_bundle)!r},"
-        f" '--backend', 'onnxruntime', '--for', '6', '--out', {str(out)!r}, '--timing'])\n"
-        "assert code == 0, code\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'train', 'calibrate', 'tensorrt'))\n"
-        "assert not heavy, heavy\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    heavy = ("heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'train', 'calibrate', "
+             "'tensorrt'))\nassert not heavy, heavy\n")
+    result = edge_run_child(stream_name, ["--out", str(out), "--timing"], after=heavy)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "timing engine:" in result.stderr and "timing resample" not in result.stderr  # 200 Hz: no resampler
     from edge.sinks.jsonl import read_jsonl
@@ -265,11 +263,10 @@ def test_edge_run_with_onnxruntime_loads_no_torch(stream_name, test_bundle, reco
     assert predictions(read_jsonl(out))
 
 
-
 def test_replay_is_paced_by_absolute_schedule_without_drift(stream_name) -> None:
     import pylsl
 
-    from edge.recordings import Recording
+    from edge.input_files import Recording
 
     seconds = 3.0
     data = synthetic_eeg(seconds)
