@@ -8,7 +8,7 @@ its ranges were not fitted to.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -27,8 +27,10 @@ class WindowSource(Protocol):
 
 
 def stratified_indices(targets: np.ndarray, count: int, seed: int = 0,
-                       candidates: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
-    """``count`` window indices, classes (argmax of targets) taken in turn, each class in random order."""
+                       *, candidates: Sequence[int] | np.ndarray | None = None,
+                       accept: Callable[[int], bool] | None = None) -> np.ndarray:
+    """``count`` window indices, classes (argmax of targets) taken in turn, each class in random order; with
+    ``accept``, a window it refuses (the bedside gate: calibrate.bedside_gate) is skipped for the next one."""
     pool = np.arange(len(targets)) if candidates is None else np.asarray(candidates, dtype=np.int64)
     if count <= 0:
         raise DataError(f"number of windows must be > 0, got {count}")
@@ -40,8 +42,11 @@ def stratified_indices(targets: np.ndarray, count: int, seed: int = 0,
     chosen: list[int] = []
     while len(chosen) < count and any(queues):
         for queue in queues:
-            if queue and len(chosen) < count:
-                chosen.append(int(queue.pop()))
+            while queue and len(chosen) < count:
+                index = int(queue.pop())
+                if accept is None or accept(index):
+                    chosen.append(index)
+                    break
     return np.sort(np.asarray(chosen, dtype=np.int64))
 
 

@@ -1,4 +1,4 @@
-"""Export the probability model (front end inside) to ONNX fp32 with a dynamic batch, and optionally torch.export.
+"""Export the probability model (front end inside) to ONNX fp32 with a dynamic batch.
 
 Opset 18: the torch dynamo exporter emits 18 natively (lowering to 17 fails on the reflect Pad of the
 STFT centre padding), it is inside the range onnx-tensorrt lists for TensorRT 10.x (opsets 9 to 20),
@@ -22,9 +22,9 @@ import torch
 
 from calibrate.graph import forbidden_ops, frontend_nodes
 from calibrate.reparam import merge_mixed_convs
-from edge.bundle import atomic_target, atomic_write
+from edge.bundle import atomic_write
 from edge.errors import EegEdgeError
-from edge.spec import ModelSpec
+from edge.model_spec import ModelSpec
 
 DEFAULT_OPSET = 18
 MAX_EXPORT_BATCH = 1024
@@ -83,7 +83,7 @@ def check_onnx(model: onnx.ModelProto, spec: ModelSpec) -> None:
 
 
 def export_onnx(prob_model: torch.nn.Module, spec: ModelSpec, path: str | Path,
-                opset: int = DEFAULT_OPSET) -> ExportResult:
+                *, opset: int = DEFAULT_OPSET) -> ExportResult:
     """Export ``prob_model`` (eeg [B, C, T] -> probs [B, classes]) to ``path`` (written atomically)."""
     start = time.perf_counter()
     prob_model = deployable(prob_model)
@@ -101,11 +101,3 @@ def export_onnx(prob_model: torch.nn.Module, spec: ModelSpec, path: str | Path,
                         op_counts=dict(sorted(Counter(n.op_type for n in model.graph.node).items())),
                         seconds=time.perf_counter() - start)
 
-
-def export_pt2(prob_model: torch.nn.Module, spec: ModelSpec, path: str | Path) -> Path:
-    """torch.export program with the same dynamic batch, for a torch backend at the edge."""
-    batch = torch.export.Dim("batch", min=1, max=MAX_EXPORT_BATCH)
-    program = torch.export.export(deployable(prob_model), (_example_input(spec),), dynamic_shapes=({0: batch},))
-    with atomic_target(path) as tmp:
-        torch.export.save(program, str(tmp))
-    return Path(path)

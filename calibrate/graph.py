@@ -145,3 +145,72 @@ def quantized_compute_nodes(model: onnx.ModelProto) -> list[str]:
     producers = _producers(model.graph)
     return [n.name for n in model.graph.node if n.op_type in COMPUTE_OPS and len(n.input) > 1
             and n.input[1] in producers and producers[n.input[1]].op_type == "DequantizeLinear"]
+
+
+def without_qdq(model: onnx.ModelProto, nodes: Iterable[str]) -> onnx.ModelProto:
+    """A copy of the QDQ ``model`` in which the compute ``nodes`` read their float inputs again.
+
+    Their Q->DQ pairs (activation and weight) are bypassed; a DequantizeLinear left feeding no compute
+    op (only side consumers such as a residual Add) is bypassed too, and every Q/DQ node and initializer
+    left unused is dropped: the graph quantize_static writes with those nodes in ``nodes_to_exclude``,
+    calibrated once instead of once per choice.
+    """
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    producers = _producers(graph)
+
+    def float_source(name: str) -> str | None:
+        dq = producers.get(name)
+        q = producers.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+        return q.input[0] if q is not None and q.op_type == "QuantizeLinear" else None
+
+    chosen = set(nodes)
+    for node in graph.node:
+        if node.name in chosen:
+            for slot, name in enumerate(node.input[:2]):
+                node.input[slot] = float_source(name) or name
+    users = consumers(graph)
+    for dq in [n for n in graph.node if n.op_type == "DequantizeLinear"]:
+        targets = users.get(dq.output[0], [])
+        feeds_compute = any(t.op_type in COMPUTE_OPS and dq.output[0] in t.input[:2] for t in targets)
+        source = float_source(dq.output[0])
+        if not feeds_compute and source is not None:
+            for target in targets:
+                for slot, name in enumerate(target.input):
+                    if name == dq.output[0]:
+                        target.input[slot] = source
+    _drop_unused(graph)
+    return out
+
+
+def _drop_unused(graph: onnx.GraphProto) -> None:
+    """Remove Q/DQ nodes whose outputs nobody reads (repeatedly: a Q feeds only its DQ), then orphan initializers."""
+    outputs = {o.name for o in graph.output}
+    while True:
+        used = {name for node in graph.node for name in node.input} | outputs
+        dead = [n for n in graph.node if n.op_type in QDQ_OPS and not any(o in used for o in n.output)]
+        if not dead:
+            break
+        for node in dead:
+            graph.node.remove(node)
+    used = {name for node in graph.node for name in node.input}
+    for init in [i for i in graph.initializer if i.name not in used]:
+        graph.initializer.remove(init)
+
+
+def conv_flops(model: onnx.ModelProto) -> dict[str, int]:
+    """Multiply-adds x 2 per input window of every Conv node, from the inferred shapes (batch counted as 1)."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes: dict[str, list[int]] = {i.name: list(i.dims) for i in inferred.graph.initializer}
+    for value in (*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output):
+        shapes[value.name] = [d.dim_value for d in value.type.tensor_type.shape.dim]
+    flops = {}
+    for node in inferred.graph.node:
+        if node.op_type != "Conv":
+            continue
+        out, weight = shapes.get(node.output[0]), shapes.get(node.input[1])
+        if not out or not weight or not all(out[1:]) or not all(weight):
+            raise EegEdgeError(f"cannot infer the shapes of {node.name}; re-export the model with `calibrate export`")
+        flops[node.name] = 2 * int(np.prod(out[1:])) * int(np.prod(weight[1:]))
+    return flops

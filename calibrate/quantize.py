@@ -11,21 +11,25 @@ Choices and why:
 - Weights stay float with a Q->DQ pair (AddQDQPairToWeight) and biases stay float (QuantizeBias off):
   TensorRT folds weight Q/DQ itself and has no int32 bias input.
 - The front end and the softmax are excluded (computed from the graph, see calibrate.graph).
+- Then the nodes whose int8 error hurts the output most stay float (calibrate.sensitivity), measured on
+  calibration windows, until the mix meets the target.
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import onnx
 from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
 from calibrate.calib_data import WindowBatchReader
 from calibrate.graph import COMPUTE_OPS, FRONTEND_TAG, QDQ_OPS, frontend_nodes, qdq_violations, quantized_compute_nodes
-from edge.bundle import atomic_write
+from calibrate.sensitivity import Sensitivity, SensitivityTarget, keep_sensitive_float
+from edge.bundle import ONNX_INT8_FILE, atomic_write
 from edge.errors import EegEdgeError, SpecError
 
 CALIBRATION_METHODS: dict[str, CalibrationMethod] = {
@@ -42,8 +46,13 @@ class QuantizeConfig:
     batch: int = 16
     percentile: float = 99.99  # used by method "percentile" only
     seed: int = 0
+    sensitivity_windows: int = 64  # of the calibration windows, scored once per quantizable node
+    target: SensitivityTarget = field(default_factory=SensitivityTarget)
 
     def validate(self) -> None:
+        self.target.validate()
+        if self.sensitivity_windows <= 0:
+            raise SpecError(f"sensitivity windows must be > 0, got {self.sensitivity_windows}")
         if self.method not in CALIBRATION_METHODS:
             raise SpecError(f"calibration method must be one of {', '.join(CALIBRATION_METHODS)}, got {self.method!r}")
         if self.windows <= 0 or self.batch <= 0:
@@ -60,6 +69,7 @@ class QuantizeResult:
     quantized_nodes: int
     excluded_nodes: int
     qdq_nodes: int
+    sensitivity: Sensitivity
     seconds: float
 
 
@@ -81,9 +91,10 @@ def _extra_options(config: QuantizeConfig) -> dict:
     }
 
 
-def quantize_int8(fp32_path: str | Path, out_path: str | Path, reader: WindowBatchReader,
-                  config: QuantizeConfig = QuantizeConfig()) -> QuantizeResult:
-    """Quantize ``fp32_path`` into ``out_path`` (atomic); raises EegEdgeError if the result breaks TensorRT's rules."""
+def quantize_int8(fp32_path: str | Path, out_path: str | Path, reader: WindowBatchReader, *,
+                  sensitivity_eeg: np.ndarray, config: QuantizeConfig = QuantizeConfig()) -> QuantizeResult:
+    """Quantize ``fp32_path`` into ``out_path`` (atomic), the nodes most damaging on ``sensitivity_eeg`` kept float;
+    raises EegEdgeError if the result breaks TensorRT's rules."""
     config.validate()
     start = time.perf_counter()
     model = onnx.load(str(fp32_path))
@@ -93,13 +104,14 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, reader: WindowBat
                            "so that the front end can be kept in float")
     excluded = nodes_kept_float(model)
     with tempfile.TemporaryDirectory(prefix="calibrate-") as tmp:
-        staged = Path(tmp) / "model.int8.onnx"
+        staged = Path(tmp) / ONNX_INT8_FILE
         quantize_static(str(fp32_path), str(staged), reader, quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=list(COMPUTE_OPS), per_channel=True, reduce_range=False,
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                         nodes_to_exclude=excluded, calibrate_method=CALIBRATION_METHODS[config.method],
                         extra_options=_extra_options(config))
-        quantized = onnx.load(str(staged))
+        quantized, sensitivity = keep_sensitive_float(model, onnx.load(str(staged)), sensitivity_eeg,
+                                                      target=config.target)
     problems = qdq_violations(quantized, frontend)
     if problems:
         raise EegEdgeError(f"quantized graph breaks TensorRT's QDQ rules ({len(problems)} problems; "
@@ -107,6 +119,7 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, reader: WindowBat
     atomic_write(out_path, quantized.SerializeToString())
     return QuantizeResult(path=str(out_path), method=config.method,
                           windows=reader.window_count,
-                          quantized_nodes=len(quantized_compute_nodes(quantized)), excluded_nodes=len(excluded),
-                          qdq_nodes=sum(n.op_type in QDQ_OPS for n in quantized.graph.node),
+                          quantized_nodes=len(quantized_compute_nodes(quantized)),
+                          excluded_nodes=len(excluded) + len(sensitivity.kept_float),
+                          qdq_nodes=sum(n.op_type in QDQ_OPS for n in quantized.graph.node), sensitivity=sensitivity,
                           seconds=time.perf_counter() - start)

@@ -3,7 +3,8 @@
 Held-out rows are, when the bundle says so, the validation patients of the fold whose model was
 shipped (train fit's patient_kfold with the bundle's own k and seed): patients the model never saw.
 Otherwise (a refit model, other data) they are patients not used for calibration, and the report
-says that the model may have trained on them.
+says that the model may have trained on them. Both sets hold only windows the bedside would predict on
+(calibrate.bedside_gate: edge's validity gate), masked as edge masks them; the refused ones are counted.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from calibrate.bedside_gate import BedsideSource
 from calibrate.calib_data import split_by_patient, stratified_indices
 from edge.errors import DataError
-from edge.spec import ModelSpec
+from edge.model_spec import ModelSpec
 
 HOLDOUT_FRACTION = 0.3  # share of patients held out when the bundle names no validation fold
 
@@ -26,6 +28,7 @@ class WindowPlan:
     indices: np.ndarray
     patients: tuple[int, ...]
     note: str
+    excluded: dict[str, int]  # windows of the pool drawn but refused by the bedside gate, by reason
 
 
 def load_window_set(data_dir: str | Path, cache_dir: str | Path | None = None):
@@ -37,6 +40,11 @@ def load_window_set(data_dir: str | Path, cache_dir: str | Path | None = None):
     if windows.targets is None:
         raise DataError(f"{data_dir} has no vote columns; calibrate needs the labelled train layout")
     return windows
+
+
+def bedside_window_set(data_dir: str | Path, cache_dir: str | Path | None = None) -> BedsideSource:
+    """The labelled windows of ``data_dir`` as the bedside sees them (refused ones skipped, samples masked)."""
+    return BedsideSource(load_window_set(data_dir, cache_dir))
 
 
 def validation_rows(spec: ModelSpec, data_dir: Path, patient_ids: np.ndarray) -> np.ndarray | None:
@@ -55,29 +63,30 @@ def validation_rows(spec: ModelSpec, data_dir: Path, patient_ids: np.ndarray) ->
     return np.flatnonzero(folds == int(match[1]))
 
 
-def _plan(targets: np.ndarray, patient_ids: np.ndarray, pool: np.ndarray, count: int, seed: int, note: str,
-          what: str) -> WindowPlan:
-    indices = stratified_indices(targets, count, seed, pool)
+def _plan(windows: BedsideSource, pool: np.ndarray, count: int, seed: int, note: str, what: str) -> WindowPlan:
+    patient_ids = np.asarray(windows.patient_ids)
+    indices = stratified_indices(np.asarray(windows.targets), count, seed, candidates=pool, accept=windows.accepts)
+    excluded = windows.excluded(pool)
     if len(indices) < count:
-        raise DataError(f"only {len(indices)} {what} windows are available ({note}), {count} requested; "
-                        f"lower the window count or use more data")
-    return WindowPlan(indices, tuple(int(p) for p in np.unique(patient_ids[indices])), note)
+        raise DataError(f"only {len(indices)} {what} windows are available ({note}; refused by the bedside gate: "
+                        f"{excluded or 'none'}), {count} requested; lower the window count or use more data")
+    return WindowPlan(indices, tuple(int(p) for p in np.unique(patient_ids[indices])), note, excluded)
 
 
-def calibration_plan(spec: ModelSpec, data_dir: Path, windows, count: int, seed: int) -> WindowPlan:
-    patient_ids, targets = np.asarray(windows.patient_ids), np.asarray(windows.targets)
+def calibration_plan(spec: ModelSpec, data_dir: Path, windows: BedsideSource, *, count: int, seed: int) -> WindowPlan:
+    patient_ids = np.asarray(windows.patient_ids)
     held = validation_rows(spec, data_dir, patient_ids)
     if held is not None:
         pool, note = np.setdiff1d(np.arange(len(patient_ids)), held), "training patients of the shipped fold"
     else:
         pool, _ = split_by_patient(patient_ids, HOLDOUT_FRACTION, seed)
         note = f"{1 - HOLDOUT_FRACTION:.0%} of patients (the rest are held out for verify)"
-    return _plan(targets, patient_ids, pool, count, seed, note, "calibration")
+    return _plan(windows, pool, count, seed, note, "calibration")
 
 
-def holdout_plan(spec: ModelSpec, data_dir: Path, windows, count: int, seed: int,
+def holdout_plan(spec: ModelSpec, data_dir: Path, windows: BedsideSource, *, count: int, seed: int,
                  calibration_patients: tuple[int, ...]) -> WindowPlan:
-    patient_ids, targets = np.asarray(windows.patient_ids), np.asarray(windows.targets)
+    patient_ids = np.asarray(windows.patient_ids)
     held = validation_rows(spec, data_dir, patient_ids)
     if held is not None:
         note = "validation patients of the shipped fold (never seen in training or calibration)"
@@ -85,4 +94,4 @@ def holdout_plan(spec: ModelSpec, data_dir: Path, windows, count: int, seed: int
     else:
         note = "patients not used for calibration (the model may have been trained on them)"
         pool = np.flatnonzero(~np.isin(patient_ids, calibration_patients))
-    return _plan(targets, patient_ids, pool, count, seed, note, "held-out")
+    return _plan(windows, pool, count, seed, note, "held-out")

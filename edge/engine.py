@@ -1,4 +1,8 @@
-"""A verified bundle plus one backend: windows [B, channels, samples] -> probabilities [B, classes]."""
+"""A verified bundle plus one backend: windows [B, channels, samples] -> probabilities [B, classes].
+
+The backend runs the precision calibrate verified and chose for it (calibration.json, checksummed with
+the rest of the bundle): e.g. int8 on the CPU only where it measured faster than fp32.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,22 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.backends import Backend, open_backend
+from edge.backends import Backend, chosen_precision, open_backend, resolve_backend
 from edge.bundle import bundle_id, load_spec
 from edge.errors import EegEdgeError
-from edge.spec import ModelSpec
+from edge.model_spec import ModelSpec
 
 
 class Engine:
-    def __init__(self, bundle: str | Path, backend: str = "auto", threads: int = 0) -> None:
+    def __init__(self, bundle: str | Path, backend: str = "auto", threads: int = 0, *,
+                 public_key: str | Path | None = None) -> None:
+        """`public_key`: refuse the bundle unless its SHA256SUMS carries this ed25519 key's signature."""
         self.bundle = Path(bundle)
-        self.spec: ModelSpec = load_spec(self.bundle)  # verifies SHA256SUMS first
+        self.spec: ModelSpec = load_spec(self.bundle, public_key=public_key)  # verifies SHA256SUMS first
         self.model_id = bundle_id(self.bundle)
-        self.backend: Backend = open_backend(self.bundle, self.spec, backend, threads)
+        backend = resolve_backend(self.bundle, backend)
+        self.precision = chosen_precision(self.bundle, backend)
+        self.backend: Backend = open_backend(self.bundle, self.spec, backend, threads=threads, precision=self.precision)
         self.max_batch = getattr(self.backend, "max_batch", None)
 
     def predict(self, windows: np.ndarray) -> np.ndarray:

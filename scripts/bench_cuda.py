@@ -2,7 +2,7 @@
 
   * forward latency of the signal front end, the Mel-dB front end and both default models (front end
     inside), float32 with TF32 off (the arithmetic the edge serves) and under bf16 autocast (training);
-  * the edge torch backend (bundle/model.pt2 moved to the GPU) against onnxruntime on this machine's CPU,
+  * calibrate's torch reference runner (the model on the GPU) against onnxruntime on this machine's CPU,
     with the largest difference between their probabilities;
   * the training step (bench_train.step_rate: augment, forward, KL, backward, clip, AdamW; bf16 autocast)
     against one loader process, at the default batch and at a GPU-sized one.
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edge.spec import CHANNELS, WINDOW_SAMPLES, FrontEndConfig, ModelSpec
+from edge.contract import CHANNELS, WINDOW_SAMPLES
+from edge.model_spec import FrontEndConfig, ModelSpec
 from scripts.bench_train import loader_rate, step_rate
 from scripts.benchdoc import replace_section
 from train.models import ProbabilityModel, create_model
@@ -70,19 +71,19 @@ def forward_table(device: torch.device) -> list[str]:
 
 
 def backend_table(workdir: Path) -> list[str]:
-    from calibrate.export import export_onnx, export_pt2
+    from calibrate.export import export_onnx
+    from calibrate.reference import TorchReference
     from edge.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from edge.backends.torch_backend import TorchBackend
+    from edge.bundle import ONNX_FILE
 
     torch.manual_seed(0)
     spec = ModelSpec(model="mel2d")
     model = ProbabilityModel(create_model("mel2d", spec.frontend)).eval()
-    export_onnx(model, spec, workdir / "model.onnx")
-    export_pt2(model, spec, workdir / "model.pt2")
-    gpu = TorchBackend(workdir / "model.pt2", spec.output_name)
-    cpu = OnnxRuntimeBackend(workdir / "model.onnx")
+    export_onnx(model, spec, workdir / ONNX_FILE)
+    gpu = TorchReference(model, spec.output_name)
+    cpu = OnnxRuntimeBackend(workdir / ONNX_FILE, spec)
     input_name = cpu.session.get_inputs()[0].name
-    lines = [f"| batch | torch backend on {gpu.device}: p50 ms | p99 ms | onnxruntime CPU: p50 ms | "
+    lines = [f"| batch | torch reference on {gpu.device}: p50 ms | p99 ms | onnxruntime CPU: p50 ms | "
              "max abs difference |",
              "|---|---|---|---|---|"]
     for batch in BATCHES:
@@ -108,7 +109,7 @@ def training_table(workdir: Path, steps: int) -> list[str]:
     for batch in TRAIN_BATCHES:
         _, warm = loader_rate(windows, batch, min(steps, len(windows) // batch))
         for model in ("mel2d", "grouped1d"):
-            rate = step_rate(model, windows, batch, steps, "cuda")
+            rate = step_rate(model, windows, batch, steps=steps, device="cuda")
             lines.append(f"| {model} | {batch} | {rate:.0f} | {warm:.0f} | {warm / rate:.1f}x |")
             print(lines[-1], flush=True)
     return lines
@@ -128,7 +129,7 @@ def main() -> None:
         body = ["## CUDA (written by `python -m scripts.bench_cuda`)", "",
                 f"On {host}. Untrained weights; default mel2d image {FrontEndConfig().image_shape}.", "",
                 "### Forward latency", "", *forward_table(device), "",
-                "### Edge torch backend (model.pt2 on the GPU) against onnxruntime on the CPU", "",
+                "### Torch reference runner (the model on the GPU) against onnxruntime on the CPU", "",
                 *backend_table(Path(tmp)), "", "### Training step (bf16 autocast) against one loader process", "",
                 *training_table(Path(tmp), args.steps)]
     replace_section(args.doc, "cuda", "\n".join(body))

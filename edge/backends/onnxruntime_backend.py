@@ -1,4 +1,4 @@
-"""onnxruntime on CPU: the default backend, and the reference the others are compared with."""
+"""onnxruntime on CPU: the default backend, running the bundle's graph of the precision calibrate chose."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.backends import BackendBase
+from edge.backends import REFERENCE_PRECISION, BackendBase, check_io_names
 from edge.errors import BundleError
+from edge.model_spec import ModelSpec
 
 
 class OnnxRuntimeBackend(BackendBase):
     name = "onnxruntime"
 
-    def __init__(self, model: Path, threads: int = 0) -> None:
+    def __init__(self, model: Path, spec: ModelSpec, *, threads: int = 0,
+                 precision: str = REFERENCE_PRECISION) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -25,6 +27,8 @@ class OnnxRuntimeBackend(BackendBase):
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise BundleError(f"onnxruntime cannot load {model} ({str(exc).splitlines()[0]})") from None
         self.output_names = [o.name for o in self.session.get_outputs()]
+        check_io_names(model.name, [i.name for i in self.session.get_inputs()], self.output_names, spec=spec)
+        self.precision = precision
 
     def infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         outputs = self.session.run(self.output_names, feed)

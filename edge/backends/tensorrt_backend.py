@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.backends import BackendBase
-from edge.errors import BundleError, EegEdgeError, require
-from edge.spec import ModelSpec
+from edge.backends import REFERENCE_PRECISION, BackendBase, check_io_names
+from edge.errors import BundleError, EegEdgeError, import_extra
+from edge.model_spec import ModelSpec
 
 
 def _cudart():
     """cuda-python's runtime module (its import path moved in cuda-python 12.6)."""
-    require("cuda", "trt")
+    import_extra("cuda", "trt")
     try:
         from cuda.bindings import runtime
     except ImportError:
@@ -46,8 +46,9 @@ def gpu_name() -> str | None:
 class TensorRTBackend(BackendBase):
     name = "tensorrt"
 
-    def __init__(self, engine_path: Path, spec: ModelSpec) -> None:
-        trt = require("tensorrt", "trt")
+    def __init__(self, engine_path: Path, spec: ModelSpec, *, precision: str = REFERENCE_PRECISION) -> None:
+        trt = import_extra("tensorrt", "trt")
+        self.precision = precision  # of the graph the engine was built from (calibration.json)
         self.cudart = _cudart()
         self.logger = trt.Logger(trt.Logger.WARNING)
         self.runtime = trt.Runtime(self.logger)
@@ -55,6 +56,10 @@ class TensorRTBackend(BackendBase):
         if self.engine is None:
             raise BundleError(f"TensorRT cannot deserialize {engine_path}: rebuild it on this device "
                               "(engines depend on the GPU and TensorRT version)")
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        by_mode = {mode: [n for n in names if self.engine.get_tensor_mode(n) == mode]
+                   for mode in (trt.TensorIOMode.INPUT, trt.TensorIOMode.OUTPUT)}
+        check_io_names(engine_path.name, by_mode[trt.TensorIOMode.INPUT], by_mode[trt.TensorIOMode.OUTPUT], spec=spec)
         self.context = self.engine.create_execution_context()
         self.stream = _check(self.cudart.cudaStreamCreate())
         self.input_name, self.output_name = spec.input_name, spec.output_name

@@ -9,6 +9,10 @@ import pytest
 
 CALIB_WINDOWS = 12
 VERIFY_WINDOWS = 8
+SCORE_WINDOWS = 8
+# An untrained tiny model's probabilities are near ties: any rounding flips some top classes, so the argmax
+# agreement gate is off on it (tests/calibrate/test_calibrate_verify.py and the fragile-model test check it).
+TINY_MIN_AGREEMENT = 0.0
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +27,7 @@ def synth_data(tmp_path_factory) -> Path:
 def make_tiny_bundle(path: Path, name: str = "mel2d") -> Path:
     import torch
 
-    from edge.spec import FrontEndConfig, ModelSpec
+    from edge.model_spec import FrontEndConfig, ModelSpec
     from train.checkpoint import save_bundle
     from train.models import TINY_KWARGS, create_model
 
@@ -35,13 +39,16 @@ def make_tiny_bundle(path: Path, name: str = "mel2d") -> Path:
 @pytest.fixture(scope="session")
 def calibrated(tmp_path_factory, synth_data):
     """(bundle, RunResult) after `calibrate run` on a tiny mel2d; copy the bundle before changing it."""
+    from calibrate.gates import Gates
     from calibrate.pipeline import run_all
     from calibrate.quantize import QuantizeConfig
     from calibrate.verify import VerifyConfig
 
     bundle = make_tiny_bundle(tmp_path_factory.mktemp("calibrate-bundle") / "bundle")
-    result = run_all(bundle, synth_data, quantize=QuantizeConfig(windows=CALIB_WINDOWS, batch=4),
-                     verify_config=VerifyConfig(windows=VERIFY_WINDOWS, batch=4))
+    result = run_all(bundle, synth_data, quantize=QuantizeConfig(windows=CALIB_WINDOWS, batch=4,
+                                                                 sensitivity_windows=SCORE_WINDOWS),
+                     verify_config=VerifyConfig(windows=VERIFY_WINDOWS, batch=4),
+                     gates=Gates(min_argmax_agreement=TINY_MIN_AGREEMENT))
     return bundle, result
 
 
@@ -61,3 +68,11 @@ def bundle_copy(calibrated, tmp_path) -> Path:
     target = tmp_path / "bundle"
     shutil.copytree(calibrated[0], target)
     return target
+
+
+@pytest.fixture
+def tiny_gates():
+    """The default gates with the argmax-agreement gate off (see TINY_MIN_AGREEMENT)."""
+    from calibrate.gates import Gates
+
+    return Gates(min_argmax_agreement=TINY_MIN_AGREEMENT)

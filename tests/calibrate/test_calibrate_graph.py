@@ -7,7 +7,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from calibrate.graph import forbidden_ops, frontend_nodes, qdq_violations, quantized_compute_nodes
+from calibrate.graph import forbidden_ops, frontend_nodes, qdq_violations, quantized_compute_nodes, without_qdq
 from edge.errors import EegEdgeError
 
 
@@ -95,3 +95,17 @@ def test_each_broken_rule_is_reported(kwargs, message):
     model = _qdq_conv(**kwargs)
     problems = qdq_violations(model, ["frontend_relu"])
     assert any(message in p for p in problems), problems
+
+
+def test_without_qdq_also_bypasses_a_dequantize_left_feeding_only_a_residual_add():
+    """conv's activation DQ also feeds a residual Add: once conv is float, that DQ must not stay on the Add alone."""
+    model = _qdq_conv()
+    softmax = next(n for n in model.graph.node if n.op_type == "Softmax")
+    model.graph.node.insert(len(model.graph.node) - 1, helper.make_node("Add", ["c", "fdq"], ["r"], name="residual"))
+    softmax.input[0] = "r"
+    assert qdq_violations(model, ["frontend_relu"]) == []
+    float_conv = without_qdq(model, ["conv"])
+    assert quantized_compute_nodes(float_conv) == []
+    assert not {n.op_type for n in float_conv.graph.node} & {"QuantizeLinear", "DequantizeLinear"}
+    assert next(n for n in float_conv.graph.node if n.name == "residual").input[1] == "f"
+    assert {i.name for i in float_conv.graph.initializer} == {"w", "bias"}

@@ -42,7 +42,7 @@ def test_default_mel2d_exports_without_split_or_concat_and_matches_the_unmerged_
     import onnxruntime as ort
 
     from calibrate.export import deployable, export_onnx
-    from edge.spec import ModelSpec
+    from edge.model_spec import ModelSpec
     from train.models import ProbabilityModel, create_model
 
     torch.manual_seed(0)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
 import pytest
 
-from edge.backends import TORCH_PROGRAM_FILE, open_backend
-from edge.bundle import load_spec, write_checksums
+from edge.backends import BACKENDS, open_backend
+from edge.bundle import CALIBRATION_FILE, ONNX_FILE, ONNX_INT8_FILE, SPEC_FILE, load_spec, write_checksums
+from edge.contract import CHANNELS, WINDOW_SAMPLES
 from edge.engine import Engine
 from edge.errors import BundleError, SpecError
-from edge.spec import CHANNELS, WINDOW_SAMPLES
 
 
 def windows(batch: int) -> np.ndarray:
@@ -34,35 +35,53 @@ def test_unknown_or_unavailable_backend_is_a_clear_error(test_bundle) -> None:
     if shutil.which("nvidia-smi") is None:
         with pytest.raises(BundleError, match="no TensorRT engine"):
             open_backend(test_bundle, spec, "tensorrt")
-    with pytest.raises(BundleError, match=f"{TORCH_PROGRAM_FILE} is missing"):
-        open_backend(test_bundle, spec, "torch")
 
 
-@pytest.mark.slow
-def test_torch_export_program_matches_onnxruntime(test_bundle, tmp_path) -> None:
-    torch = pytest.importorskip("torch")
-    import onnx
-    from onnx import numpy_helper
-
+def test_the_bedside_never_unpickles_a_torch_program(test_bundle, tmp_path) -> None:
+    """No torch backend at the edge: a model.pt2 (torch.export.load unpickles) is never opened, whatever it holds."""
+    assert "torch" not in BACKENDS
     bundle = shutil.copytree(test_bundle, tmp_path / "bundle")
-    init = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy())
-            for t in onnx.load(bundle / "model.onnx").graph.initializer}
-
-    class Same(torch.nn.Module):  # the test graph, written in torch
-        def forward(self, eeg):
-            blocks = (init["montage"] @ eeg).reshape(eeg.shape[0], 16, 50, 200)
-            level = torch.log(blocks.abs().mean(dim=3) + 1.0) - 3.0
-            return torch.softmax(level.reshape(eeg.shape[0], -1) @ init["dense"], dim=1)
-
-    batch = torch.export.Dim("batch", min=1, max=64)
-    program = torch.export.export(Same(), (torch.from_numpy(windows(2)),), dynamic_shapes=({0: batch},))
-    torch.export.save(program, bundle / TORCH_PROGRAM_FILE)
+    (bundle / "model.pt2").write_bytes(b"\x80\x04crafted pickle")
     write_checksums(bundle)
-    with Engine(bundle, "torch") as by_torch, Engine(bundle, "onnxruntime") as by_ort:
-        # the GPU when torch sees one (the program's lifted constants, here `init`, move with it)
-        assert by_torch.backend.device == (f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available()
-                                           else "cpu")
-        np.testing.assert_allclose(by_torch.predict(windows(4)), by_ort.predict(windows(4)), atol=1e-5)
+    with pytest.raises(SpecError, match="--backend must be one of auto, onnxruntime, tensorrt"):
+        Engine(bundle, "torch")
+    with Engine(bundle) as engine:
+        assert engine.backend.name == "onnxruntime" and engine.predict(windows(1)).shape == (1, 6)
+
+
+def test_a_wrong_tensor_name_in_the_spec_is_one_bundle_error(test_bundle, tmp_path) -> None:
+    bundle = shutil.copytree(test_bundle, tmp_path / "bundle")
+    spec = json.loads((bundle / SPEC_FILE).read_text())
+    spec["input_name"] = "signal"
+    (bundle / SPEC_FILE).write_text(json.dumps(spec))
+    write_checksums(bundle)
+    with pytest.raises(BundleError, match="spec.json names input 'signal'") as caught:
+        Engine(bundle, "onnxruntime")
+    assert "\n" not in str(caught.value) and "['eeg']" in str(caught.value)
+
+
+def test_edge_runs_the_precision_calibration_json_chose(test_bundle, tmp_path) -> None:
+    """The CPU backend opens the graph calibrate chose (here a stand-in int8 file: a copy of the fp32 graph)."""
+    bundle = shutil.copytree(test_bundle, tmp_path / "bundle")
+    with Engine(bundle, "onnxruntime") as engine:
+        assert engine.precision == "fp32"  # no calibration.json: the fp32 graph
+        expected = engine.predict(windows(2))
+    shutil.copy(bundle / ONNX_FILE, bundle / ONNX_INT8_FILE)
+    choice = {"verified": ["fp32", "int8"], "chosen": {"onnxruntime": "int8", "tensorrt": "fp32"}}
+    (bundle / CALIBRATION_FILE).write_text(json.dumps({"precision": choice}))
+    write_checksums(bundle)
+    with Engine(bundle, "onnxruntime") as engine:
+        assert (engine.precision, engine.backend.precision) == ("int8", "int8")
+        np.testing.assert_allclose(engine.predict(windows(2)), expected, atol=1e-6)
+    (bundle / ONNX_INT8_FILE).unlink()
+    write_checksums(bundle)
+    with pytest.raises(BundleError, match=f"{ONNX_INT8_FILE} is missing"):
+        Engine(bundle, "onnxruntime")
+    choice["chosen"]["onnxruntime"] = "int4"
+    (bundle / CALIBRATION_FILE).write_text(json.dumps({"precision": choice}))
+    write_checksums(bundle)
+    with pytest.raises(BundleError, match="chooses precision 'int4'"):
+        Engine(bundle, "onnxruntime")
 
 
 @pytest.mark.trt
@@ -81,7 +100,7 @@ def test_tensorrt_engine_matches_onnxruntime(test_bundle, tmp_path) -> None:
     builder = trt.Builder(logger)
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, logger)
-    assert parser.parse((bundle / "model.onnx").read_bytes())
+    assert parser.parse((bundle / ONNX_FILE).read_bytes())
     config = builder.create_builder_config()
     profile = builder.create_optimization_profile()
     shape = (len(CHANNELS), WINDOW_SAMPLES)

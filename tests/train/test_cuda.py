@@ -1,6 +1,6 @@
 """CUDA: the front end and the models give their CPU results, bf16 autocast stays close to float32, `train fit`
-runs on the GPU into a bundle, and the exported bundle (onnxruntime, edge's torch backend on the GPU) scores
-windows like the CUDA model.
+runs on the GPU into a bundle, and the exported bundle (onnxruntime; calibrate's torch reference runner on the
+GPU) scores windows like the CUDA model.
 
 Every test is marked gpu (`make test` deselects them) and skips where torch sees no CUDA device. Parity is
 checked with TF32 off (cuDNN allows it for convolutions by default, a ~1e-3 relative error).
@@ -25,7 +25,8 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 from torch import nn  # noqa: E402
 
 from edge.bundle import verify_checksums  # noqa: E402
-from edge.spec import CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES, FrontEndConfig  # noqa: E402
+from edge.contract import CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES  # noqa: E402
+from edge.model_spec import FrontEndConfig  # noqa: E402
 from edge.testing import synthetic_eeg  # noqa: E402
 from train.models import ProbabilityModel, create_model  # noqa: E402
 from train.models.frontend import MelImageFrontEnd, SignalFrontEnd  # noqa: E402
@@ -161,12 +162,12 @@ def cuda_fit(layout, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def exported(cuda_fit, tmp_path_factory) -> Path:
-    """A copy of the fitted bundle with model.onnx and model.pt2 (`calibrate export --pt2`)."""
+    """A copy of the fitted bundle with model.onnx (`calibrate export`)."""
     pytest.importorskip("onnxscript")
     from calibrate.pipeline import export_step
 
     bundle = shutil.copytree(cuda_fit.bundle, tmp_path_factory.mktemp("cuda_export") / "bundle")
-    export_step(bundle, pt2=True)
+    export_step(bundle)
     return bundle
 
 
@@ -200,8 +201,8 @@ def test_fit_on_cuda_with_amp_writes_a_bundle_that_scores_like_on_the_cpu(cuda_f
     model, spec = load_bundle_model(bundle)  # CPU, float32
     assert spec.training["config"]["run"]["device"] == "cuda" and spec.training["config"]["run"]["amp"]
     rows, _ = first_rows(window_set)
-    on_cpu = predict_probs(model, window_set, rows, 16, torch.device("cpu"))
-    on_cuda = predict_probs(model.to(CUDA), window_set, rows, 16, CUDA)
+    on_cpu = predict_probs(model, window_set, rows, batch_size=16, device=torch.device("cpu"))
+    on_cuda = predict_probs(model.to(CUDA), window_set, rows, batch_size=16, device=CUDA)
     np.testing.assert_allclose(on_cuda, on_cpu, atol=1e-4)
 
     # The shipped weights are fold 0's model: on the CPU they reproduce the out-of-fold predictions the fit
@@ -210,7 +211,7 @@ def test_fit_on_cuda_with_amp_writes_a_bundle_that_scores_like_on_the_cpu(cuda_f
         table = list(csv.DictReader(fh))
     oof = np.array([[float(r[k]) for k in r if k.startswith("pred_")] for r in table])
     oof_rows = np.array([int(np.flatnonzero(window_set.label_ids == int(r["label_id"]))[0]) for r in table])
-    preds = predict_probs(model.cpu(), window_set, oof_rows, 16, torch.device("cpu"))
+    preds = predict_probs(model.cpu(), window_set, oof_rows, batch_size=16, device=torch.device("cpu"))
     np.testing.assert_allclose(preds, oof, atol=2e-3)
 
 
@@ -221,20 +222,21 @@ def test_exported_onnx_scores_like_the_cuda_model(cuda_fit, exported, window_set
 
     model, _ = load_bundle_model(cuda_fit.bundle)
     rows, batch = first_rows(window_set)
-    on_cuda = predict_probs(model.to(CUDA), window_set, rows, 16, CUDA)
+    on_cuda = predict_probs(model.to(CUDA), window_set, rows, batch_size=16, device=CUDA)
     with Engine(exported, "onnxruntime") as engine:
         np.testing.assert_allclose(engine.predict(batch), on_cuda, atol=1e-4)
 
 
-def test_edge_torch_backend_runs_on_cuda_like_onnxruntime(exported, window_set) -> None:
-    """No TF32 fixture: the backend must compute in float32 whatever the process's flags are."""
+def test_torch_reference_runs_on_cuda_like_onnxruntime(exported, window_set) -> None:
+    """No TF32 fixture: the runner must compute in float32 whatever the process's flags are."""
+    from calibrate.reference import TorchReference
     from edge.engine import Engine
 
     _, batch = first_rows(window_set)
     flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    with Engine(exported, "torch") as by_torch, Engine(exported, "onnxruntime") as by_ort:
-        assert by_torch.backend.device == f"cuda:{torch.cuda.current_device()}"
-        got = by_torch.predict(batch)
+    with TorchReference.from_bundle(exported) as by_torch, Engine(exported, "onnxruntime") as by_ort:
+        assert by_torch.device == f"cuda:{torch.cuda.current_device()}"
+        got = by_torch.infer({"eeg": batch})["probs"]
         np.testing.assert_allclose(got, by_ort.predict(batch), atol=1e-4)
-        np.testing.assert_allclose(by_torch.predict(batch[:1]), got[:1], atol=1e-5)  # dynamic batch
+        np.testing.assert_allclose(by_torch.infer({"eeg": batch[:1]})["probs"], got[:1], atol=1e-5)
     assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == flags  # restored
