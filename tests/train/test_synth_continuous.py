@@ -1,0 +1,80 @@
+"""`train synth --continuous`: long recordings whose annotated events are where the signal says they are."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.cli_support import run_app
+from edge.contract import CHANNELS, SAMPLE_RATE_HZ
+from edge.input_files import read_recording
+from train.cli import app
+from train.synth.continuous import MIN_SPACING_S, ContinuousConfig, generate_continuous, plan_events
+
+SHARED_EEGMAT = Path(__file__).resolve().parents[3] / "shared" / "data" / "eegmat"
+
+
+def _events(out: Path) -> list[dict]:
+    with (out / "events.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_event_plan_keeps_events_apart_and_inside() -> None:
+    config = ContinuousConfig(hours=1, seizures_per_hour=3, iiic_per_hour=3, artifacts_per_hour=3,
+                              electrode_off_per_hour=3)
+    for seed in range(20):
+        events = plan_events(np.random.default_rng(seed), config, 3600, file="r")
+        assert len(events) == 12
+        ends = [0.0] + [t for e in events for t in (e.onset_s, e.offset_s)] + [3600.0]
+        assert all(np.diff(ends)[::2] >= MIN_SPACING_S - 0.02) and all(np.diff(ends) > 0)
+        seizures = [e.offset_s - e.onset_s for e in events if e.label == "seizure"]
+        assert all(9.9 <= s <= 600.1 for s in seizures)
+
+
+def test_edf_parquet_and_events_that_match_the_signal(tmp_path: Path) -> None:
+    out = tmp_path / "cont"
+    config = ContinuousConfig(hours=1 / 3, recording_s=1200, seed=3, seizures_per_hour=6, iiic_per_hour=3,
+                              artifacts_per_hour=3, electrode_off_per_hour=3)
+    summary = generate_continuous(out, config)
+    assert summary.counts["seizure"] == 2 and sum(summary.counts.values()) == 5
+    events = _events(out)
+    assert {e["file"] for e in events} == {"rec_000"} and set(events[0]) == {"file", "onset_s", "offset_s", "label"}
+    edf, parquet = read_recording(out / "rec_000.edf"), read_recording(out / "rec_000.parquet")
+    assert edf.sample_rate_hz == parquet.sample_rate_hz == SAMPLE_RATE_HZ and len(edf.labels) == len(CHANNELS)
+    assert edf.data.shape == parquet.data.shape == (1200 * SAMPLE_RATE_HZ, len(CHANNELS))
+    # EDF stores 16-bit integers over +-(max |x| + 1): one step is about max / 2**15
+    np.testing.assert_allclose(edf.data, parquet.data, atol=(np.abs(parquet.data).max() + 1) / 2**15)
+    data = parquet.data.T[:19]
+    quiet = np.ones(data.shape[1], dtype=bool)
+    for e in events:
+        quiet[int(float(e["onset_s"]) * SAMPLE_RATE_HZ) - 1000:int(float(e["offset_s"]) * SAMPLE_RATE_HZ) + 1000] = 0
+    for e in events:
+        span = data[:, int(float(e["onset_s"]) * SAMPLE_RATE_HZ):int(float(e["offset_s"]) * SAMPLE_RATE_HZ)]
+        if e["label"] == "electrode_off":
+            assert (np.ptp(span, axis=1) < 0.5).any()  # flat by the runtime's quality check
+        elif e["label"] in ("seizure", "artifact"):
+            assert span.std() > 1.3 * data[:, quiet].std(), e
+
+
+def test_cli_writes_recordings_refuses_overwriting_and_needs_out(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cli"
+    assert run_app(app, ["synth", "--continuous", str(1 / 6), "--out", str(out), "--seed", "1"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["events.csv", "rec_000.edf", "rec_000.parquet"]
+    assert run_app(app, ["synth", "--continuous", "0.2", "--out", str(out)]) == 2
+    assert "already holds continuous recordings" in capsys.readouterr().err
+    assert run_app(app, ["synth", "--continuous", "1"]) == 2
+    assert "--continuous needs --out" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not SHARED_EEGMAT.is_dir(), reason="needs /work/shared/data/eegmat")
+def test_real_background_leaves_the_false_alarm_subjects_out(tmp_path: Path) -> None:
+    folder = tmp_path / "bg"
+    folder.mkdir()
+    for name in ("Subject00_1.edf", "Subject20_1.edf"):  # 20 is held out for the false-alarm check
+        (folder / name).symlink_to(SHARED_EEGMAT / name)
+    out = tmp_path / "real"
+    assert run_app(app, ["synth", "--continuous", str(1 / 6), "--out", str(out), "--background", str(folder)]) == 0
+    assert read_recording(out / "rec_000.parquet").data.shape[0] == 600 * SAMPLE_RATE_HZ
