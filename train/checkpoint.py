@@ -12,7 +12,9 @@ from safetensors.torch import load_file, save_file
 
 from edge.bundle import SPEC_FILE, WEIGHTS_FILE, atomic_target, atomic_write, load_spec, save_spec, write_checksums
 from edge.errors import BundleError
-from edge.spec import ModelSpec
+from edge.model_spec import ModelSpec
+
+CALIBRATION_KEY = "calibration.temperature"  # train.models.layers.Temperature inside every model
 
 
 def runtime_versions() -> dict[str, str]:
@@ -36,6 +38,8 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
         raise BundleError(f"{path} is missing; the bundle has no trained weights")
     state = load_file(str(path))
     missing, unexpected = model.load_state_dict(state, strict=False)
+    # Bundles written before post-hoc calibration have no temperature: they keep 1, the identity.
+    missing = [k for k in missing if not k.endswith(CALIBRATION_KEY)]
     if missing or unexpected:
         raise BundleError(
             f"{path} does not fit model: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
@@ -43,7 +47,7 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
 
 
 def save_bundle(bundle: str | Path, model: torch.nn.Module, spec: ModelSpec,
-                extra_files: dict[str, bytes | str] | None = None) -> Path:
+                *, extra_files: dict[str, bytes | str] | None = None) -> Path:
     """Write spec.json + weights.safetensors (+ extra files such as metrics.json) and SHA256SUMS."""
     bundle = Path(bundle)
     bundle.mkdir(parents=True, exist_ok=True)

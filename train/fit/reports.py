@@ -10,13 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from edge.spec import CLASSES
+from edge.contract import CLASSES
+from train.fit.calibration import CalibrationResult, reliability_bins
 from train.fit.evaluate import EvalReport
 
 METRICS_FILE = "metrics.json"
 OOF_FILE = "oof.csv"
 CURVES_FILE = "training_curves.png"
 CONFUSION_FILE = "confusion_matrix.png"
+RELIABILITY_FILE = "reliability.png"
 
 
 def _pyplot():
@@ -39,7 +41,7 @@ def metrics_json(summary: dict[str, Any], report: EvalReport, curves: dict[str, 
     return json.dumps({**summary, "oof": asdict(report), "curves": curves}, indent=2, sort_keys=True) + "\n"
 
 
-def oof_csv(windows, rows: np.ndarray, fold_of_row: np.ndarray, preds: np.ndarray) -> str:
+def oof_csv(windows, rows: np.ndarray, fold_of_row: np.ndarray, *, preds: np.ndarray) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["eeg_id", "label_id", "patient_id", "fold", "total_votes",
@@ -91,3 +93,31 @@ def confusion_png(report: EvalReport, title: str) -> bytes:
 def curves_from_history(history, val_history) -> dict[str, list]:
     return {"step": [h["step"] for h in history], "loss": [h["loss"] for h in history],
             "val_step": [v["step"] for v in val_history], "val_kl": [v["val_kl"] for v in val_history]}
+
+
+def reliability_png(targets: np.ndarray, before: np.ndarray, after: np.ndarray, *, result: CalibrationResult) -> bytes:
+    """One reliability diagram per class: mean expert vote share against mean predicted probability per bin."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 3, figsize=(12, 7.5), sharex=True, sharey=True)
+    for c, (name, ax) in enumerate(zip(CLASSES, axes.flat, strict=True)):
+        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8)
+        for probs, label, ece, color in ((before, "before", result.before.ece_per_class[c], "C3"),
+                                         (after, "after", result.after.ece_per_class[c], "C0")):
+            counts, mean_pred, mean_target = reliability_bins(targets[:, c], probs[:, c])
+            filled = counts > 0
+            ax.plot(mean_pred[filled], mean_target[filled], color=color, label=f"{label}: ECE {ece:.3f}")
+            # marker area ~ rows in the bin: a bin of two rows should not look like a bin of two hundred
+            ax.scatter(mean_pred[filled], mean_target[filled], s=10 + 200 * counts[filled] / len(targets), color=color)
+        ax.set(title=name, xlim=(0, 1), ylim=(0, 1))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    for ax in axes[1]:
+        ax.set_xlabel("mean predicted probability (bin)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("mean expert vote share")
+    b, a = result.before, result.after
+    fig.suptitle(f"held-out patients ({result.rows} rows, {result.patients} patients), temperature "
+                 f"{result.temperature:.3f}; after = cross-fitted over patient halves\n"
+                 f"ECE {b.ece:.4f} -> {a.ece:.4f}, Kaggle KL {b.kl:.4f} -> {a.kl:.4f}, "
+                 f"Brier {b.brier:.4f} -> {a.brier:.4f}")
+    return _png(fig)

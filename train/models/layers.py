@@ -25,6 +25,22 @@ class GeM(nn.Module):
         return x.clamp(min=self.eps).pow(self.p).flatten(2).mean(-1).pow(1.0 / self.p)
 
 
+class Temperature(nn.Module):
+    """logits / temperature: post-hoc calibration, the last step of every model's logits.
+
+    Training leaves it at 1 (the identity); `train fit` then fits it on held-out patients
+    (train.fit.calibration). A buffer, not a Parameter: the optimiser never moves it, yet it is saved in
+    weights.safetensors and traced into the exported graph, so the edge emits calibrated probabilities.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("temperature", torch.tensor(1.0))
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits / self.temperature
+
+
 class ChannelShuffle(nn.Module):
     """[B, groups * n, T] -> [B, n * groups, T]: channel j of group g moves to position j * groups + g."""
 

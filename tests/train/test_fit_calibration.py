@@ -1,0 +1,134 @@
+"""Temperature scaling: the fit, the figures, the cross-fit, and the temperature inside the exported graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edge.contract import CLASSES
+from edge.model_spec import FrontEndConfig, ModelSpec
+from train.checkpoint import CALIBRATION_KEY, load_bundle_model, save_bundle
+from train.fit.calibration import calibrate, classwise_ece, figures, fit_temperature, patient_halves, scale_probs
+from train.fit.run import set_temperature
+from train.models import TINY_KWARGS, ProbabilityModel, create_model
+
+N = len(CLASSES)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def overconfident(rows: int, true_t: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(targets, probs, patient ids): each target is softmax(z), the model says softmax(true_t * z).
+
+    So softmax(log probs / true_t) recovers the targets exactly: the ideal temperature is true_t.
+    """
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 1.5, size=(rows, N))
+    return softmax(logits), softmax(true_t * logits), rng.integers(0, 20, size=rows)
+
+
+def test_scale_probs_is_softmax_of_scaled_logits() -> None:
+    logits = np.random.default_rng(1).normal(0, 3, size=(50, N))
+    np.testing.assert_allclose(scale_probs(softmax(logits), 2.5), softmax(logits / 2.5), rtol=1e-10)
+    np.testing.assert_allclose(scale_probs(softmax(logits), 1.0), softmax(logits), rtol=1e-10)
+
+
+@pytest.mark.parametrize("true_t", [0.5, 1.0, 3.0])
+def test_fit_recovers_the_temperature_that_generated_the_miscalibration(true_t: float) -> None:
+    targets, probs, _ = overconfident(2000, true_t)
+    assert fit_temperature(targets, probs) == pytest.approx(true_t, rel=1e-3)
+
+
+def test_calibration_lowers_ece_kl_and_brier_of_an_overconfident_model() -> None:
+    targets, probs, patients = overconfident(3000, 2.5)
+    result, after = calibrate(targets, probs, patients, seed=0)
+    assert result.temperature == pytest.approx(2.5, rel=1e-3)
+    assert result.after.ece < 0.2 * result.before.ece
+    assert result.after.kl < result.before.kl and result.after.brier < result.before.brier
+    assert result.after == figures(targets, after)
+    np.testing.assert_allclose(after.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_cross_fit_scores_each_half_with_the_other_halfs_temperature() -> None:
+    targets, probs, patients = overconfident(1000, 2.0, seed=2)
+    first = patient_halves(patients, seed=0)
+    assert first.any() and (~first).any()
+    assert not set(patients[first]) & set(patients[~first])  # no patient on both sides
+    result, after = calibrate(targets, probs, patients, seed=0)
+    t_first, t_second = result.half_temperatures
+    np.testing.assert_allclose(after[~first], scale_probs(probs[~first], t_first))
+    np.testing.assert_allclose(after[first], scale_probs(probs[first], t_second))
+
+
+def test_one_patient_cannot_be_cross_fitted() -> None:
+    targets, probs, _ = overconfident(50, 2.0)
+    assert calibrate(targets, probs, np.zeros(50, dtype=int), seed=0) is None
+
+
+def test_classwise_ece_is_zero_when_predictions_match_the_bin_means_and_known_otherwise() -> None:
+    targets = np.tile(np.eye(N)[0], (10, 1))
+    assert classwise_ece(targets, targets) == pytest.approx(np.zeros(N))
+    # Class 0 predicted 0.55 (one bin) while the experts always say 1: |0.55 - 1| = 0.45.
+    probs = np.tile([0.55, 0.09, 0.09, 0.09, 0.09, 0.09], (10, 1))
+    ece = classwise_ece(targets, probs)
+    assert ece[0] == pytest.approx(0.45) and ece[1] == pytest.approx(0.09)
+
+
+def _tiny_prob_model(name: str, temperature: float) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = create_model(name, frontend=FrontEndConfig(), **TINY_KWARGS[name]).eval()
+    set_temperature(model, temperature)
+    return ProbabilityModel(model).eval()
+
+
+@pytest.mark.parametrize("name", ["mel2d", "grouped1d", "ensemble"])
+def test_temperature_divides_the_logits_of_every_model(name: str) -> None:
+    eeg = torch.randn(2, 20, 10000) * 30
+    with torch.no_grad():
+        plain, hot = _tiny_prob_model(name, 1.0)(eeg), _tiny_prob_model(name, 2.0)(eeg)
+    np.testing.assert_allclose(hot.numpy(), scale_probs(plain.double().numpy(), 2.0), atol=1e-6)
+
+
+def test_temperature_travels_in_the_bundle_and_older_bundles_load_with_one(tmp_path: Path) -> None:
+    model = _tiny_prob_model("grouped1d", 1.7).model
+    spec = ModelSpec(model="grouped1d", model_kwargs=TINY_KWARGS["grouped1d"])
+    loaded, _ = load_bundle_model(save_bundle(tmp_path / "new", model, spec))
+    assert float(loaded.calibration.temperature) == pytest.approx(1.7)
+
+    from safetensors.torch import load_file, save_file
+
+    old = save_bundle(tmp_path / "old", model, spec)
+    state = {k: v for k, v in load_file(str(old / "weights.safetensors")).items() if k != CALIBRATION_KEY}
+    save_file(state, str(old / "weights.safetensors"))
+    loaded, _ = load_bundle_model(old, verify=False)  # edited weights no longer match SHA256SUMS
+    assert float(loaded.calibration.temperature) == 1.0
+
+
+@pytest.mark.slow
+def test_temperature_is_inside_model_onnx(tmp_path: Path) -> None:
+    """The exported graph of a T = 2 model emits the T = 1 graph's probabilities scaled by 1/2 in logit space."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    from calibrate.export import export_onnx
+
+    spec = ModelSpec(model="grouped1d", model_kwargs=TINY_KWARGS["grouped1d"])
+    eeg = (np.random.default_rng(0).normal(0, 30, size=(3, 20, 10000))).astype(np.float32)
+    outputs = {}
+    for t in (1.0, 2.0):
+        path = tmp_path / f"t{t}.onnx"
+        export_onnx(_tiny_prob_model("grouped1d", t), spec, path)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        outputs[t] = session.run([spec.output_name], {spec.input_name: eeg})[0].astype(np.float64)
+    graph = onnx.load(str(tmp_path / "t2.0.onnx")).graph
+    stored = {i.name: float(numpy_helper.to_array(i)) for i in graph.initializer if i.name.endswith(CALIBRATION_KEY)}
+    assert list(stored.values()) == [2.0]
+    assert np.abs(outputs[2.0] - outputs[1.0]).max() > 1e-3
+    np.testing.assert_allclose(outputs[2.0], scale_probs(outputs[1.0], 2.0), atol=1e-5)
