@@ -1,7 +1,8 @@
-"""On-disk cache of decoded windows: one .npy memmap per split plus a .npz of per-row metadata.
+"""On-disk cache of decoded signal: one .npy memmap per split plus a .npz of per-row metadata.
 
 Both files are written under temporary names and renamed into place, metadata last, so a killed
-build leaves no file that ``exists()`` would accept.
+build leaves no file that ``exists()`` would accept; the temporary files of a build whose process is
+gone are removed by the next build of the same folder.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import numpy as np
 from edge.errors import DataError
 from train.data.columns import csv_path, eeg_dir
 
-CACHE_FORMAT = 1  # bump when the stored layout or the gap-filling policy changes
-META_FIELDS: tuple[str, ...] = ("targets", "total_votes", "patient_ids", "eeg_ids", "label_ids", "offsets_s",
-                                "nan_counts", "pad_samples")
+CACHE_FORMAT = 2  # bump when the stored layout or the gap-filling policy changes (2: one span per recording)
+META_FIELDS: tuple[str, ...] = ("row_spans", "targets", "total_votes", "patient_ids", "eeg_ids", "label_ids",
+                                "offsets_s", "nan_counts", "pad_samples")
 OPTIONAL_META: frozenset[str] = frozenset({"targets", "total_votes"})  # absent for the test split
 
 
@@ -34,6 +35,16 @@ def cache_key(data_dir: Path, split: str, margin: int) -> str:
                 stat = entry.stat()
                 digest.update(f"{entry.name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:20]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
 
 
 class WindowCache:
@@ -69,10 +80,14 @@ class WindowCache:
             tmp_meta.unlink(missing_ok=True)
 
     def _remove_stale(self) -> None:
-        """Windows of an older version of this split are never read again: free their disk space."""
+        """Free the disk space of older versions of this split and of builds killed before finishing."""
         keep = {self.signals_path.name, self.meta_path.name}
         for path in self.folder.glob(f"{self.prefix}*"):
             if path.name not in keep:
+                path.unlink(missing_ok=True)
+        for path in self.folder.glob(f".{self.prefix}*.tmp"):
+            pid = path.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and not _process_alive(int(pid)):
                 path.unlink(missing_ok=True)
 
     def load(self) -> tuple[np.ndarray, dict]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.contract import SAMPLE_RATE_HZ, VOTE_COLUMNS
 from edge.errors import DataError
-from edge.spec import SAMPLE_RATE_HZ, VOTE_COLUMNS
 
 SPLITS: tuple[str, ...] = ("train", "test")
 TRAIN_COLUMNS: tuple[str, ...] = (

@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from edge.contract import CHANNELS, OPTIONAL_CHANNELS
 from edge.errors import DataError
-from edge.spec import CHANNELS, OPTIONAL_CHANNELS
 
 
 def inspect_eeg_file(path: Path) -> tuple[int, list[str]]:

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.csv as pcsv
 
+from edge.contract import VOTE_COLUMNS
 from edge.errors import DataError
-from edge.spec import VOTE_COLUMNS
 from train.data.columns import eeg_path
 from train.data.writer import train_columns, write_csv
 
@@ -33,5 +33,5 @@ def sparcnet_layout(source_dir: Path, out_dir: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(source_dir) / row["file"], target)
     votes = np.array([[row[c] for c in VOTE_COLUMNS] for row in rows])
-    write_csv(out_dir, "train", train_columns(eeg_ids, np.zeros(len(rows)), eeg_ids, votes))
+    write_csv(out_dir, "train", train_columns(eeg_ids, np.zeros(len(rows)), eeg_ids, votes=votes))
     return Path(out_dir)

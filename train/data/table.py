@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
+from edge.contract import SAMPLE_RATE_HZ, VOTE_COLUMNS, WINDOW_SAMPLES
 from edge.errors import DataError
-from edge.spec import SAMPLE_RATE_HZ, VOTE_COLUMNS, WINDOW_SAMPLES
 from train.data.columns import (
     TEST_COLUMNS,
     TRAIN_COLUMNS,

@@ -1,12 +1,19 @@
-"""WindowSet: every labelled 50 s window of a split, decoded once into a memory-mapped float32 array.
+"""WindowSet: every labelled 50 s window of a split, over one memory-mapped copy of the signal they need.
 
-Each row holds the window plus ``margin`` samples either side, so training can shift the window by up
-to +-margin samples without touching parquet. Missing data policy (identical for NaN stretches and for
-margin samples that fall outside the file): per window and channel, the gap is filled with the mean
-of that channel's finite samples in the stored row (0 when the whole row is NaN). A constant at the
-channel's own level adds no step edge, so no spurious sharp transient reaches the band-pass front end
-(a 0 fill would make a step of the channel's DC offset, often hundreds of uV in real recordings).
-NaN counts and padding lengths are kept per row so a loader can drop or down-weight such windows.
+Each recording's needed samples (the union of its labelled windows, each widened by ``margin``
+samples either side so training can shift a window by up to +-margin, clipped to the file) are
+decoded once and stored once, time-major, in a float32 array: overlapping windows of a long
+recording share their samples, so the cache grows with the unique signal, not with the rows. A row
+is sliced out at load time. Missing data policy (identical for NaN stretches and for margin samples
+that fall outside the file), applied to each row (window plus margins) as it is read: per channel,
+the gap is filled with the mean of that channel's finite samples in the row (0 when the whole row is
+NaN). A constant at the channel's own level adds no step edge, so no spurious sharp transient reaches
+the band-pass front end (a 0 fill would make a step of the channel's DC offset, often hundreds of uV in
+real recordings). NaN counts and padding lengths are kept per row so a loader can drop or down-weight
+such windows.
+
+float32, not float16: uV values of real recordings reach past float16's 65504 (flat-lined or saturated
+electrodes), which float16 would turn into inf and then into a filled gap.
 """
 
 from __future__ import annotations
@@ -20,67 +27,86 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.contract import CHANNELS, WINDOW_SAMPLES
 from edge.errors import DataError
-from edge.spec import CHANNELS, WINDOW_SAMPLES
 from train.data.cache import WindowCache, cache_key
 from train.data.columns import check_split, group_rows, start_sample
 from train.data.eeg_file import read_eeg_file
 from train.data.table import HmsTable, load_table
 
 DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
+SEGMENT_START, SEGMENT_LENGTH, ROW_START = range(3)  # columns of WindowSet.row_spans
 
 
 @dataclass(frozen=True, eq=False)
 class WindowSet:
-    signals: np.ndarray  # [N, 20, 10000 + 2 * margin] float32 uV (read-only memmap), gaps filled
+    samples: np.ndarray  # [S, 20] float32 uV (read-only memmap), time-major; NaN where the file has NaN
     margin: int
+    # [N, 3] int64 per row: where its recording's segment starts in ``samples``, the segment's length, and
+    # where the row (window minus margin) starts within the segment (negative when it starts before the file).
+    row_spans: np.ndarray
     targets: np.ndarray | None  # [N, 6] float32 votes / total (None for the test split)
     total_votes: np.ndarray | None  # [N] int32
     patient_ids: np.ndarray  # [N] int64
     eeg_ids: np.ndarray  # [N] int64
     label_ids: np.ndarray  # [N] int64 (-1 for the test split)
     offsets_s: np.ndarray  # [N] float64
-    nan_counts: np.ndarray  # [N] int64: NaN samples (all channels) replaced in the stored row
-    pad_samples: np.ndarray  # [N, 2] int32: samples before / after the file that were filled
+    nan_counts: np.ndarray  # [N] int64: NaN samples (all channels) of the file inside the row, filled on read
+    pad_samples: np.ndarray  # [N, 2] int32: samples before / after the file that are filled on read
 
     def __len__(self) -> int:
-        return len(self.signals)
+        return len(self.row_spans)
 
     def __reduce__(self):
         """Pickle a file-backed cache by its path: a memmap pickles as its whole contents (gigabytes), which
         every loader process started by spawn or forkserver (macOS, Windows, Python >= 3.14) would receive."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        if _is_file_mapping(self.signals):
-            values["signals"] = os.fspath(self.signals.filename)
+        if _is_file_mapping(self.samples):
+            values["samples"] = os.fspath(self.samples.filename)
         return _restore_window_set, (values,)
+
+    @property
+    def row_samples(self) -> int:
+        return WINDOW_SAMPLES + 2 * self.margin
+
+    def row(self, i: int) -> np.ndarray:
+        """[20, 10000 + 2 * margin] float32: the window of row i with its margins, gaps filled."""
+        segment_start, segment_length, at = (int(v) for v in self.row_spans[i])
+        length = self.row_samples
+        lo, hi = max(0, at), min(segment_length, at + length)
+        out = np.full((len(CHANNELS), length), np.nan, dtype=np.float32)
+        out[:, lo - at:hi - at] = read_span(self.samples, segment_start + lo, segment_start + hi).T
+        fill_gaps(out)
+        return out
 
     def window(self, i: int, shift: int = 0) -> np.ndarray:
         """[20, 10000] window of row i, shifted by ``shift`` samples (|shift| <= margin)."""
         if abs(shift) > self.margin:
             raise ValueError(f"shift must be within +-{self.margin} samples (the cached margin), got {shift}")
         start = self.margin + shift
-        return read_row(self.signals, i)[:, start:start + WINDOW_SAMPLES]
+        return self.row(i)[:, start:start + WINDOW_SAMPLES]
 
 
-def read_row(signals: np.ndarray, i: int) -> np.ndarray:
-    """signals[i] in memory. From a file-backed memmap it is one read of the row's contiguous bytes:
-    slicing the memmap page-faults each channel in separately, which measured 4x slower (100 vs 400
-    windows/s) on a cache larger than the page cache, and made training wait on the disk."""
-    if not _is_file_mapping(signals):
-        return np.asarray(signals[i])
-    row_bytes = signals.strides[0]
-    return np.fromfile(signals.filename, dtype=signals.dtype, count=row_bytes // signals.itemsize,
-                       offset=signals.offset + int(i) * row_bytes).reshape(signals.shape[1:])
+def read_span(samples: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """samples[lo:hi] in memory. From a file-backed memmap it is one read of the span's contiguous bytes:
+    page-faulting a memmap in measured 4x slower (100 vs 400 windows/s) on a cache larger than the page
+    cache, made training wait on the disk, and counts the mapped pages in every loader's RSS."""
+    if not _is_file_mapping(samples):
+        return np.asarray(samples[lo:hi])
+    row_bytes = samples.strides[0]
+    count = (hi - lo) * (row_bytes // samples.itemsize)
+    return np.fromfile(samples.filename, dtype=samples.dtype, count=count,
+                       offset=samples.offset + int(lo) * row_bytes).reshape(hi - lo, *samples.shape[1:])
 
 
-def _is_file_mapping(signals: np.ndarray) -> bool:
+def _is_file_mapping(samples: np.ndarray) -> bool:
     """A whole .npy file mapped by np.load: a slice of a memmap keeps its parent's filename and offset."""
-    return isinstance(signals, np.memmap) and isinstance(signals.base, mmap.mmap) and signals.flags.c_contiguous
+    return isinstance(samples, np.memmap) and isinstance(samples.base, mmap.mmap) and samples.flags.c_contiguous
 
 
 def _restore_window_set(values: dict) -> WindowSet:
-    if isinstance(values["signals"], str):
-        values = {**values, "signals": np.load(values["signals"], mmap_mode="r")}
+    if isinstance(values["samples"], str):
+        values = {**values, "samples": np.load(values["samples"], mmap_mode="r")}
     return WindowSet(**values)
 
 
@@ -96,43 +122,80 @@ def fill_gaps(row: np.ndarray) -> int:
     return count
 
 
-def _cut(eeg: np.ndarray, start: int, length: int) -> tuple[np.ndarray, int, int]:
-    """eeg[:, start:start + length] with out-of-file samples as NaN, and how many were before / after."""
-    before, after = max(0, -start), max(0, start + length - eeg.shape[1])
-    out = np.full((eeg.shape[0], length), np.nan, dtype=np.float32)
-    out[:, before:length - after] = eeg[:, start + before:start + length - after]
-    return out, before, after
+@dataclass(frozen=True)
+class SpanPlan:
+    """Where every row's samples live: one segment per run of overlapping rows of a recording."""
+
+    row_spans: np.ndarray  # [N, 3] as WindowSet.row_spans
+    pad_samples: np.ndarray  # [N, 2] int32
+    groups: list[np.ndarray]  # row indices per recording
+    segments: list[np.ndarray]  # per recording, as groups: [k, 3] (file start, length, start in samples)
+    total: int  # samples stored
 
 
-def _decode_eeg(table: HmsTable, rows: np.ndarray, margin: int, signals: np.ndarray,
-                nan_counts: np.ndarray, pads: np.ndarray) -> None:
-    eeg = read_eeg_file(table.eeg_path(table.eeg_ids[rows[0]]))
+def merge_intervals(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """[k, 2] sorted, non-overlapping [start, stop) covering the union of [lo, hi) (touching ones merge)."""
+    merged: list[list[int]] = []
+    for k in np.argsort(lo, kind="stable"):
+        if merged and lo[k] <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], int(hi[k]))
+        else:
+            merged.append([int(lo[k]), int(hi[k])])
+    return np.array(merged, dtype=np.int64).reshape(-1, 2)
+
+
+def plan_spans(table: HmsTable, margin: int) -> SpanPlan:
+    """Merge each recording's rows (window plus margins, clipped to the file) into non-overlapping segments."""
     length = WINDOW_SAMPLES + 2 * margin
+    row_spans = np.zeros((len(table), 3), dtype=np.int64)
+    pads = np.zeros((len(table), 2), dtype=np.int32)
+    starts = np.array([start_sample(s) for s in table.offsets_s], dtype=np.int64) - margin
+    groups = [rows for rows in group_rows(table.eeg_ids) if len(rows)]
+    segments, total = [], 0
+    for rows in groups:
+        file_length = int(table.eeg_samples[rows[0]])
+        lo = np.clip(starts[rows], 0, file_length)
+        hi = np.clip(starts[rows] + length, 0, file_length)
+        pads[rows, 0] = lo - starts[rows]
+        pads[rows, 1] = starts[rows] + length - hi
+        spans = merge_intervals(lo, hi)
+        seg = np.column_stack([spans[:, 0], spans[:, 1] - spans[:, 0], np.zeros(len(spans), dtype=np.int64)])
+        seg[:, 2] = total + np.concatenate([[0], np.cumsum(seg[:-1, 1])])
+        total += int(seg[:, 1].sum())
+        which = np.searchsorted(seg[:, 0], lo, side="right") - 1
+        row_spans[rows, SEGMENT_START] = seg[which, 2]
+        row_spans[rows, SEGMENT_LENGTH] = seg[which, 1]
+        row_spans[rows, ROW_START] = starts[rows] - seg[which, 0]
+        segments.append(seg)
+    return SpanPlan(row_spans=row_spans, pad_samples=pads, groups=groups, segments=segments, total=total)
+
+
+def _decode_eeg(table: HmsTable, rows: np.ndarray, segments: np.ndarray, margin: int, samples: np.ndarray,
+                nan_counts: np.ndarray) -> None:
+    eeg = read_eeg_file(table.eeg_path(table.eeg_ids[rows[0]]))
+    for file_start, length, at in segments:
+        samples[at:at + length] = eeg[:, file_start:file_start + length].T
+    nan_before = np.zeros(eeg.shape[1] + 1, dtype=np.int64)  # NaN samples (all channels) before each sample
+    np.cumsum(np.isnan(eeg).sum(axis=0), out=nan_before[1:])
     for i in rows:
-        row, before, after = _cut(eeg, start_sample(table.offsets_s[i]) - margin, length)
-        nan_counts[i] = int(np.isnan(row[:, before:length - after]).sum())
-        fill_gaps(row)
-        signals[i] = row
-        pads[i] = before, after
+        start = start_sample(table.offsets_s[i]) - margin
+        lo, hi = np.clip([start, start + WINDOW_SAMPLES + 2 * margin], 0, eeg.shape[1])
+        nan_counts[i] = nan_before[hi] - nan_before[lo]
 
 
-def _decode_all(table: HmsTable, margin: int, path: Path, workers: int) -> tuple[np.ndarray, np.ndarray]:
-    n = len(table)
-    signals = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32,
-                                        shape=(n, len(CHANNELS), WINDOW_SAMPLES + 2 * margin))
-    nan_counts = np.zeros(n, dtype=np.int64)
-    pads = np.zeros((n, 2), dtype=np.int32)
-    groups = group_rows(table.eeg_ids)
+def _decode_all(table: HmsTable, plan: SpanPlan, margin: int, path: Path, workers: int) -> np.ndarray:
+    samples = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(plan.total, len(CHANNELS)))
+    nan_counts = np.zeros(len(table), dtype=np.int64)
     with ThreadPoolExecutor(max(1, workers)) as pool:  # pyarrow and numpy copies release the GIL
-        for future in [pool.submit(_decode_eeg, table, rows, margin, signals, nan_counts, pads)
-                       for rows in groups if len(rows)]:
+        for future in [pool.submit(_decode_eeg, table, rows, segments, margin, samples, nan_counts)
+                       for rows, segments in zip(plan.groups, plan.segments, strict=True)]:
             future.result()
-    signals.flush()
-    del signals
-    return nan_counts, pads
+    samples.flush()
+    del samples
+    return nan_counts
 
 
-def build_window_set(data_dir: Path, cache_dir: Path | None = None, split: str = "train", margin: int = 400,
+def build_window_set(data_dir: Path, cache_dir: Path | None = None, split: str = "train", *, margin: int = 400,
                      workers: int = DEFAULT_WORKERS) -> WindowSet:
     """Decode every parquet once into ``cache_dir`` (default <data_dir>/.eeg-edge-cache/), or reload it.
 
@@ -148,12 +211,13 @@ def build_window_set(data_dir: Path, cache_dir: Path | None = None, split: str =
                         cache_key(data_dir, split, margin))
     if not cache.exists():
         table = load_table(data_dir, split)
-        with cache.writing() as (signals_tmp, finish):
-            nan_counts, pads = _decode_all(table, margin, signals_tmp, workers)
+        plan = plan_spans(table, margin)
+        with cache.writing() as (samples_tmp, finish):
+            nan_counts = _decode_all(table, plan, margin, samples_tmp, workers)
             finish({
-                "targets": table.targets, "total_votes": table.total_votes, "patient_ids": table.patient_ids,
-                "eeg_ids": table.eeg_ids, "label_ids": table.label_ids, "offsets_s": table.offsets_s,
-                "nan_counts": nan_counts, "pad_samples": pads,
+                "row_spans": plan.row_spans, "targets": table.targets, "total_votes": table.total_votes,
+                "patient_ids": table.patient_ids, "eeg_ids": table.eeg_ids, "label_ids": table.label_ids,
+                "offsets_s": table.offsets_s, "nan_counts": nan_counts, "pad_samples": plan.pad_samples,
             })
-    signals, meta = cache.load()
-    return WindowSet(signals=signals, margin=margin, **meta)
+    samples, meta = cache.load()
+    return WindowSet(samples=samples, margin=margin, **meta)

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from edge.bundle import atomic_write
+from edge.contract import CHANNELS, VOTE_COLUMNS
 from edge.errors import DataError
-from edge.spec import CHANNELS, VOTE_COLUMNS
 from train.data.columns import CONSENSUS_NAMES, csv_path, required_columns
 
 
@@ -43,7 +43,7 @@ def _cell(value: object) -> str:
     return str(value.item() if isinstance(value, np.generic) else value)
 
 
-def train_columns(eeg_ids: np.ndarray, offsets_s: np.ndarray, patient_ids: np.ndarray, votes: np.ndarray,
+def train_columns(eeg_ids: np.ndarray, offsets_s: np.ndarray, patient_ids: np.ndarray, *, votes: np.ndarray,
                   label_ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """All 15 train.csv columns from the ones that matter; sub-ids count the rows of each eeg_id.
 

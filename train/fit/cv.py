@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.errors import DataError
 from train.fit.config import FitConfig
 from train.fit.distributed import DistContext
 from train.fit.evaluate import predict_probs
@@ -69,24 +70,34 @@ class CvResult:
         }
 
 
-def fold_splits(fold_of_row: np.ndarray, folds: int) -> list[FoldSplit]:
+def fold_splits(fold_of_row: np.ndarray, folds: int, total_votes: np.ndarray | None = None,
+                *, val_min_votes: int = 0) -> list[FoldSplit]:
+    """Train on the other folds' rows; validate on this fold's rows with >= val_min_votes votes (all when 0)."""
     rows = np.arange(len(fold_of_row))
-    return [FoldSplit(f"fold{k}", k, rows[fold_of_row != k], rows[fold_of_row == k]) for k in range(folds)]
+    scored = np.ones(len(rows), bool) if total_votes is None else np.asarray(total_votes) >= val_min_votes
+    splits = [FoldSplit(f"fold{k}", k, rows[fold_of_row != k], rows[(fold_of_row == k) & scored]) for k in range(folds)]
+    for split in splits:
+        if len(split.val_rows) == 0:
+            raise DataError(f"{split.name} has no held-out row with >= {val_min_votes} votes; lower cv.val_min_votes")
+    return splits
 
 
-def run_cv(config: FitConfig, windows, fold_of_row: np.ndarray, checkpoint_root: Path | None, ctx: DistContext,
+def run_cv(config: FitConfig, windows, fold_of_row: np.ndarray, *, checkpoint_root: Path | None, ctx: DistContext,
            reporter: ProgressReporter) -> CvResult:
     targets = np.asarray(windows.targets, dtype=np.float64)
     results = []
-    for split in fold_splits(fold_of_row, config.cv.folds):
-        trained = train_model(config, windows, split, _fold_dir(checkpoint_root, split), ctx, reporter)
-        preds = predict_probs(trained.model, windows, split.val_rows, config.run.eval_batch_size, ctx.device)
+    for split in fold_splits(fold_of_row, config.cv.folds, windows.total_votes, val_min_votes=config.cv.val_min_votes):
+        trained = train_model(config, windows, split, checkpoint_dir=_fold_dir(checkpoint_root, split), ctx=ctx,
+                              reporter=reporter)
+        preds = predict_probs(trained.model, windows, split.val_rows, batch_size=config.run.eval_batch_size,
+                              device=ctx.device)
         prior = class_prior(targets[split.train_rows])
         results.append(FoldResult(split, trained, preds, score(targets[split.val_rows], preds),
                                   score(targets[split.val_rows], np.broadcast_to(prior, preds.shape))))
     if config.cv.final == "refit":
         everything = FoldSplit("all", config.cv.k, np.arange(len(windows)), None)
-        final = train_model(config, windows, everything, _fold_dir(checkpoint_root, everything), ctx, reporter)
+        final = train_model(config, windows, everything, checkpoint_dir=_fold_dir(checkpoint_root, everything),
+                            ctx=ctx, reporter=reporter)
         name = f"refit on all {len(windows)} rows"
     else:
         final, name = results[0].trained, "fold0"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import fftconvolve
 
-from edge.spec import SAMPLE_RATE_HZ
+from edge.contract import SAMPLE_RATE_HZ
 from train.synth.background import Patient, frequencies, shaped_noise
 from train.synth.head import N_EEG, XY
 
@@ -39,14 +39,14 @@ def _pulse_train(index: np.ndarray, amplitude: np.ndarray, template: np.ndarray,
 
 def _highpass_noise(rng: np.random.Generator, n_sources: int, n_samples: int, low_hz: float) -> np.ndarray:
     f = frequencies(n_samples)
-    return shaped_noise(rng, n_sources, n_samples, (f > low_hz) / (1 + (f / 90.0) ** 4))
+    return shaped_noise(rng, n_sources, n_samples, gain=(f > low_hz) / (1 + (f / 90.0) ** 4))
 
 
 def _burst_envelope(rng: np.random.Generator, n_samples: int) -> np.ndarray:
     """Muscle contraction waxes and wanes: soft onset/offset and a random < 2 Hz amplitude modulation."""
     t = np.arange(n_samples) / SAMPLE_RATE_HZ
     ramp = np.clip(np.minimum(t, t[-1] - t) / 0.3, 0, 1)
-    wobble = np.abs(shaped_noise(rng, 1, n_samples, frequencies(n_samples) < 2.0)[0])
+    wobble = np.abs(shaped_noise(rng, 1, n_samples, gain=frequencies(n_samples) < 2.0)[0])
     return ramp * (0.3 + wobble)
 
 
@@ -62,11 +62,11 @@ def ecg(rng: np.random.Generator, patient: Patient, n_samples: int) -> tuple[np.
     sign = rng.choice([-1.0, 1.0])  # lead placement varies
     signal = sign * patient.ecg_uv * _pulse_train(r_peaks, np.ones(len(r_peaks)), beat, int(0.3 * SAMPLE_RATE_HZ),
                                                   n_samples)
-    wander = shaped_noise(rng, 1, n_samples, frequencies(n_samples) < 0.5)[0]
+    wander = shaped_noise(rng, 1, n_samples, gain=frequencies(n_samples) < 0.5)[0]
     return signal + 0.1 * patient.ecg_uv * wander + 5 * rng.standard_normal(n_samples), r_peaks
 
 
-def add_artifacts(rng: np.random.Generator, eeg: np.ndarray, patient: Patient, r_peaks: np.ndarray,
+def add_artifacts(rng: np.random.Generator, eeg: np.ndarray, patient: Patient, *, r_peaks: np.ndarray,
                   intensity: float) -> None:
     """Add artifacts to [19, n_samples] uV in place."""
     n = eeg.shape[1]

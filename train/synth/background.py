@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
-from edge.spec import SAMPLE_RATE_HZ
+from edge.contract import SAMPLE_RATE_HZ
 from train.synth.head import N_EEG, XY, field, frontal_gain, hemisphere_centre, mixing_matrix, posterior_weight
 
 
@@ -50,12 +50,16 @@ def draw_patient(rng: np.random.Generator, patient_id: int) -> Patient:
     )
 
 
-def shaped_noise(rng: np.random.Generator, n_sources: int, n_samples: int, gain: np.ndarray) -> np.ndarray:
+def shaped_noise(rng: np.random.Generator, n_sources: int, n_samples: int, *, gain: np.ndarray) -> np.ndarray:
     """[n_sources, n_samples] Gaussian noise whose amplitude spectrum is ``gain`` (on the rfft grid), unit std."""
     # float32 end to end: half the memory traffic of float64, and far below the 16-bit resolution of EEG amplifiers.
     white = rng.standard_normal((n_sources, n_samples), dtype=np.float32)
     noise = scipy.fft.irfft(scipy.fft.rfft(white, axis=1) * gain.astype(np.float32), n=n_samples, axis=1)
-    return noise / (noise.std(axis=1, keepdims=True) + 1e-12)
+    std = noise.std(axis=1, keepdims=True)
+    # A gain that passes nothing but DC on this grid (a < 2 Hz shape over a 0.5 s burst) leaves a constant
+    # whose std is float rounding: there is no fluctuation to normalise, so such a row is zero, not ~1e8.
+    flat = std <= 1e-4 * np.abs(noise).mean(axis=1, keepdims=True)
+    return np.where(flat, 0.0, noise / np.where(flat, 1.0, std)).astype(np.float32)
 
 
 def frequencies(n_samples: int) -> np.ndarray:
@@ -79,20 +83,20 @@ def mix(matrix: np.ndarray, sources: np.ndarray) -> np.ndarray:
     return np.einsum("ij,jt->it", matrix.astype(sources.dtype), sources)
 
 
-def background(rng: np.random.Generator, patient: Patient, n_samples: int, scale: float = 1.0) -> np.ndarray:
+def background(rng: np.random.Generator, patient: Patient, n_samples: int, *, scale: float = 1.0) -> np.ndarray:
     """[19, n_samples] uV of resting ICU background for this patient, times ``scale`` (< 1: attenuated)."""
-    sources = shaped_noise(rng, N_EEG, n_samples, pink_gain(n_samples, patient.spectral_exponent))
+    sources = shaped_noise(rng, N_EEG, n_samples, gain=pink_gain(n_samples, patient.spectral_exponent))
     eeg = patient.background_uv * mix(mixing_matrix(patient.mixing_width), sources)
     if patient.pdr_uv > 0:
         # Two posterior generators (left/right) of narrowband noise: the rhythm waxes and wanes by itself.
-        alpha = shaped_noise(rng, 2, n_samples, band_gain(n_samples, patient.pdr_hz, 0.6))
+        alpha = shaped_noise(rng, 2, n_samples, gain=band_gain(n_samples, patient.pdr_hz, 0.6))
         left = (1 - XY[:, 0]) / 2  # 1 on the left edge, 0.5 on the midline, 0 on the right
         side_mix = np.stack([left, 1 - left], axis=1)
         eeg += patient.pdr_uv * posterior_weight()[:, None] * mix(side_mix, alpha)
-    beta = shaped_noise(rng, N_EEG, n_samples, band_gain(n_samples, 18.0, 4.0))
+    beta = shaped_noise(rng, N_EEG, n_samples, gain=band_gain(n_samples, 18.0, 4.0))
     eeg += patient.beta_uv * frontal_gain(0.3)[:, None] * mix(mixing_matrix(0.3), beta)
     if patient.slowing_uv > 0:
-        delta = shaped_noise(rng, N_EEG, n_samples, band_gain(n_samples, 1.5, 1.0))
+        delta = shaped_noise(rng, N_EEG, n_samples, gain=band_gain(n_samples, 1.5, 1.0))
         delta = mix(mixing_matrix(0.6), delta)
         spatial = field(hemisphere_centre(rng, patient.slowing_side), 0.7) if patient.slowing_side else np.ones(N_EEG)
         eeg += patient.slowing_uv * spatial[:, None] * delta

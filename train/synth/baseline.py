@@ -14,7 +14,7 @@ from scipy.optimize import minimize
 from scipy.signal import welch
 from scipy.special import log_softmax
 
-from edge.spec import LABEL_START, LABEL_STOP, SAMPLE_RATE_HZ, montage_matrix
+from edge.contract import LABEL_START, LABEL_STOP, SAMPLE_RATE_HZ, montage_matrix
 from train.data import build_window_set, patient_kfold
 from train.data.windows import WindowSet
 from train.metric import class_prior, score
@@ -85,7 +85,7 @@ def _features_and_targets(data_dir: Path, cache_dir: Path | None) -> tuple[Windo
     return windows, band_power_features(windows)
 
 
-def cross_validate(data_dir: Path, folds: int = 5, seed: int = 0, cache_dir: Path | None = None) -> BaselineResult:
+def cross_validate(data_dir: Path, folds: int = 5, seed: int = 0, *, cache_dir: Path | None = None) -> BaselineResult:
     """Held-out-patient KL of the baseline and of the training-fold prior, over all rows."""
     windows, features = _features_and_targets(data_dir, cache_dir)
     targets = windows.targets.astype(np.float64)

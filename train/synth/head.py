@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.spec import EEG_CHANNELS
+from edge.contract import EEG_CHANNELS
 
 # Azimuthal projection on the unit disk: x left(-) to right(+), y back(-) to front(+).
 POSITIONS: dict[str, tuple[float, float]] = {

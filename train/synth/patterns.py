@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import fftconvolve
 
-from edge.spec import SAMPLE_RATE_HZ
+from edge.contract import SAMPLE_RATE_HZ
 from train.synth.background import band_gain, shaped_noise
 from train.synth.head import N_EEG, XY, field, frontal_gain, hemisphere_centre
 
@@ -34,7 +34,7 @@ def _jitter(rng: np.random.Generator) -> float:
     return float(rng.uniform(0.85, 1.15))
 
 
-def span_envelope(n_samples: int, onset_s: float, offset_s: float, ramp_s: float = 1.0) -> np.ndarray:
+def span_envelope(n_samples: int, onset_s: float, offset_s: float, *, ramp_s: float = 1.0) -> np.ndarray:
     """[n_samples] 0 outside [onset, offset], 1 inside, raised-cosine ramps of ``ramp_s`` at both ends."""
     t = np.arange(n_samples) / SAMPLE_RATE_HZ
     rise = np.clip((t - onset_s) / ramp_s, 0, 1)
@@ -48,7 +48,7 @@ def _phase(rng: np.random.Generator, freq_hz: np.ndarray) -> np.ndarray:
 
 def _wander(rng: np.random.Generator, n_samples: int, depth: float) -> np.ndarray:
     """Slow (< 0.2 Hz) random modulation around 1 with std ``depth``: real rhythms are never metronomes."""
-    return 1 + depth * shaped_noise(rng, 1, n_samples, band_gain(n_samples, 0.0, 0.15))[0]
+    return 1 + depth * shaped_noise(rng, 1, n_samples, gain=band_gain(n_samples, 0.0, 0.15))[0]
 
 
 def _sharp(phase: np.ndarray, kappa: float) -> np.ndarray:
@@ -66,7 +66,7 @@ def _uneven(rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(0.4, 1.0, N_EEG)
 
 
-def seizure(rng: np.random.Generator, n_samples: int, onset_s: float, offset_s: float,
+def seizure(rng: np.random.Generator, n_samples: int, onset_s: float, *, offset_s: float,
             strength: float) -> np.ndarray:
     """Evolving rhythmic activity: frequency, amplitude and spatial extent change over the seizure.
 
@@ -89,7 +89,7 @@ def seizure(rng: np.random.Generator, n_samples: int, onset_s: float, offset_s: 
         kappa = rng.uniform(3.0, 6.0)  # spike-and-wave: a narrow spike on a broad wave
     phase = _phase(rng, freq)[None, :] - 2 * np.pi * freq[None, :] * _delays(rng, centre)[:, None]
     growth = 0.3 + 0.7 * np.clip(progress * rng.uniform(2, 4), 0, 1)
-    amplitude = strength * SEIZURE_UV * _jitter(rng) * growth * span_envelope(n_samples, onset_s, offset_s, 1.5)
+    amplitude = strength * SEIZURE_UV * _jitter(rng) * growth * span_envelope(n_samples, onset_s, offset_s, ramp_s=1.5)
     amplitude *= _wander(rng, n_samples, 0.25).clip(0.3)  # cycle amplitudes vary, unlike a test signal
     return spatial * amplitude[None, :] * _sharp(phase, kappa)
 
@@ -104,7 +104,7 @@ def _discharge_template(rng: np.random.Generator) -> np.ndarray:
     return wave
 
 
-def periodic_discharges(rng: np.random.Generator, n_samples: int, onset_s: float, offset_s: float,
+def periodic_discharges(rng: np.random.Generator, n_samples: int, onset_s: float, *, offset_s: float,
                         strength: float, generalised: bool) -> np.ndarray:
     """LPD (one hemisphere, with a field) or GPD (both, near-synchronous): a discharge every 0.5-3 s."""
     period = rng.uniform(0.5, 2.5) if generalised else rng.uniform(0.6, 3.0)
@@ -130,7 +130,7 @@ def periodic_discharges(rng: np.random.Generator, n_samples: int, onset_s: float
     return strength * DISCHARGE_UV * _jitter(rng) * spatial[:, None] * out
 
 
-def rhythmic_delta(rng: np.random.Generator, n_samples: int, onset_s: float, offset_s: float,
+def rhythmic_delta(rng: np.random.Generator, n_samples: int, onset_s: float, *, offset_s: float,
                    strength: float, generalised: bool) -> np.ndarray:
     """LRDA (one hemisphere, often fronto-temporal) or GRDA (both, frontally predominant): 0.5-4 Hz."""
     f0 = rng.uniform(1.2, 3.0) if generalised else rng.uniform(0.8, 2.5)

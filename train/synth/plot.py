@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import butter, iirnotch, sosfiltfilt, tf2sos
 
-from edge.spec import CHANNELS, CLASSES, LABEL_START, LABEL_STOP, SAMPLE_RATE_HZ, montage_matrix, montage_names
+from edge.contract import CHANNELS, CLASSES, LABEL_START, LABEL_STOP, SAMPLE_RATE_HZ, montage_matrix, montage_names
 from train.data.eeg_file import read_eeg_file
 from train.data.windows import fill_gaps
 from train.synth.background import draw_patient
@@ -26,7 +26,7 @@ _BANDPASS = butter(2, [1.0, 70.0], btype="bandpass", fs=SAMPLE_RATE_HZ, output="
 _NOTCH = tf2sos(*iirnotch(60.0, 30.0, fs=SAMPLE_RATE_HZ))
 
 
-def render_eeg(signals: np.ndarray, path: Path, title: str, window_start_s: float = 0.0) -> Path:
+def render_eeg(signals: np.ndarray, path: Path, title: str, *, window_start_s: float = 0.0) -> Path:
     """Plot the 15 s around the labelled centre of the 50 s window starting at ``window_start_s``."""
     import matplotlib
 
@@ -74,7 +74,8 @@ def plot_synthetic_examples(out_dir: Path, per_class: int = 2, seed: int = 0) ->
     for label, name in enumerate(CLASSES):
         for k in range(per_class):
             patient = draw_patient(rng, k)
-            signals = synth_recording(rng, patient, label, WINDOW_S, np.zeros(1), strength=float(rng.uniform(0.6, 1)))
+            signals = synth_recording(rng, patient, label, seconds=WINDOW_S, offsets_s=np.zeros(1),
+                                      strength=float(rng.uniform(0.6, 1)))
             paths.append(render_eeg(signals, Path(out_dir) / f"synth_{name}_{k}.png", f"synthetic {name} #{k}"))
     return paths
 

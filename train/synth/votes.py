@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.spec import CLASSES
+from edge.contract import CLASSES
 
 HIGH_VOTER_FRACTION = 0.318
 # P(total votes = 1..7) and P(total votes = 10..28), per population.
@@ -56,7 +56,7 @@ def draw_classes(rng: np.random.Generator, high: np.ndarray) -> np.ndarray:
                     rng.choice(len(CLASSES), size=len(high), p=low_freq / low_freq.sum()))
 
 
-def draw_shares(rng: np.random.Generator, classes: np.ndarray, high: np.ndarray, strength: np.ndarray) -> np.ndarray:
+def draw_shares(rng: np.random.Generator, classes: np.ndarray, high: np.ndarray, *, strength: np.ndarray) -> np.ndarray:
     """[N, 6] each window's rater distribution: Dirichlet around its class's confusion row; a faint
     pattern (strength near 0) pulls it towards "other"."""
     confusion = np.where(high[:, None], np.asarray(HIGH_CONFUSION)[classes], np.asarray(LOW_CONFUSION)[classes])
