@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Empty (TORCH_INDEX=) leaves it to pip's own configuration.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install test test-all lint bench demo clean
+.PHONY: install test test-all lint bench demo default-model clean
 
 install: $(VENV)/.installed
 
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	$(PIP) --no-deps $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) torch==2.13.0
-	$(PIP) -e ".[train,dev]"
+	$(PIP) -e ".[train,dev,display]"
 	touch $@
 
 test: install
@@ -34,8 +34,17 @@ lint: install
 bench: install
 	scripts/in-loopback-netns $(PY) scripts/bench.py --out docs/benchmarks.md
 
+# The shipped model on the shipped synthetic seizure; TRAIN=1 first trains a small model from synthetic data.
 demo: install
+ifeq ($(TRAIN),1)
+	scripts/in-loopback-netns $(PY) -m train.demo
+else
 	scripts/in-loopback-netns $(VENV)/bin/edge demo
+endif
+
+# Rebuild edge/models/default/ (synth with real eegmat background -> train fit -> calibrate run -> checks).
+default-model: install
+	nice -n 10 $(PY) -m scripts.default_model --eegs 1200 --seed 0 --epochs 4 --compare
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -18,20 +17,28 @@ app = typer.Typer(name="edge", help="Bedside runtime: live EEG over LSL -> rolli
 
 # typer reads these annotations at run time; Optional spells "may be absent" for it on Python 3.10 too.
 BundleOpt = Annotated[Path, typer.Option("--bundle", help="model bundle directory")]
-BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="auto | onnxruntime | tensorrt | torch")]  # noqa: UP045
-MissingOpt = Annotated[bool, typer.Option("--allow-missing", help="fill missing channels, zeroing their montage pairs")]
+# run / predict / explain fall back to the model shipped in the package (edge.default_model) and say so.
+DefaultBundleOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--bundle", help="model bundle directory (default: the shipped synthetic-trained model)")]
+BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="auto | onnxruntime | tensorrt")]  # noqa: UP045
+MissingOpt = Annotated[bool, typer.Option("--allow-missing", help="fill missing channels, zeroing their montage pairs "
+                                          "(at least 14 of 16 pairs must remain: chain.quality.min_pairs)")]
 OptStr = Optional[str]  # noqa: UP045
 OptFloat = Optional[float]  # noqa: UP045
 OptInt = Optional[int]  # noqa: UP045
 OptPath = Optional[Path]  # noqa: UP045
+ServeHelp = "[HOST:]PORT of the live display (default host 127.0.0.1)"
+TokenFileOpt = Annotated[OptPath, typer.Option("--serve-token-file",
+                                               help="file with the display's token (required off 127.0.0.1)")]
 
 
 @app.command()
 def run(
     stream: Annotated[list[str], typer.Option("--stream", help="LSL stream name (repeat for several streams)")],
-    bundle: BundleOpt,
+    bundle: DefaultBundleOpt = None,
     stream_type: Annotated[str, typer.Option("--type", help="LSL stream type to match ('' for any)")] = "EEG",
-    source_id: Annotated[OptStr, typer.Option("--source-id", help="match this LSL source_id too")] = None,
+    source_id: Annotated[OptStr, typer.Option(
+        "--source-id", help="match this LSL source_id too (picks one of several outlets with the name)")] = None,
     backend: BackendOpt = None,
     hop: Annotated[OptFloat, typer.Option("--hop", help="seconds between predictions (default 2)")] = None,
     smooth: Annotated[OptInt, typer.Option("--smooth", help="mean over the last K predictions")] = None,
@@ -43,19 +50,28 @@ def run(
     config: Annotated[OptPath, typer.Option("--config", help="TOML file with a 'run' table")] = None,
     counter: Annotated[OptStr, typer.Option("--counter", help="label of a sample-counter channel to check")] = None,
     timing: Annotated[bool, typer.Option("--timing", help="print per-stage timings at exit")] = False,
+    require_signature: Annotated[OptPath, typer.Option(
+        "--require-signature", help="ed25519 public key (PEM): refuse a bundle it did not sign")] = None,
+    serve: Annotated[OptStr, typer.Option("--serve", help=ServeHelp)] = None,
+    serve_token_file: TokenFileOpt = None,
 ) -> None:
     """Run the model on live LSL streams."""
     from edge.config import load_run_config
+    from edge.default_model import resolve_bundle
+    from edge.display.launch import optional_display
     from edge.runtime import StreamRequest, run_streams
 
+    bundle = resolve_bundle(bundle, "run")
     run_config = load_run_config(config).replace(
         chain={"hop_s": hop}, smoothing={"kind": "mean", "k": smooth} if smooth else {}, backend=backend,
-        threads=threads)
+        threads=threads, signature_key=str(require_signature) if require_signature else None)
     requests = [StreamRequest(name, stream_type or None, source_id) for name in stream]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd stop: finish the current step, close cleanly
-    run_streams(str(bundle), requests, run_config, str(out) if out else None, lsl_out, True, seconds,
-                allow_missing, counter, stop, timing)
+    with optional_display(serve, token_file=serve_token_file, alarm=run_config.alarm) as display:
+        run_streams(str(bundle), requests, run_config, out=str(out) if out else None, lsl_out=lsl_out,
+                    seconds=seconds, allow_missing=allow_missing, counter_label=counter, stop=stop, timing=timing,
+                    extra_sinks=display)
 
 
 @app.command()
@@ -69,7 +85,7 @@ def replay(
     counter: Annotated[bool, typer.Option("--counter", help="add a sample-counter channel")] = False,
 ) -> None:
     """Play a recording as an LSL stream, paced against the LSL clock."""
-    from edge.recordings import read_recording
+    from edge.input_files import read_recording
     from edge.replay import Player, ReplayConfig
 
     config = ReplayConfig(name=name, source_id=source_id, speed=speed, loop=loop, chunk=chunk, counter=counter)
@@ -80,7 +96,7 @@ def replay(
 @app.command()
 def predict(
     files: Annotated[list[Path], typer.Argument(help="recordings (.parquet, .edf, .bdf)")],
-    bundle: BundleOpt,
+    bundle: DefaultBundleOpt = None,
     offset: Annotated[float, typer.Option("--offset", help="start of the first window, seconds")] = 0.0,
     hop: Annotated[float, typer.Option("--hop", help="seconds between windows")] = 2.0,
     backend: BackendOpt = "auto",
@@ -88,13 +104,18 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per window")] = False,
 ) -> None:
     """Predict offline on files, through the same chain and engine as `edge run`."""
+    from edge.default_model import resolve_bundle
     from edge.engine import Engine
     from edge.predict import predict_files
+    from edge.records import to_json
 
-    with Engine(bundle, backend or "auto") as engine:
-        for record in predict_files(files, engine, hop, offset, allow_missing):
+    with Engine(resolve_bundle(bundle, "predict"), backend or "auto") as engine:
+        for record in predict_files(files, engine, hop_s=hop, offset_s=offset, allow_missing=allow_missing):
             if as_json:
-                print(json.dumps(record), flush=True)
+                print(to_json(record), flush=True)
+            elif record["type"] == "status":
+                print(f"{record['file']} @ {record['offset']:.1f} s: not predicted ({record['kind']}): "
+                      f"{record['message']}")
             else:
                 top = max(record["probs"], key=record["probs"].get)
                 probs = " ".join(f"{c}={p:.3f}" for c, p in record["probs"].items())
@@ -102,17 +123,85 @@ def predict(
 
 
 @app.command()
+def explain(
+    file: Annotated[Path, typer.Argument(help="recording (.parquet, .edf, .bdf)")],
+    out: Annotated[Path, typer.Option("--out", help="PNG to write: traces and spectrogram under the map")],
+    bundle: DefaultBundleOpt = None,
+    offset: Annotated[float, typer.Option("--offset", help="start of the window, seconds")] = 0.0,
+    target: Annotated[OptStr, typer.Option("--class", help="class to explain (default: the predicted one)")] = None,
+    backend: BackendOpt = "auto",
+    allow_missing: MissingOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="also print the map as JSON")] = False,
+) -> None:
+    """Occlusion map of one window: which bipolar pairs and seconds drive the prediction."""
+    import json
+
+    from edge.default_model import resolve_bundle
+    from edge.engine import Engine
+    from edge.explain import explain_file
+    from edge.explain_plot import write_explanation
+
+    with Engine(resolve_bundle(bundle, "explain"), backend or "auto") as engine:
+        explanation = explain_file(file, engine, offset_s=offset, target=target, allow_missing=allow_missing)
+    write_explanation(explanation, out)
+    if as_json:
+        print(json.dumps(explanation.to_json()))
+    print(f"{explanation.title()}: wrote {out}", file=sys.stderr)
+
+
+@app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="output directory (JSONL, PNG, demo bundle)")] = Path("demo-out"),
-    bundle: Annotated[OptPath, typer.Option("--bundle", help="use this bundle instead of the demo one")] = None,
-    recording: Annotated[OptPath, typer.Option("--recording", help="recording to replay")] = None,
+    out: Annotated[Path, typer.Option("--out", help="output directory (JSONL, PNG)")] = Path("demo-out"),
+    bundle: DefaultBundleOpt = None,
+    recording: Annotated[OptPath, typer.Option(
+        "--recording", help="recording to replay (default: the shipped synthetic seizure)")] = None,
     seconds: Annotated[float, typer.Option("--seconds", help="how long to show live predictions")] = 60.0,
     speed: Annotated[float, typer.Option("--speed", help="replay speed factor")] = 5.0,
 ) -> None:
     """Replay a recording over loopback LSL into the runtime; leaves JSONL and a PNG timeline."""
     from edge.demo import run_demo
 
-    run_demo(out, bundle, recording, seconds, speed)
+    run_demo(out, bundle, recording, seconds=seconds, speed=speed)
+
+
+@app.command()
+def evaluate(
+    recordings: Annotated[list[Path], typer.Argument(help="long recordings (.edf, .bdf, .parquet), distinct names")],
+    bundle: DefaultBundleOpt = None,
+    annotations: Annotated[OptPath, typer.Option(
+        "--annotations", help="CSV with file, onset_s, offset_s, label (or a TUH .csv_bi)")] = None,
+    out: Annotated[OptPath, typer.Option("--out", help="write scores.csv, summary.json, timeline.png here")] = None,
+    level: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--level", help="alarm levels scored as detections, comma-separated; repeat to score several sets "
+                        "(default: seizure)")] = None,
+    streams: Annotated[int, typer.Option("--streams", help="recordings replayed at once (one engine batch)")] = 8,
+    backend: BackendOpt = None,
+    config: Annotated[OptPath, typer.Option("--config", help="TOML file with a 'run' table")] = None,
+) -> None:
+    """Replay recordings through the live chain and alarm policy; score alarms against annotated seizures."""
+    from edge.config import load_run_config
+    from edge.default_model import resolve_bundle
+    from edge.evaluate import evaluate as run_evaluation
+    from edge.evaluate import table
+
+    run_config = load_run_config(config).replace(backend=backend)
+    level_sets = tuple(tuple(name.strip() for name in text.split(",")) for text in level or ["seizure"])
+    scores, summaries = run_evaluation(recordings, annotations, resolve_bundle(bundle, "evaluate"), config=run_config,
+                                       out=out, level_sets=level_sets, streams=streams)
+    typer.echo(table(scores, summaries[0]))
+    for summary in summaries:
+        typer.echo(f"levels {', '.join(summary.levels)}: sensitivity {_share(summary.sensitivity)} "
+                   f"({summary.detected}/{summary.seizures}), precision {_share(summary.precision)}, "
+                   f"{summary.false_alarms_per_24h:.2f} false alarms per 24 h over {summary.hours:.1f} h, latency "
+                   f"median {_seconds(summary.latency_median_s)} P90 {_seconds(summary.latency_p90_s)}")
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} s"
 
 
 @app.command("sys-info")
@@ -123,6 +212,41 @@ def sys_info(bundle: Annotated[OptPath, typer.Option("--bundle", help="also repo
 
     for key, value in collect(bundle).items():
         print(f"{key}: {value}")
+
+
+
+@app.command()
+def monitor(
+    log: Annotated[Path, typer.Option("--from", help="JSONL log written by `edge run --out` (followed as it grows)")],
+    serve: Annotated[str, typer.Option("--serve", help=ServeHelp)] = "127.0.0.1:8765",
+    serve_token_file: TokenFileOpt = None,
+    config: Annotated[OptPath, typer.Option("--config", help="TOML: alarm levels (run.alarm)")] = None,
+    stale: Annotated[float, typer.Option("--stale", help="seconds without records before a bed is stale")] = 10.0,
+    seconds: Annotated[OptFloat, typer.Option("--for", help="stop after this many seconds")] = None,
+) -> None:
+    """Live ward display of a JSONL log, in a process separate from the runtime."""
+    from edge.config import load_run_config
+    from edge.display.launch import monitor as monitor_log
+    from edge.display.launch import serve_config
+
+    settings = serve_config(serve, token_file=serve_token_file, alarm=load_run_config(config).alarm, stale_s=stale)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    monitor_log(log, settings, seconds=seconds, stop=stop)
+
+
+@app.command()
+def report(
+    log: Annotated[Path, typer.Argument(help="JSONL log written by `edge run --out`")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write (the PNG goes next to it)")],
+    trends: Annotated[OptPath, typer.Option("--trends", help="trends file of the same run")] = None,
+    stream: Annotated[OptStr, typer.Option("--stream", help="the stream to review when the log has several")] = None,
+) -> None:
+    """Static offline review of one recording: timeline, burden, alarms, trends, quality, model, time range."""
+    from edge.report import write_report
+
+    page, png = write_report(log, out, trends=trends, stream=stream)
+    print(f"report: wrote {page} and {png}", file=sys.stderr)
 
 
 def main() -> None:

@@ -10,26 +10,78 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.spec import from_dict, read_toml, require_field
+from edge.config_io import from_dict, read_toml, require_field
+
+# What a window's quality flags can name (edge/quality.py); every flag marks the prediction `flagged`.
+QUALITY_FLAGS = ("missing", "reconstructed", "missing_samples", "range", "flat", "amplitude", "railing", "clipping",
+                 "constant_step", "line_noise")
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Is a window valid EEG? Checked per channel and 1 s block (edge/quality.py, docs/reliability.md).
+
+    The labelled span decides whether a window is predicted; problems elsewhere in the window flag it.
+    Defaults measured on real EEG (`scripts/quality_stats.py`): sparcnet_iiic (12 segments), tests/data
+    (3), hms (4 files) and eegmat (48 EDF at 500 -> 200 Hz), 1 s blocks of the 19 EEG channels.
+    """
+
+    # |x| beyond this is not EEG: the sample is masked (never reaches the model). Real maximum 7.0 mV
+    # (60 Hz hum on sparcnet Other_sample1; seizure SZ_sample2 reaches 5.4 mV); clinical AC amplifiers span
+    # a few mV. A DC-coupled stream must be high-passed before it is sent.
+    range_uv: float = 10_000.0
+    # RMS in 0.5-40 Hz per second beyond this: not EEG (real maximum 1.72 mV, SZ_sample2; median 9-31 uV).
+    amplitude_uv: float = 3_000.0
+    flat_uv: float = 0.5  # peak-to-peak per second below this: flat (real minimum 12 uV, eegmat)
+    # More than `rail_fraction` of a second stuck (same value twice running) at |x| >= rail_uv: a railing
+    # amplifier. Real EEG never repeats a value there (measured 0 on all sets).
+    rail_uv: float = 1000.0
+    rail_fraction: float = 0.01
+    clip_fraction: float = 0.1  # share of a second at exactly its max or min (real maximum 0.02)
+    # Share of a second whose step equals the previous non-zero step: a ramp or test signal. Real maximum
+    # 0.02 (up to 0.33 when the real sets are rounded to 1 uV, as a coarse integer stream would be).
+    step_fraction: float = 0.5
+    # Minor: power within 1 Hz of 50/60 Hz over power in 0.5-40 Hz in some second of a channel.
+    line_noise_ratio: float = 0.5
+    # Flags that still let a prediction into smoothing and the alarm. Hum: 8 of the 12 sparcnet segments
+    # (and 2 of 3 in tests/data) carry it, and the model's own 0.5-20 Hz band-pass removes it, so blocking
+    # alarms on it would silence the monitor on most real recordings. () makes every flag block alarms.
+    alarm_ignores: tuple[str, ...] = ("line_noise",)
+    # A channel is unusable in the labelled span when more than this share of its seconds fail a check,
+    # or more than `channel_missing_share` of its samples are missing; a window with any channel missing
+    # that much, or more than `missing_share` of the span's samples missing overall, is not predicted.
+    label_bad_share: float = 0.2
+    channel_missing_share: float = 0.1
+    missing_share: float = 0.05
+    # Fewest bipolar pairs computable from usable electrodes (absent channels under --allow-missing, or
+    # unusable in the labelled span): 14 of 16 tolerates one lost electrode (each is in at most 2 pairs).
+    min_pairs: int = 14
+
+    def validate(self, where: str = "quality") -> None:
+        for name in ("range_uv", "amplitude_uv", "flat_uv", "rail_uv", "rail_fraction", "clip_fraction",
+                     "step_fraction", "line_noise_ratio"):
+            require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", value=getattr(self, name))
+        for name in ("label_bad_share", "channel_missing_share", "missing_share"):
+            require_field(0 <= getattr(self, name) < 1, f"{where}.{name}", "must be in [0, 1)", value=getattr(self,
+                                                                                                              name))
+        require_field(self.min_pairs >= 1, f"{where}.min_pairs", "must be >= 1", value=self.min_pairs)
+        require_field(set(self.alarm_ignores) <= set(QUALITY_FLAGS), f"{where}.alarm_ignores",
+                      f"must name flags among {', '.join(QUALITY_FLAGS)}", value=self.alarm_ignores)
 
 
 @dataclass(frozen=True)
 class ChainConfig:
-    """Per-stream signal chain: how often to predict and when a discontinuity is a gap."""
+    """Per-stream signal chain: how often to predict, when a discontinuity is a gap, what is valid EEG."""
 
     hop_s: float = 2.0
     # A timestamp jump larger than this (beyond one sample period) is a gap: every stage resets.
     gap_reset_s: float = 0.5
-    # Quality is judged on the most recent seconds of each window.
-    quality_s: float = 10.0
-    flat_uv: float = 0.5  # peak-to-peak below this: flat (disconnected or shorted electrode)
-    rail_uv: float = 1000.0  # |x| at or above this on >1% of samples: railing amplifier
-    rail_fraction: float = 0.01
-    line_noise_ratio: float = 0.5  # power within 1 Hz of 50/60 Hz over power in 0.5-40 Hz
+    quality: QualityConfig = field(default_factory=QualityConfig)
 
     def validate(self, where: str = "chain") -> None:
-        for name in ("hop_s", "gap_reset_s", "quality_s", "flat_uv", "rail_uv", "rail_fraction", "line_noise_ratio"):
-            require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", getattr(self, name))
+        for name in ("hop_s", "gap_reset_s"):
+            require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", value=getattr(self, name))
+        self.quality.validate(f"{where}.quality")
 
 
 @dataclass(frozen=True)
@@ -39,10 +91,21 @@ class WatchdogConfig:
     silence_s: float = 5.0
     resolve_timeout_s: float = 10.0  # how long `edge run` waits for the stream at start-up
     poll_interval_s: float = 0.005  # sleep between polls when no stream had data (pull is non-blocking)
+    # Stream checks (docs/reliability.md): the rate measured from the stream's own timestamps over the
+    # newest `rate_window_s` must be within `rate_tolerance` of the nominal rate, else no predictions.
+    # Off only for deliberate faster-than-real-time replays (tests, `edge demo`).
+    check_rate: bool = True
+    rate_window_s: float = 5.0
+    rate_tolerance: float = 0.1  # relative; timestamp jitter of chunked amplifiers is ~1 % over 5 s
+    inlet_buffer_s: int = 60  # liblsl keeps at most this much of a stream we fall behind on; older samples drop
+    # After the first match, how long to listen for other outlets with the same name (measured on loopback:
+    # a second outlet is heard within 0.5 s in 2 of 8 tries, within 0.8 s in 8 of 8).
+    duplicate_wait_s: float = 1.0
 
     def validate(self, where: str = "watchdog") -> None:
-        for name in ("silence_s", "resolve_timeout_s", "poll_interval_s"):
-            require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", getattr(self, name))
+        for name in ("silence_s", "resolve_timeout_s", "poll_interval_s", "rate_window_s", "rate_tolerance",
+                     "inlet_buffer_s", "duplicate_wait_s"):
+            require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", value=getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -52,22 +115,83 @@ class SmoothingConfig:
     alpha: float = 0.3
 
     def validate(self, where: str = "smoothing") -> None:
-        require_field(self.kind in ("mean", "ema"), f"{where}.kind", "must be 'mean' or 'ema'", self.kind)
-        require_field(self.k >= 1, f"{where}.k", "must be >= 1", self.k)
-        require_field(0 < self.alpha <= 1, f"{where}.alpha", "must be in (0, 1]", self.alpha)
+        require_field(self.kind in ("mean", "ema"), f"{where}.kind", "must be 'mean' or 'ema'", value=self.kind)
+        require_field(self.k >= 1, f"{where}.k", "must be >= 1", value=self.k)
+        require_field(0 < self.alpha <= 1, f"{where}.alpha", "must be in (0, 1]", value=self.alpha)
+
+
+@dataclass(frozen=True)
+class AlarmLevel:
+    """A burden alarm: on when the seizure burden reaches `on`, off below `off`; a new "on" at most every
+    `min_interval_s` (re-alarm throttling). Burden here counts unknown seconds as not seizure."""
+
+    name: str
+    on: float
+    off: float
+    min_interval_s: float = 600.0
+
+    def validate(self, where: str) -> None:
+        require_field(0 < self.off < self.on <= 1, f"{where}.on/off", "must satisfy 0 < off < on <= 1",
+                      value=(self.off, self.on))
+        require_field(self.min_interval_s >= 0, f"{where}.min_interval_s", "must be >= 0", value=self.min_interval_s)
+
+
+# Ceribell-style levels over the burden window (5 min): 10 % = 30 s, 50 %, 90 % (status epilepticus).
+DEFAULT_ALARM_LEVELS: tuple[AlarmLevel, ...] = (
+    AlarmLevel("seizure", 0.10, 0.05), AlarmLevel("prolonged", 0.50, 0.40),
+    AlarmLevel("status_epilepticus", 0.90, 0.80),
+)
 
 
 @dataclass(frozen=True)
 class AlarmConfig:
-    """Hysteresis on the smoothed probability of one class: on at `on`, off below `off`."""
+    """Per-window hysteresis on the smoothed probability of one class (on at `on`, off below `off`), burden
+    levels on the seizure burden, and a "signal" alarm after `signal_after_s` without a valid prediction."""
 
     target: str = "seizure"
     on: float = 0.6
     off: float = 0.4
+    levels: tuple[AlarmLevel, ...] = DEFAULT_ALARM_LEVELS
+    signal_after_s: float = 60.0
 
     def validate(self, where: str = "alarm") -> None:
         require_field(0 < self.off < self.on <= 1, f"{where}.on/off", "must satisfy 0 < off < on <= 1",
-                      (self.off, self.on))
+                      value=(self.off, self.on))
+        names = [level.name for level in self.levels]
+        require_field(len(set(names)) == len(names) and not {"window", "signal"} & set(names), f"{where}.levels",
+                      "names must be unique and not 'window' or 'signal'", value=names)
+        for i, level in enumerate(self.levels):
+            level.validate(f"{where}.levels[{i}]")
+        require_field(self.signal_after_s > 0, f"{where}.signal_after_s", "must be > 0", value=self.signal_after_s)
+
+
+@dataclass(frozen=True)
+class BurdenConfig:
+    """Share of the last `window_s` of stream time per class (docs/monitoring.md)."""
+
+    window_s: float = 300.0
+
+    def validate(self, where: str = "burden") -> None:
+        require_field(self.window_s >= 10, f"{where}.window_s", "must be >= 10 (one labelled span)",
+                      value=self.window_s)
+
+
+@dataclass(frozen=True)
+class TrendsConfig:
+    """qEEG trends per chain every hop (docs/monitoring.md)."""
+
+    enabled: bool = True
+    spectrum_s: float = 2.0  # CDSA and asymmetry: periodogram of the newest seconds of the window
+    aeeg_s: float = 2.0  # aEEG margins: min / max of the 0.5 s envelopes in the newest seconds
+    suppression_uv: float = 5.0  # an epoch is suppressed when |x - mean| stays below this on every pair
+    suppression_s: float = 60.0  # suppression ratio: share of suppressed epochs in the newest seconds
+
+    def validate(self, where: str = "trends") -> None:
+        for name in ("spectrum_s", "aeeg_s", "suppression_uv", "suppression_s"):
+            require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", value=getattr(self, name))
+        require_field(1.0 <= self.spectrum_s <= 50.0, f"{where}.spectrum_s", "must be in [1, 50] s (one window)",
+                      value=self.spectrum_s)
+        require_field(0.5 <= self.aeeg_s <= 50.0, f"{where}.aeeg_s", "must be in [0.5, 50] s", value=self.aeeg_s)
 
 
 @dataclass(frozen=True)
@@ -76,15 +200,26 @@ class RunConfig:
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     alarm: AlarmConfig = field(default_factory=AlarmConfig)
+    burden: BurdenConfig = field(default_factory=BurdenConfig)
+    trends: TrendsConfig = field(default_factory=TrendsConfig)
     backend: str = "auto"
     threads: int = 0  # onnxruntime intra-op threads; 0 lets onnxruntime choose
+    max_batch: int = 32  # windows per engine call: bounds the engine's memory however many streams are due
+    # A due window older than this (stream clock) is shed, keeping each stream's newest: a stream that
+    # falls behind catches up instead of queueing stale windows (and memory).
+    max_lag_s: float = 10.0
+    signature_key: str | None = None  # ed25519 public key file: refuse bundles whose SHA256SUMS it did not sign
 
     def validate(self) -> RunConfig:
         self.chain.validate("run.chain")
         self.watchdog.validate("run.watchdog")
         self.smoothing.validate("run.smoothing")
         self.alarm.validate("run.alarm")
-        require_field(self.threads >= 0, "run.threads", "must be >= 0", self.threads)
+        self.burden.validate("run.burden")
+        self.trends.validate("run.trends")
+        require_field(self.threads >= 0, "run.threads", "must be >= 0", value=self.threads)
+        require_field(self.max_batch >= 1, "run.max_batch", "must be >= 1", value=self.max_batch)
+        require_field(self.max_lag_s > 0, "run.max_lag_s", "must be > 0", value=self.max_lag_s)
         return self
 
     def replace(self, **sections: object) -> RunConfig:

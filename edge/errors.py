@@ -21,7 +21,7 @@ class MissingExtraError(EegEdgeError, ImportError):
     """An optional dependency is not installed."""
 
 
-def require(module: str, extra: str):
+def import_extra(module: str, extra: str):
     """Import an optional dependency lazily, or raise an error that names the extra to install."""
     import importlib
 

@@ -1,11 +1,18 @@
-"""The live loop: poll every LSL stream, run the windows due across streams in one batched engine call,
-smooth, raise/clear alarms, and hand records to the sinks. A silent stream yields status records only."""
+"""The live loop: poll every source (LSL inlets for `edge run`), run the windows due across streams in
+capped engine batches, smooth, raise/clear alarms, and hand records to the sinks.
+
+Faults stay local (docs/reliability.md): a silent stream yields status records only; a stream off its
+nominal rate is not predicted; a stream that falls behind sheds its oldest due windows; a failing sink
+is disabled with one status record while the loop, the other sinks and the alarms go on.
+"""
 
 from __future__ import annotations
 
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,71 +22,118 @@ from edge.chain import SignalChain, Status, Window
 from edge.channels import build_channel_map
 from edge.config import RunConfig
 from edge.engine import Engine
-from edge.lsl_source import LslSource, StreamLayout
-from edge.records import alarm_record, prediction_record, status_record
-from edge.sinks import Sink
-from edge.smoothing import Alarm, Smoother
+from edge.errors import DataError
+from edge.lsl_source import LslSource, StreamRequest
+from edge.monitor import StreamMonitor
+from edge.records import prediction_record, status_record
+from edge.sinks import Sink, describe_sink
+from edge.smoothing import Smoother
+from edge.source import Source, StreamLayout
+from edge.stream_rate import RateMonitor
 from edge.timing import StageTimer
 
-
-@dataclass(frozen=True)
-class StreamRequest:
-    name: str
-    stream_type: str | None = "EEG"
-    source_id: str | None = None
+__all__ = ["Runtime", "StreamRequest", "run_streams"]
 
 
 @dataclass
-class StreamWorker:
-    """Everything stateful about one stream: the chain (which resets itself on a gap), smoothing, alarm."""
+class StreamState:
+    """Everything stateful about one stream: the chain (which resets itself on a gap), smoothing, and the
+    monitor (burden, alarm policy, trends: edge/monitor.py)."""
 
-    source: LslSource
+    source: Source
+    layout: StreamLayout
     chain: SignalChain
+    rate: RateMonitor
     smoother: Smoother
-    alarm: Alarm
+    monitor: StreamMonitor
+    rate_bad: bool = False
     next_silence_status: float = field(default=0.0)
+    next_rate_status: float = field(default=0.0)
 
     def reset_outputs(self) -> None:
-        """After a gap or a reconnect, smoothing and the alarm must not carry over older predictions."""
+        """After a gap or a reconnect, smoothing and the per-window alarm must not carry over older predictions;
+        the burden (on stream time) and its alarm levels go on."""
         self.smoother.reset()
-        self.alarm.reset()
+        self.monitor.policy.reset_window()
 
 
 class Runtime:
-    def __init__(self, engine: Engine, requests: list[StreamRequest], sinks: list[Sink], config: RunConfig,
-                 allow_missing: bool = False, counter_label: str | None = None, timing: bool = False) -> None:
+    def __init__(self, engine: Engine, sources: Sequence[Source | StreamRequest], sinks: list[Sink],
+                 config: RunConfig, *, allow_missing: bool = False, counter_label: str | None = None,
+                 timing: bool = False) -> None:
+        """`sources`: ready Source objects (e.g. a file source offline) or StreamRequests for LSL inlets."""
         self.engine = engine
-        self.sinks = sinks
+        self.sinks = list(sinks)
+        self.failed_sinks: list[Sink] = []  # disabled after an error; still closed at the end
         self.config = config
         self.allow_missing = allow_missing
         self.counter_label = counter_label
         self.timer = StageTimer(timing)
-        self.workers: list[StreamWorker] = []
-        sources = [LslSource(r.name, r.stream_type, r.source_id, config.watchdog) for r in requests]
+        self.workers: list[StreamState] = []
+        opened = [LslSource.from_request(s, config.watchdog) if isinstance(s, StreamRequest) else s for s in sources]
         try:
-            for source in sources:
-                chain = self._chain(source.open())
-                self.workers.append(StreamWorker(source, chain, Smoother(config.smoothing), Alarm(config.alarm)))
+            # opened side by side: each LSL source listens ~1 s for duplicate names
+            with ThreadPoolExecutor(max_workers=min(16, len(opened)) or 1) as pool:
+                layouts = list(pool.map(lambda source: source.open(), opened))
+            self.workers = [self._worker(source, layout) for source, layout in zip(opened, layouts, strict=True)]
         except BaseException:
-            for source in sources:  # no inlet outlives a failed start
+            for source in opened:  # no inlet outlives a failed start
                 source.close()
             raise
         self.predictions = 0
 
-    def _chain(self, layout: StreamLayout, segment: int = 0) -> SignalChain:
+    def _worker(self, source: Source, layout: StreamLayout, segment: int = 0, *,
+                monitor: StreamMonitor | None = None) -> StreamState:
         counter = self.counter_label if self.counter_label in layout.labels else None
         channel_map = build_channel_map(layout.labels, layout.units, self.engine.spec.frontend.montage,
-                                        self.allow_missing, counter)
-        return SignalChain(channel_map, layout.sample_rate_hz, self.config.chain, timer=self.timer, segment=segment)
+                                        allow_missing=self.allow_missing, counter_label=counter)
+        chain = SignalChain(channel_map, layout.sample_rate_hz, self.config.chain, timer=self.timer, segment=segment)
+        rate = RateMonitor(layout.sample_rate_hz, window_s=self.config.watchdog.rate_window_s,
+                           gap_s=self.config.chain.gap_reset_s)
+        monitor = monitor or StreamMonitor(self.config, self.engine.model_id)
+        return StreamState(source, layout, chain, rate, Smoother(self.config.smoothing), monitor)
 
-    def emit(self, record: dict[str, Any]) -> None:
+    def emit(self, record: dict[str, Any], worker: StreamState | None = None) -> None:
+        """To every working sink; a stream's records carry the source_id and hostname of its producer. A stream's
+        status records also go to its monitor (the signal alarm counts time without valid predictions)."""
+        if worker is not None:
+            record = {**record, **worker.layout.identity}
         with self.timer.stage("sinks"):
-            for sink in self.sinks:
-                sink.write(record)
+            for sink in list(self.sinks):
+                try:
+                    sink.write(record)
+                except Exception as exc:  # one broken output must not silence the others
+                    self._disable(sink, exc)
+        if worker is not None and record["type"] == "status":
+            for event in worker.monitor.on_status(record["kind"], record["t"]):
+                self.emit(event.record(worker.source.name), worker)
+
+    def _disable(self, sink: Sink, exc: Exception) -> None:
+        self.sinks.remove(sink)
+        self.failed_sinks.append(sink)
+        target = describe_sink(sink)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+        message = f"output {target} failed ({reason}); it is disabled, the other outputs and alarms go on"
+        print(f"edge: {message}", file=sys.stderr, flush=True)
+        self.emit({"type": "status", "stream": "edge", "kind": "sink_failed", "t": None, "message": message,
+                   "sink": target})
+
+    def _observe(self, worker: StreamState, window: Window) -> None:
+        """Sinks that show the EEG itself (the live display) get each predicted window: a reference, which
+        they must not modify or hold the loop for; one that raises is disabled like a failing sink."""
+        with self.timer.stage("sinks"):
+            for sink in list(self.sinks):
+                observe = getattr(sink, "observe_window", None)
+                if observe is None:
+                    continue
+                try:
+                    observe(worker.source.name, window)
+                except Exception as exc:
+                    self._disable(sink, exc)
 
     def step(self) -> bool:
         """One poll of every stream; True when any stream delivered samples."""
-        due: list[tuple[StreamWorker, Window]] = []
+        due: list[tuple[StreamState, Window]] = []
         got_data = False
         for worker in self.workers:
             with self.timer.stage("pull"):
@@ -89,18 +143,77 @@ class Runtime:
                 continue
             got_data = True
             samples, stamps = pulled
+            measured = self._check_rate(worker, stamps)
+            if measured is False:
+                continue
+            windows: list[Window] = []
             for event in worker.chain.push(samples, stamps, arrival=time.perf_counter()):
                 if isinstance(event, Status):
                     if event.kind == "gap":
                         worker.reset_outputs()
-                    self.emit(status_record(worker.source.name, event))
+                    self.emit(status_record(worker.source.name, event), worker)
                 else:
-                    due.append((worker, event))
-        if due:
-            self._predict(due)
+                    windows.append(event)
+            if windows and measured is None:
+                self.emit(status_record(worker.source.name, Status(
+                    "rate", windows[-1].t_end, f"{len(windows)} window(s) not predicted: the arrival rate is not "
+                    f"measured yet (needs {self.config.watchdog.rate_window_s:g} s of timestamps)")), worker)
+                continue
+            due.extend((worker, window) for window in self._shed(worker, windows))
+        for start in range(0, len(due), self.config.max_batch):  # capped batches bound the engine's memory
+            self._predict(due[start:start + self.config.max_batch])
         return got_data
 
-    def _watch(self, worker: StreamWorker) -> None:
+    def _check_rate(self, worker: StreamState, stamps: np.ndarray) -> bool | None:
+        """True when the stream runs at its nominal rate, None while not yet measured, False when off it:
+        then its samples are dropped (the chain restarts once the rate is back), with a status every hop.
+        Off: the samples' timestamps say another rate, or they run ahead of this machine's clock (a producer
+        sending faster than real time under nominal timestamps)."""
+        watchdog = self.config.watchdog
+        if not watchdog.check_rate:
+            return True
+        ratio = worker.rate.update(stamps)
+        nominal = worker.layout.sample_rate_hz
+        ahead = float(stamps[-1]) - worker.source.now()
+        problem = None
+        if ahead > watchdog.rate_tolerance * watchdog.rate_window_s:
+            problem = f"timestamps run {ahead:.1f} s ahead of this machine's clock (samples sent faster than real time)"
+        elif ratio is not None and abs(ratio - 1.0) > watchdog.rate_tolerance:
+            problem = (f"samples arrive at {ratio:.2f}x the nominal {nominal:g} Hz (their timestamps over "
+                       f"{watchdog.rate_window_s:g} s)")
+        if problem is None:
+            if worker.rate_bad and ratio is not None:
+                worker.rate_bad = False
+                self.emit(status_record(worker.source.name, Status(
+                    "rate_ok", float(stamps[-1]), f"back at the nominal {nominal:g} Hz; predictions resume "
+                    "after a full window")), worker)
+            return None if ratio is None else True
+        if not worker.rate_bad:
+            worker.rate_bad = True
+            worker.chain.reset()
+            worker.reset_outputs()
+        now = time.monotonic()
+        if now >= worker.next_rate_status:
+            worker.next_rate_status = now + self.config.chain.hop_s
+            self.emit(status_record(worker.source.name, Status(
+                "rate", float(stamps[-1]), f"{problem}: no predictions until the rate is back within "
+                f"{watchdog.rate_tolerance:.0%}")), worker)
+        return False
+
+    def _shed(self, worker: StreamState, windows: list[Window]) -> list[Window]:
+        """Keep the newest window and those at most `max_lag_s` behind the stream's clock; shed the rest."""
+        if len(windows) <= 1:
+            return windows
+        now = worker.source.now()
+        kept = [w for w in windows[:-1] if now - w.t_end <= self.config.max_lag_s] + [windows[-1]]
+        if len(kept) < len(windows):
+            self.emit(status_record(worker.source.name, Status(
+                "shed", windows[-1].t_end, f"fell behind: shed {len(windows) - len(kept)} due window(s) more than "
+                f"{self.config.max_lag_s:g} s old; predicting the newest ({now - windows[-1].t_end:.1f} s behind)")),
+                worker)
+        return kept
+
+    def _watch(self, worker: StreamState) -> None:
         """No samples this poll: after `silence_s`, status records every hop and a look for a restarted outlet."""
         silent = worker.source.silent_for()
         if silent < self.config.watchdog.silence_s:
@@ -109,32 +222,50 @@ class Runtime:
         if now >= worker.next_silence_status:
             worker.next_silence_status = now + self.config.chain.hop_s
             self.emit(status_record(worker.source.name, Status(
-                "no_data", _lsl_clock(), f"no samples for {silent:.1f} s; looking for the stream again")))
-        layout = worker.source.find_restarted()
+                "no_data", worker.source.now(), f"no samples for {silent:.1f} s; looking for the stream again")),
+                worker)
+        try:
+            layout = worker.source.find_restarted()
+        except DataError as exc:  # a restarted outlet that fails the stream checks: say so, keep looking
+            self.emit(status_record(worker.source.name, Status("refused", worker.source.now(), str(exc))), worker)
+            return
         if layout is not None:
-            worker.chain = self._chain(layout, worker.chain.segment)
-            worker.reset_outputs()
+            fresh = self._worker(worker.source, layout, worker.chain.segment, monitor=worker.monitor)
+            self.workers[self.workers.index(worker)] = fresh
             self.emit(status_record(worker.source.name, Status(
-                "reconnected", _lsl_clock(), f"stream found again (source_id {layout.source_id!r}); "
-                "predictions resume after a full window")))
+                "reconnected", worker.source.now(), f"stream found again (source_id {layout.source_id!r} on "
+                f"{layout.hostname!r}); predictions resume after a full window")), fresh)
 
-    def _predict(self, due: list[tuple[StreamWorker, Window]]) -> None:
+    def _predict(self, due: list[tuple[StreamState, Window]]) -> None:
         with self.timer.stage("batch"):
             batch = np.stack([window.data for _, window in due])
         with self.timer.stage("engine"):
             probs = self.engine.predict(batch)
         for (worker, window), p in zip(due, probs, strict=True):
-            with self.timer.stage("smooth"):
-                smoothed = worker.smoother.update(p)
-                change = worker.alarm.update(smoothed)
-            record = prediction_record(worker.source.name, window, p, smoothed, self.engine.model_id,
-                                       time.perf_counter(), _lsl_clock())
-            self.emit(record)
+            if not np.all(np.isfinite(p)):  # never a prediction, never into smoothing (docs/reliability.md)
+                self.emit(status_record(worker.source.name, Status(
+                    "invalid_output", window.t_end, f"the model returned non-finite probabilities for the window "
+                    f"{window.t_start:.2f}-{window.t_end:.2f}: not predicted, smoothing and alarm skipped")), worker)
+                continue
+            smoothed, trends = None, None
+            if window.alarm_eligible:  # alarms only from valid, finite, unflagged predictions (bar alarm_ignores)
+                with self.timer.stage("smooth"):
+                    smoothed = worker.smoother.update(p)
+                with self.timer.stage("monitor"):
+                    burden, events = worker.monitor.on_prediction(window, p, smoothed)
+                    trends = worker.monitor.on_window(worker.source.name, window)
+            else:
+                burden, events = worker.monitor.current_burden(), worker.monitor.on_ineligible(window)
+            record = prediction_record(worker.source.name, window, p, smoothed=smoothed, model_id=self.engine.model_id,
+                                       emitted=time.perf_counter(), emitted_clock=worker.source.now())
+            record["burden"] = None if burden is None else burden.record()
+            self.emit(record, worker)
+            self._observe(worker, window)
             self.predictions += 1
-            if change is not None:
-                target = self.config.alarm.target
-                self.emit(alarm_record(worker.source.name, change, target, float(smoothed[worker.alarm.index]),
-                                       window.t_end))
+            if trends is not None:
+                self.emit(trends, worker)
+            for event in events:
+                self.emit(event.record(worker.source.name), worker)
 
     def run(self, seconds: float | None = None, stop: threading.Event | None = None) -> None:
         deadline = None if seconds is None else time.monotonic() + seconds
@@ -146,36 +277,39 @@ class Runtime:
     def close(self) -> None:
         for worker in self.workers:
             worker.source.close()
-        for sink in self.sinks:
-            sink.close()
+        for sink in [*self.sinks, *self.failed_sinks]:
+            try:
+                sink.close()
+            except Exception as exc:  # closing one output must not stop closing the others
+                print(f"edge: closing output {describe_sink(sink)} failed ({exc})", file=sys.stderr, flush=True)
 
 
-def _lsl_clock() -> float:
-    import pylsl
-
-    return pylsl.local_clock()
-
-
-def run_streams(bundle: str, requests: list[StreamRequest], config: RunConfig, out: str | None = None,
-                lsl_out: bool = False, console: bool = True, seconds: float | None = None,
+def run_streams(bundle: str, sources: Sequence[Source | StreamRequest], config: RunConfig, *,
+                out: str | None = None, lsl_out: bool = False, console: bool = True, seconds: float | None = None,
                 allow_missing: bool = False, counter_label: str | None = None,
-                stop: threading.Event | None = None, timing: bool = False) -> int:
-    """`edge run`: open the bundle and the streams, run until `seconds` pass or `stop`; returns predictions."""
+                stop: threading.Event | None = None, timing: bool = False, extra_sinks: Sequence[Sink] = ()) -> int:
+    """`edge run`: open the bundle and the streams, run until `seconds` pass or `stop`; returns predictions.
+    `extra_sinks` (e.g. the live display's) get the records after the others, and are closed with them."""
     from edge.sinks.console import ConsoleSink
     from edge.sinks.jsonl import JsonlSink
     from edge.sinks.lsl_out import LslSink
+    from edge.sinks.trends_file import TrendsFileSink, trends_path
 
-    engine = Engine(bundle, config.backend, config.threads)
+    engine = Engine(bundle, config.backend, config.threads, public_key=config.signature_key)
     sinks: list[Sink] = []
     if out:
-        sinks.append(JsonlSink(out))
+        sinks.append(JsonlSink(out, skip=frozenset({"trends"})))
+        if config.trends.enabled:
+            sinks.append(TrendsFileSink(trends_path(out)))
     if lsl_out:
-        sinks.append(LslSink(engine.model_id, [r.name for r in requests]))
+        sinks.append(LslSink(engine.model_id, [s.name for s in sources], hop_s=config.chain.hop_s))
     if console:
         sinks.append(ConsoleSink())
+    sinks.extend(extra_sinks)
     runtime = None
     try:
-        runtime = Runtime(engine, requests, sinks, config, allow_missing, counter_label, timing)
+        runtime = Runtime(engine, sources, sinks, config, allow_missing=allow_missing, counter_label=counter_label,
+                          timing=timing)
         runtime.run(seconds, stop)
         if timing:
             for stage, stats in sorted(runtime.timer.summary().items(), key=lambda kv: -kv[1]["total_ms"]):

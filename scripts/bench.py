@@ -37,11 +37,12 @@ from benchdoc import replace_section  # noqa: E402  (scripts/ is sys.path[0] whe
 from edge.chain import SignalChain, Window  # noqa: E402
 from edge.channels import build_channel_map  # noqa: E402
 from edge.config import ChainConfig, SmoothingConfig  # noqa: E402
+from edge.contract import CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES  # noqa: E402
 from edge.engine import Engine  # noqa: E402
+from edge.model_spec import ModelSpec  # noqa: E402
 from edge.records import prediction_record  # noqa: E402
 from edge.replay import COUNTER_LABEL, Player, ReplayConfig  # noqa: E402
 from edge.smoothing import Smoother  # noqa: E402
-from edge.spec import CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES, ModelSpec  # noqa: E402
 from edge.testing import synthetic_eeg, write_parquet  # noqa: E402
 from edge.timing import StageTimer  # noqa: E402
 
@@ -58,7 +59,7 @@ def build_bundle(directory: Path):
     """Default mel2d, untrained (latency does not depend on the weights), exported with the calibrate API."""
     import torch
 
-    from calibrate.export import export_onnx, export_pt2
+    from calibrate.export import export_onnx
     from edge.bundle import ONNX_FILE, save_spec, write_checksums
     from train.models import ProbabilityModel, create_model
 
@@ -67,7 +68,6 @@ def build_bundle(directory: Path):
     model = ProbabilityModel(create_model(MODEL, spec.frontend)).eval()
     directory.mkdir(parents=True, exist_ok=True)
     export_onnx(model, spec, directory / ONNX_FILE)
-    export_pt2(model, spec, directory / "model.pt2")
     save_spec(directory, spec)
     write_checksums(directory)
     return model
@@ -83,7 +83,7 @@ def full_chains(count: int, steps: int, timer: StageTimer) -> tuple[list[SignalC
     return chains, data
 
 
-def chain_latency(engine: Engine, batch: int, steps: int, timer: StageTimer) -> list[float]:
+def chain_latency(engine: Engine, batch: int, steps: int, *, timer: StageTimer) -> list[float]:
     """Seconds from pushing the hop that completes B windows to B finished prediction records."""
     chains, data = full_chains(batch, steps, timer)
     smoothers = [Smoother(SmoothingConfig()) for _ in chains]
@@ -98,7 +98,8 @@ def chain_latency(engine: Engine, batch: int, steps: int, timer: StageTimer) -> 
             probs = engine.predict(np.stack([w.data for w in windows]))
         with timer.stage("smooth+record"):
             for window, p, smoother in zip(windows, probs, smoothers, strict=True):
-                prediction_record("bench", window, p, smoother.update(p), engine.model_id, time.perf_counter(), 0.0)
+                prediction_record("bench", window, p, smoothed=smoother.update(p), model_id=engine.model_id,
+                                  emitted=time.perf_counter(), emitted_clock=0.0)
         if step:  # the first step warms the session up
             durations.append(time.perf_counter() - start)
     return durations
@@ -123,16 +124,22 @@ def steps_for(batch: int, quick: bool) -> int:
     return max(3, (60 if batch == 1 else 12 if batch == 8 else 5) // (3 if quick else 1))
 
 
-def live_run(bundle: Path, recording: Path, streams: int, speed: float, seconds: float, workdir: Path) -> dict:
-    """`edge run` in a child process on `streams` replays at `speed`x; its records, peak RSS and samples sent."""
+def live_run(bundle: Path, recording: Path, streams: int, *, speed: float, seconds: float, workdir: Path,
+             extra_args: tuple[str, ...] = ()) -> dict:
+    """`edge run` in a child process on `streams` replays at `speed`x; its records, peak RSS and samples sent.
+    `extra_args` go to `edge run` too (scripts/bench_display.py: `--serve PORT`)."""
     names = [f"bench-{os.getpid()}-{i}-{time.monotonic_ns() % 10**8}" for i in range(streams)]
     out = workdir / f"live-{streams}-{speed:g}.jsonl"
     out.unlink(missing_ok=True)
     players = [Player(read(recording), ReplayConfig(name=n, speed=speed, loop=True, counter=True)) for n in names]
+    config = workdir / "faster-than-real-time.toml"  # N streams emulated by fewer outlets at N/outlets x
+    config.write_text("[run.watchdog]\ncheck_rate = false\n")
     command = [sys.executable, "-c", "from edge.cli import main; main()", "run", "--bundle", str(bundle),
-               "--backend", "onnxruntime", "--for", str(seconds), "--out", str(out), "--counter", COUNTER_LABEL]
+               "--backend", "onnxruntime", "--for", str(seconds), "--out", str(out), "--counter", COUNTER_LABEL,
+               "--config", str(config)]
     for name in names:
         command += ["--stream", name]
+    command += extra_args
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "LSLAPICFG": os.environ["LSLAPICFG"]})
     stop = threading.Event()
@@ -168,7 +175,7 @@ _RECORDINGS: dict[Path, object] = {}
 
 
 def read(path: Path):
-    from edge.recordings import read_recording
+    from edge.input_files import read_recording
 
     if path not in _RECORDINGS:
         _RECORDINGS[path] = read_recording(path)
@@ -219,7 +226,7 @@ def main() -> None:
     recording = write_parquet(work / "bench.parquet", synthetic_eeg(120.0))
 
     rows, stages = [], {}
-    backends = ["onnxruntime", "torch"]
+    backends = ["onnxruntime"]  # the bedside runners; eager torch is timed below
     from edge.backends import _tensorrt_engine
 
     if _tensorrt_engine(bundle) is not None:
@@ -229,7 +236,7 @@ def main() -> None:
         with Engine(bundle, backend) as engine:
             for batch in BATCHES:
                 timer = StageTimer(enabled=batch == 1)
-                durations = chain_latency(engine, batch, steps_for(batch, args.quick), timer)
+                durations = chain_latency(engine, batch, steps_for(batch, args.quick), timer=timer)
                 results[backend, batch] = percentiles([1e3 * d for d in durations])
                 if batch == 1:
                     stages[backend] = timer.summary()
@@ -242,7 +249,7 @@ def main() -> None:
         rows.append(f"| {name} | {batch} | {p50:.1f} | {p99:.1f} | {p50 / batch:.2f} |")
 
     print("bench: one stream over loopback LSL (edge run in a child process)", flush=True)
-    single = live_run(bundle, recording, 1, 5.0, 20.0 if args.quick else 40.0, work)
+    single = live_run(bundle, recording, 1, speed=5.0, seconds=20.0 if args.quick else 40.0, workdir=work)
     health = stream_health(single)
     latency = [r["latency_ms"] for r in single["records"] if r["type"] == "prediction"]
     arrival_p50, arrival_p99 = percentiles(latency)
@@ -252,7 +259,8 @@ def main() -> None:
     def keeps_up(streams: int) -> bool:
         outlets = min(8, streams)
         speed = streams / outlets
-        run = live_run(bundle, recording, outlets, speed, WINDOW_SAMPLES / SAMPLE_RATE_HZ / speed + 15.0, work)
+        run = live_run(bundle, recording, outlets, speed=speed,
+                       seconds=WINDOW_SAMPLES / SAMPLE_RATE_HZ / speed + 15.0, workdir=work)
         result = stream_health(run)
         ok = result["dropped"] == 0 and result["min_per_stream"] >= 5 and result["lag_p99"] < 1000.0
         capacity_rows.append(f"| {streams} | {outlets} x {speed:g}x | {result['predictions']} | {result['dropped']} | "

@@ -48,7 +48,7 @@ FIGURE = "figures/train_ddp_vs_single.png"  # relative to the benchmarks documen
 def loader_rate(windows, batch_size: int, batches: int) -> tuple[float, float]:
     """Windows/s of the training loader over the same batches twice: the first pass reads the memory-mapped
     window cache from disk (a run's first epoch), the second from the page cache (every later epoch)."""
-    keys = epoch_order(np.arange(len(windows)), 0, 0, 0, windows.margin)[: batch_size * batches]
+    keys = epoch_order(np.arange(len(windows)), 0, 0, epoch=0, max_shift=windows.margin)[: batch_size * batches]
     rates = []
     for _ in range(2):
         started = time.perf_counter()
@@ -57,7 +57,7 @@ def loader_rate(windows, batch_size: int, batches: int) -> tuple[float, float]:
     return rates[0], rates[1]
 
 
-def step_rate(model: str, windows, batch_size: int, steps: int, device: str = "cpu") -> float:
+def step_rate(model: str, windows, batch_size: int, *, steps: int, device: str = "cpu") -> float:
     """Windows/s of Trainer.step (the whole optimizer step of `train fit`) on pre-loaded batches.
 
     On CUDA the step runs under bf16 autocast (FitConfig's run.amp), and the clock is read only once the
@@ -68,7 +68,7 @@ def step_rate(model: str, windows, batch_size: int, steps: int, device: str = "c
     prior = torch.as_tensor(class_prior(windows.targets), dtype=torch.float32)
     trainer = build_trainer(config, DistContext(0, 1, resolve_device(device)), prior)
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
-    keys = epoch_order(np.arange(len(windows)), 0, 0, 0, windows.margin)
+    keys = epoch_order(np.arange(len(windows)), 0, 0, epoch=0, max_shift=windows.margin)
     keys = [keys[i % len(keys)] for i in range(batch_size * (steps + 1))]  # repeats windows if there are too few
     batches = list(make_loader(windows, keys, batch_size, num_workers=0))
     trainer.model.train()
@@ -89,7 +89,7 @@ def throughput_table(data: Path, steps: int) -> list[str]:
     lines = ["| model | training step, windows/s | loader, first read, windows/s | loader, page cache, windows/s | "
              "loader (page cache) / step |", "|---|---|---|---|---|"]
     for model in ("mel2d", "grouped1d"):
-        rate = step_rate(model, windows, batch, steps)
+        rate = step_rate(model, windows, batch, steps=steps)
         lines.append(f"| {model} (defaults) | {rate:.1f} | {cold:.0f} | {warm:.0f} | {warm / rate:.0f}x |")
         print(lines[-1], flush=True)
     return lines
@@ -139,7 +139,7 @@ def fit_gap_rows(pairs: list[tuple[Path, Path]], rows: int = 800) -> list[str]:
         reports = []
         for part in (np.setdiff1d(np.arange(len(windows)), held), held):
             sample = np.sort(rng.choice(part, min(rows, len(part)), replace=False))
-            probs = predict_probs(model, windows, sample, 32, torch.device("cpu"))
+            probs = predict_probs(model, windows, sample, batch_size=32, device=torch.device("cpu"))
             reports.append(evaluate_predictions(targets[sample], probs, prior))
         train, test = reports
         lines.append(f"| {bundle.name} | {train.kl:.3f} | {test.kl:.3f} | {train.prior_kl:.3f} / {test.prior_kl:.3f} |")

@@ -37,9 +37,9 @@ def held_out_kl(bundle: Path, windows, windows_count: int) -> tuple[float, float
     targets = np.asarray(windows.targets[held_out], dtype=np.float64)
     device = torch.device("cpu")
     with torch.no_grad():
-        stored = score(targets, predict_probs(model, windows, held_out, BATCH, device))
-        used = recalibrate_batchnorm(model, windows, training, windows_count, BATCH, device)
-        recomputed = score(targets, predict_probs(model, windows, held_out, BATCH, device))
+        stored = score(targets, predict_probs(model, windows, held_out, batch_size=BATCH, device=device))
+        used = recalibrate_batchnorm(model, windows, training, count=windows_count, batch_size=BATCH, device=device)
+        recomputed = score(targets, predict_probs(model, windows, held_out, batch_size=BATCH, device=device))
     return stored, recomputed, used
 
 

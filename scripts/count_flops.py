@@ -15,7 +15,8 @@ from pathlib import Path
 from benchdoc import replace_section  # scripts/ is sys.path[0] when run as a script
 from torch import nn
 
-from edge.spec import WINDOW_SAMPLES, FrontEndConfig
+from edge.contract import WINDOW_SAMPLES
+from edge.model_spec import FrontEndConfig
 from train.models import create_model, list_models
 from train.models.cost import ModelCost, model_cost
 from train.models.frontend import MelImageFrontEnd, SignalFrontEnd

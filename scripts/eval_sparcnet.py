@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.contract import CLASSES
 from edge.errors import DataError
-from edge.spec import CLASSES
 from train.data import fill_gaps
 from train.data.eeg_file import read_eeg_file
 from train.metric import score

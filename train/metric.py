@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge.contract import CLASSES
 from edge.errors import DataError
-from edge.spec import CLASSES
 
 EPSILON = 1e-15
 # Rows must sum to 1 within this absolute tolerance. float32 softmax over six classes is exact to a

@@ -5,8 +5,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from edge.contract import CHANNELS, SAMPLE_RATE_HZ
 from edge.errors import DataError
-from edge.spec import CHANNELS, SAMPLE_RATE_HZ
 from train.data import load_table, validate_layout
 from train.data.writer import train_columns, write_csv, write_eeg_parquet
 
@@ -20,7 +20,7 @@ def layout(tmp_path: Path) -> Path:
         signals = rng.normal(0, 20, size=(len(CHANNELS), seconds * SAMPLE_RATE_HZ))
         write_eeg_parquet(tmp_path / "train_eegs" / f"{eeg_id}.parquet", signals)
     votes = np.array([[3, 0, 0, 0, 0, 0], [2, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 12]])
-    write_csv(tmp_path, "train", train_columns([11, 11, 22], [0.0, 10.0, 0.0], [7, 7, 8], votes))
+    write_csv(tmp_path, "train", train_columns([11, 11, 22], [0.0, 10.0, 0.0], [7, 7, 8], votes=votes))
     return tmp_path
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.csv as pcsv
 
-from edge.spec import VOTE_COLUMNS
+from edge.contract import VOTE_COLUMNS
 from train.data import build_window_set, load_table
 from train.data.eeg_file import read_eeg_file
 from train.data.sparcnet import sparcnet_layout

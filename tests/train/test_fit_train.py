@@ -17,12 +17,13 @@ import torch
 
 from edge.bundle import verify_checksums
 from edge.cli_support import run_app
-from edge.spec import VOTE_COLUMNS
+from edge.contract import VOTE_COLUMNS
 from train.checkpoint import load_bundle_model
 from train.data import build_window_set
+from train.fit.calibration import scale_probs
 from train.fit.config import load_config
 from train.fit.evaluate import predict_probs
-from train.fit.run import checkpoint_root, fit
+from train.fit.run import checkpoint_root, fit, set_temperature
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "configs" / "tiny.toml"
@@ -49,7 +50,7 @@ def test_tiny_config_trains_in_under_a_minute_into_a_verified_bundle(tiny_run, l
     assert seconds < 60
     bundle = summary.bundle
     for name in ("spec.json", "weights.safetensors", "metrics.json", "oof.csv", "training_curves.png",
-                 "confusion_matrix.png", "SHA256SUMS"):
+                 "confusion_matrix.png", "reliability.png", "SHA256SUMS"):
         assert (bundle / name).is_file(), name
     verify_checksums(bundle)
     assert not checkpoint_root(bundle).exists()  # checkpoints are cleaned up after success
@@ -60,13 +61,19 @@ def test_tiny_config_trains_in_under_a_minute_into_a_verified_bundle(tiny_run, l
     model, spec = load_bundle_model(bundle)
     assert spec.training["config"]["model"]["name"] == "grouped1d"
     assert spec.training["metrics"]["final_model"] == "fold0"
-    # The shipped weights are fold 0's model: they reproduce its out-of-fold predictions.
+    # The shipped weights are fold 0's model: at temperature 1 they reproduce its out-of-fold predictions,
+    # and as shipped they emit those predictions scaled by the fitted temperature.
+    temperature = float(model.calibration.temperature)
+    assert temperature == pytest.approx(metrics["calibration"]["temperature"]) and temperature != 1.0
     windows = build_window_set(layout, split="train", margin=0)
     with (bundle / "oof.csv").open() as fh:
         order = [int(r["label_id"]) for r in csv.DictReader(fh)]
     rows = np.array([int(np.flatnonzero(windows.label_ids == label)[0]) for label in order])
-    preds = predict_probs(model, windows, rows, 16, torch.device("cpu"))
+    shipped = predict_probs(model, windows, rows, batch_size=16, device=torch.device("cpu"))
+    set_temperature(model, 1.0)
+    preds = predict_probs(model, windows, rows, batch_size=16, device=torch.device("cpu"))
     np.testing.assert_allclose(preds, _oof(bundle), atol=2e-6)
+    np.testing.assert_allclose(shipped, scale_probs(preds, temperature), atol=1e-5)
 
 
 @pytest.mark.slow

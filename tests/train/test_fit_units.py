@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from edge.contract import CHANNELS, hemisphere_flip_permutation
 from edge.errors import SpecError
-from edge.spec import CHANNELS, hemisphere_flip_permutation
 from train.fit.augment import augment_batch, cutout, flip_hemispheres, step_rng
 from train.fit.batchnorm import recalibrate_batchnorm
 from train.fit.config import AugmentConfig, FitConfig, load_config
@@ -25,12 +25,12 @@ from train.metric import score
 
 
 def test_lr_warms_up_then_decays_by_cosine_to_the_floor():
-    lrs = [get_lr(s, 100, 1e-3, 10, 0.1) for s in range(100)]
+    lrs = [get_lr(s, 100, 1e-3, warmup_steps=10, min_lr_ratio=0.1) for s in range(100)]
     assert lrs[0] < lrs[5] < lrs[9] <= 1e-3
     assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))  # monotone after warmup
     assert lrs[10] == pytest.approx(1e-3)
     assert lrs[55] == pytest.approx(1e-4 + 0.5 * 9e-4 * (1 + math.cos(math.pi * 0.5)))
-    assert get_lr(100, 100, 1e-3, 10, 0.1) == pytest.approx(1e-4)
+    assert get_lr(100, 100, 1e-3, warmup_steps=10, min_lr_ratio=0.1) == pytest.approx(1e-4)
 
 
 def test_loss_is_the_kaggle_kl_and_weights_favour_agreed_rows():
@@ -105,8 +105,8 @@ def test_batchnorm_recalibration_replaces_stale_statistics_with_the_exact_clean_
         out = model(torch.from_numpy(signals[rows]))
     assert out.mean(dim=(0, 2)).abs().max() < 1e-3
     assert (out.std(dim=(0, 2)) - 1).abs().max() < 0.05
-    assert recalibrate_batchnorm(torch.nn.Linear(2, 2), _Windows(signals), np.arange(10), 10, 4,
-                                 torch.device("cpu")) == 0  # nothing to do without BatchNorm
+    assert recalibrate_batchnorm(torch.nn.Linear(2, 2), _Windows(signals), np.arange(10), count=10, batch_size=4,
+                                 device=torch.device("cpu")) == 0  # nothing to do without BatchNorm
 
 
 def test_config_loads_toml_applies_overrides_and_names_bad_fields(tmp_path):
@@ -150,9 +150,9 @@ def test_augmentations_are_deterministic_per_step_and_keep_targets_distributions
     eeg, targets, weights = _batch()
     cfg = AugmentConfig(flip_p=0.5, amplitude_p=0.5, bandpass_jitter_p=0.5, channel_dropout_p=0.5, time_mask_p=0.5,
                         mixup_p=1.0, cutout_p=1.0)
-    a = augment_batch(eeg, targets, weights, cfg, step_rng(1, 0, 5))
-    b = augment_batch(eeg, targets, weights, cfg, step_rng(1, 0, 5))
-    c = augment_batch(eeg, targets, weights, cfg, step_rng(1, 0, 6))
+    a = augment_batch(eeg, targets, weights, cfg=cfg, rng=step_rng(1, 0, 5))
+    b = augment_batch(eeg, targets, weights, cfg=cfg, rng=step_rng(1, 0, 5))
+    c = augment_batch(eeg, targets, weights, cfg=cfg, rng=step_rng(1, 0, 6))
     assert torch.equal(a.eeg, b.eeg) and torch.equal(a.targets, b.targets)
     z = torch.randn(6, 4, 32, 40)
     assert torch.equal(a.encoding_fn(z), b.encoding_fn(z))
@@ -166,7 +166,7 @@ def test_switched_off_augmentations_leave_the_batch_alone():
     eeg, targets, weights = _batch()
     off = AugmentConfig(shift_s=0, flip_p=0, amplitude_p=0, bandpass_jitter_p=0, channel_dropout_p=0, time_mask_p=0,
                         mixup_p=0, cutout_p=0)
-    out = augment_batch(eeg, targets, weights, off, step_rng(0, 0, 0))
+    out = augment_batch(eeg, targets, weights, cfg=off, rng=step_rng(0, 0, 0))
     z = torch.randn(6, 16, 100)
     assert torch.equal(out.eeg, eeg) and torch.equal(out.targets, targets) and torch.equal(out.encoding_fn(z), z)
 
@@ -190,12 +190,12 @@ def test_cutout_zeroes_a_time_and_a_frequency_band_on_images():
 
 def test_epoch_order_is_deterministic_and_shards_like_distributed_sampler():
     rows = np.arange(10, 21)
-    single = epoch_order(rows, 0, 0, 3, max_shift=100)
-    assert single == epoch_order(rows, 0, 0, 3, max_shift=100)
-    assert single != epoch_order(rows, 0, 0, 4, max_shift=100)
+    single = epoch_order(rows, 0, 0, epoch=3, max_shift=100)
+    assert single == epoch_order(rows, 0, 0, epoch=3, max_shift=100)
+    assert single != epoch_order(rows, 0, 0, epoch=4, max_shift=100)
     assert sorted(r for r, _ in single) == rows.tolist()
     assert all(-100 <= s <= 100 for _, s in single) and len({s for _, s in single}) > 1
-    shards = [epoch_order(rows, 0, 0, 3, 100, rank, 2) for rank in range(2)]
+    shards = [epoch_order(rows, 0, 0, epoch=3, max_shift=100, rank=rank, world_size=2) for rank in range(2)]
     assert len(shards[0]) == len(shards[1]) == 6  # padded to a multiple of world_size
     assert {r for shard in shards for r, _ in shard} == set(rows.tolist())
     assert steps_in_epoch(11, 4) == 2 and steps_in_epoch(11, 2, world_size=2) == 2 and steps_in_epoch(3, 4) == 1
@@ -208,8 +208,10 @@ def test_loader_processes_change_nothing_the_step_sees():
 
     rng = np.random.default_rng(0)
     n, margin = 12, 50
-    windows = WindowSet(signals=rng.normal(0, 30, (n, len(CHANNELS), 10_000 + 2 * margin)).astype(np.float32),
-                        margin=margin, targets=rng.dirichlet(np.ones(6), n).astype(np.float32),
+    length = 10_000 + 2 * margin  # every row its own segment of the time-major sample array
+    spans = np.column_stack([np.arange(n) * length, np.full(n, length), np.zeros(n, np.int64)])
+    windows = WindowSet(samples=rng.normal(0, 30, (n * length, len(CHANNELS))).astype(np.float32),
+                        margin=margin, row_spans=spans, targets=rng.dirichlet(np.ones(6), n).astype(np.float32),
                         total_votes=rng.integers(1, 20, n).astype(np.int32), patient_ids=np.arange(n),
                         eeg_ids=np.arange(n), label_ids=np.arange(n), offsets_s=np.zeros(n),
                         nan_counts=np.zeros(n, np.int64), pad_samples=np.zeros((n, 2), np.int32))
@@ -217,7 +219,7 @@ def test_loader_processes_change_nothing_the_step_sees():
     batches = {}
     for workers in (0, 1):
         torch.manual_seed(5)
-        loader = make_loader(windows, keys, 4, workers)
+        loader = make_loader(windows, keys, 4, num_workers=workers)
         batches[workers] = [[t.clone() for t in batch[:3]] + [batch[3]] for batch in loader]
         batches[workers].append(torch.rand(3))  # the next dropout-like draw after the epoch
     assert len(batches[0]) == len(batches[1]) == 4
@@ -239,7 +241,7 @@ def test_checkpoint_round_trip_restores_model_optimizer_ema_and_rng(tmp_path):
     progress = TrainProgress(step=3, epoch=1, batch_in_epoch=2, history=({"step": 3, "loss": 0.5},),
                              config_fingerprint="abc")
     np.random.seed(3)
-    save_checkpoint(tmp_path, model, optimizer, ema, progress)
+    save_checkpoint(tmp_path, model, optimizer, ema_state=ema, progress=progress)
     expected_draw, expected_np = torch.rand(3), np.random.rand(2)
     assert not any(p.suffix == ".pkl" for p in tmp_path.iterdir())
     assert json.loads((tmp_path / "state.json").read_text())["progress"]["step"] == 3
@@ -247,7 +249,7 @@ def test_checkpoint_round_trip_restores_model_optimizer_ema_and_rng(tmp_path):
     fresh = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 2))
     fresh_opt = torch.optim.AdamW(fresh.parameters(), lr=1e-2)
     fresh_ema = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 2))
-    restored = load_checkpoint(tmp_path, fresh, fresh_opt, fresh_ema)
+    restored = load_checkpoint(tmp_path, fresh, fresh_opt, ema_module=fresh_ema)
     assert restored == progress
     for key, value in model.state_dict().items():
         assert torch.equal(fresh.state_dict()[key], value)
@@ -281,13 +283,14 @@ def test_a_2d_trainer_resumed_from_its_checkpoint_takes_the_same_next_step(tmp_p
     assert any(p.ndim == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
                for p in first.model.parameters())
     for step in range(2):
-        first.step(eeg, targets, votes, step_rng(0, 0, step), 1e-3, step)
-    save_checkpoint(tmp_path, first.model, first.optimizer, first.ema.state_dict(), TrainProgress(step=2))
-    uninterrupted = first.step(eeg, targets, votes, step_rng(0, 0, 2), 1e-3, 2)
+        first.step(eeg, targets, votes, rng=step_rng(0, 0, step), lr=1e-3, step=step)
+    save_checkpoint(tmp_path, first.model, first.optimizer, ema_state=first.ema.state_dict(),
+                    progress=TrainProgress(step=2))
+    uninterrupted = first.step(eeg, targets, votes, rng=step_rng(0, 0, 2), lr=1e-3, step=2)
 
     resumed = trainer()
-    load_checkpoint(tmp_path, resumed.model, resumed.optimizer, resumed.ema.module)
-    assert torch.equal(resumed.step(eeg, targets, votes, step_rng(0, 0, 2), 1e-3, 2), uninterrupted)
+    load_checkpoint(tmp_path, resumed.model, resumed.optimizer, ema_module=resumed.ema.module)
+    assert torch.equal(resumed.step(eeg, targets, votes, rng=step_rng(0, 0, 2), lr=1e-3, step=2), uninterrupted)
     for (name, a), b in zip(first.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
 

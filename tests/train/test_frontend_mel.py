@@ -13,7 +13,8 @@ import pytest
 import scipy.signal
 import torch
 
-from edge.spec import CHANNELS, WINDOW_SAMPLES, FrontEndConfig
+from edge.contract import CHANNELS, WINDOW_SAMPLES
+from edge.model_spec import FrontEndConfig
 from train.models.dsp import mel_filterbank
 from train.models.frontend import LogMelSpectrogram, MelImageFrontEnd, SignalFrontEnd
 

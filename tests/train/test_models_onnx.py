@@ -16,7 +16,8 @@ import pytest
 import torch
 from torch import nn
 
-from edge.spec import CHANNELS, WINDOW_SAMPLES, FrontEndConfig
+from edge.contract import CHANNELS, WINDOW_SAMPLES
+from edge.model_spec import FrontEndConfig
 from train.models import TINY_KWARGS, ProbabilityModel, create_model, list_models
 from train.models.frontend import MelImageFrontEnd
 

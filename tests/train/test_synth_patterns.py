@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
-from edge.spec import CLASSES, LABEL_START, LABEL_STOP, MONTAGE_CHAINS, SAMPLE_RATE_HZ, montage_matrix
+from edge.contract import CLASSES, LABEL_START, LABEL_STOP, MONTAGE_CHAINS, SAMPLE_RATE_HZ, montage_matrix
 from train.synth.background import draw_patient
 from train.synth.generate import synth_recording
 
@@ -36,7 +36,8 @@ def _figures(label: str, n: int = 24) -> np.ndarray:
     rng = np.random.default_rng(5)
     rows = []
     for k in range(n):
-        eeg = synth_recording(rng, draw_patient(rng, k), CLASSES.index(label), 50, np.zeros(1), strength=0.8)
+        eeg = synth_recording(rng, draw_patient(rng, k), CLASSES.index(label), seconds=50, offsets_s=np.zeros(1),
+                              strength=0.8)
         rows.append(_delta_figures(eeg.astype(np.float64)))
     return np.array(rows)
 

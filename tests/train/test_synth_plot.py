@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.image import imread
 
-from edge.spec import CLASSES
+from edge.contract import CLASSES
 from train.synth.plot import DPI, MM_PER_S, PAGE_SECONDS, plot_real_segments, render_eeg
 
 FIXTURES = Path(__file__).resolve().parent.parent / "data"

@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.signal import welch
 
-from edge.spec import CLASSES, SAMPLE_RATE_HZ
+from edge.contract import CLASSES, SAMPLE_RATE_HZ
 from train.synth import votes
 from train.synth.background import draw_patient
 from train.synth.generate import WINDOW_S, synth_recording
@@ -22,7 +22,7 @@ def test_vote_statistics_match_the_measured_populations():
     rng = np.random.default_rng(0)
     high = votes.draw_population(rng, 20_000)
     classes = votes.draw_classes(rng, high)
-    counts = votes.draw_counts(rng, votes.draw_shares(rng, classes, high, np.ones(len(high))), high)
+    counts = votes.draw_counts(rng, votes.draw_shares(rng, classes, high, strength=np.ones(len(high))), high)
     totals = counts.sum(axis=1)
     assert abs(high.mean() - votes.HIGH_VOTER_FRACTION) < 0.02
     assert set(np.unique(totals[~high])) <= set(range(1, 8)) and totals[high].min() >= 10
@@ -44,7 +44,8 @@ def test_a_split_vote_shows_the_rival_pattern_in_the_signal():
     ratios = []
     for seed in range(6):
         patient = draw_patient(np.random.default_rng(seed), 1)
-        split, clean = (synth_recording(np.random.default_rng(100 + seed), patient, OTHER, WINDOW_S, np.zeros(1),
-                                        1.0, rival=LRDA, rival_weight=w) for w in (0.5, 0.0))
+        split, clean = (synth_recording(np.random.default_rng(100 + seed), patient, OTHER, seconds=WINDOW_S,
+                                        offsets_s=np.zeros(1),
+                                        strength=1.0, rival=LRDA, rival_weight=w) for w in (0.5, 0.0))
         ratios.append(float((_delta_power(split) / _delta_power(clean)).max()))
     assert np.median(ratios) > 3.0, ratios

@@ -4,7 +4,7 @@ import importlib
 
 import typer
 
-COMMAND_MODULES = ("train.commands.synth", "train.commands.fit")
+COMMAND_MODULES = ("train.commands.synth", "train.commands.fit", "train.commands.explain")
 
 
 def command_groups() -> list[typer.Typer]:

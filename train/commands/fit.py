@@ -39,6 +39,13 @@ def fit_command(
     if summary is not None:
         typer.echo(f"bundle {summary.bundle}: out-of-fold KL {summary.oof_kl:.4f} "
                    f"(class-prior baseline {summary.oof_prior_kl:.4f}), shipped model: {summary.final_model}")
+        calibration = summary.metrics["calibration"]
+        if "skipped" in calibration:
+            typer.echo(f"temperature 1 (calibration skipped: {calibration['skipped']})")
+        else:
+            before, after = calibration["before"], calibration["after"]
+            typer.echo(f"temperature {calibration['temperature']:.3f}: held-out ECE {before['ece']:.4f} -> "
+                       f"{after['ece']:.4f}, KL {before['kl']:.4f} -> {after['kl']:.4f} (cross-fitted)")
 
 
 @app.command("eval")

@@ -42,18 +42,35 @@ def synth(
     plot: Annotated[Path | None, typer.Option("--plot", help="Also render example pages per class here (PNG).")] = None,
     plot_real: Annotated[Path | None, typer.Option(
         "--plot-real", help="Render every 50 s parquet in this folder the same way (e.g. sparcnet_iiic).")] = None,
+    profile: Annotated[str, typer.Option(
+        "--profile", help="default (--eegs recordings of 50-90 s) or hms (the shape of Kaggle's train set: 17,089 "
+                          "EEGs, 106,800 rows, 1,950 patients times --scale; ignores --eegs).")] = "default",
+    scale: Annotated[float, typer.Option("--scale", help="--profile hms: fraction of the full size, in (0, 1].")] = 1.0,
+    background: Annotated[Path | None, typer.Option(
+        "--background", help="Folder of real EEG (.edf/.bdf/.parquet) to draw backgrounds from; eegmat subjects "
+                             "18-23 are always left out (the false-alarm check).")] = None,
+    background_share: Annotated[float, typer.Option(
+        "--background-share", help="With --background: share of patients whose recordings get real background.")] = 0.5,
+    continuous: Annotated[float | None, typer.Option(
+        "--continuous", help="Instead: write HOURS of hour-long recordings (EDF + parquet) with annotated seizures, "
+                             "IIIC stretches, artifacts and electrode-off periods (events.csv) for `edge evaluate`; "
+                             "--background gives them real background.")] = None,
 ) -> int:
     """Write a synthetic dataset in exactly the Kaggle HMS layout, and/or render examples to judge realism."""
-    from train.synth.generate import DEFAULT_WORKERS, SynthConfig, generate_dataset
+    from train.synth.generate import DEFAULT_WORKERS, SynthConfig, check_profile, generate_dataset
     from train.synth.plot import plot_real_segments, plot_synthetic_examples
 
+    if continuous is not None:
+        return _continuous(out, continuous, seed, background)
     if out is None and plot is None:
         raise DataError("nothing to do: give --out DIR to write data and/or --plot DIR to render examples")
     if plot_real is not None and plot is None:
         raise DataError("--plot-real needs --plot DIR to write the images into")
     if out is not None:
-        summary = generate_dataset(out, SynthConfig(n_eegs=eegs, n_patients=patients, seed=seed),
-                                   workers=workers or DEFAULT_WORKERS)
+        extra = {"background_dir": background, "background_share": background_share}
+        config = SynthConfig.hms(scale, seed, **extra) if check_profile(profile) == "hms" else \
+            SynthConfig(n_eegs=eegs, n_patients=patients, seed=seed, **extra)
+        summary = generate_dataset(out, config, workers=workers or DEFAULT_WORKERS)
         counts = ", ".join(f"{name} {count}" for name, count in summary.class_counts.items())
         typer.echo(f"wrote {summary.n_eegs} EEGs ({summary.n_rows} labelled windows, {summary.n_patients} patients; "
                    f"{counts}) + {summary.n_test} test EEGs to {out} in {summary.seconds:.1f} s")
@@ -62,6 +79,18 @@ def synth(
         if plot_real is not None:
             paths += plot_real_segments(plot_real, plot)
         typer.echo(f"rendered {len(paths)} pages to {plot}")
+    return 0
+
+
+def _continuous(out: Path | None, hours: float, seed: int, background: Path | None) -> int:
+    from train.synth.continuous import ContinuousConfig, generate_continuous
+
+    if out is None:
+        raise DataError("--continuous needs --out DIR to write the recordings into")
+    summary = generate_continuous(out, ContinuousConfig(hours=hours, seed=seed, background_dir=background))
+    counts = ", ".join(f"{label} {count}" for label, count in sorted(summary.counts.items()))
+    typer.echo(f"wrote {summary.recordings} recordings ({summary.hours:g} h; events: {counts}) to {out} "
+               f"in {summary.seconds:.1f} s")
     return 0
 
 

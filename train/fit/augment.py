@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from edge.spec import SAMPLE_RATE_HZ, hemisphere_flip_permutation
+from edge.contract import SAMPLE_RATE_HZ, hemisphere_flip_permutation
 from train.fit.config import AugmentConfig
 
 EncodingFn = Callable[[torch.Tensor], torch.Tensor]
@@ -74,7 +74,7 @@ def drop_channels(eeg: torch.Tensor, rows: np.ndarray, rng: np.random.Generator)
     return out
 
 
-def mask_time(eeg: torch.Tensor, rows: np.ndarray, rng: np.random.Generator, max_samples: int) -> torch.Tensor:
+def mask_time(eeg: torch.Tensor, rows: np.ndarray, rng: np.random.Generator, *, max_samples: int) -> torch.Tensor:
     out = eeg.clone()
     for row in rows:
         length = int(rng.integers(1, max(max_samples, 1) + 1))
@@ -83,7 +83,7 @@ def mask_time(eeg: torch.Tensor, rows: np.ndarray, rng: np.random.Generator, max
     return out
 
 
-def cutout(z: torch.Tensor, rng: np.random.Generator, p: float, max_fraction: float) -> torch.Tensor:
+def cutout(z: torch.Tensor, rng: np.random.Generator, p: float, *, max_fraction: float) -> torch.Tensor:
     """Zero one time band (last axis) per chosen row, and one frequency band (axis -2) on 4D images."""
     rows = _pick(rng, p, z.shape[0])
     if len(rows) == 0 or max_fraction == 0:
@@ -99,7 +99,7 @@ def cutout(z: torch.Tensor, rng: np.random.Generator, p: float, max_fraction: fl
     return z * mask
 
 
-def augment_batch(eeg: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, cfg: AugmentConfig,
+def augment_batch(eeg: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, *, cfg: AugmentConfig,
                   rng: np.random.Generator) -> AugmentedBatch:
     n = eeg.shape[0]
     if (rows := _pick(rng, cfg.flip_p, n)).size:
@@ -113,7 +113,7 @@ def augment_batch(eeg: torch.Tensor, targets: torch.Tensor, weights: torch.Tenso
     if (rows := _pick(rng, cfg.channel_dropout_p, n)).size:
         eeg = drop_channels(eeg, rows, rng)
     if (rows := _pick(rng, cfg.time_mask_p, n)).size:
-        eeg = mask_time(eeg, rows, rng, int(cfg.time_mask_max_s * SAMPLE_RATE_HZ))
+        eeg = mask_time(eeg, rows, rng, max_samples=int(cfg.time_mask_max_s * SAMPLE_RATE_HZ))
 
     mix_perm, lam = None, 1.0
     if n > 1 and rng.random() < cfg.mixup_p:
@@ -131,7 +131,7 @@ def augment_batch(eeg: torch.Tensor, targets: torch.Tensor, weights: torch.Tenso
     def encoding_fn(z: torch.Tensor) -> torch.Tensor:
         if mix_encoding:
             z = lam * z + (1 - lam) * z[mix_perm.to(z.device)]
-        return cutout(z, np.random.default_rng(cutout_seed), cfg.cutout_p, cfg.cutout_max_fraction)
+        return cutout(z, np.random.default_rng(cutout_seed), cfg.cutout_p, max_fraction=cfg.cutout_max_fraction)
 
     needs_encoding = mix_encoding or cfg.cutout_p > 0
     return AugmentedBatch(eeg, targets, weights, encoding_fn if needs_encoding else identity)

@@ -16,7 +16,7 @@ from torch import nn
 from train.fit.evaluate import window_batches
 
 
-def recalibrate_batchnorm(model: nn.Module, windows, rows: np.ndarray, count: int, batch_size: int,
+def recalibrate_batchnorm(model: nn.Module, windows, rows: np.ndarray, *, count: int, batch_size: int,
                           device: torch.device) -> int:
     """Reset every BatchNorm's running statistics of ``model`` and re-estimate them as the plain average of
     the per-batch statistics over ``count`` unshifted, unaugmented windows spread evenly over ``rows``
@@ -38,7 +38,7 @@ def recalibrate_batchnorm(model: nn.Module, windows, rows: np.ndarray, count: in
     was_training = model.training
     model.train()
     with torch.no_grad():
-        for batch in window_batches(windows, chosen, batch_size, device):
+        for batch in window_batches(windows, chosen, batch_size, device=device):
             model(batch)
     for norm, momentum in zip(norms, momenta, strict=True):
         norm.momentum = momentum

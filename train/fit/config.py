@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.spec import FrontEndConfig, from_dict, read_toml, require_field
+from edge.config_io import from_dict, read_toml, require_field
+from edge.model_spec import FrontEndConfig
 
 MIXUP_TARGETS = ("signal", "encoding")
 FINAL_MODELS = ("fold", "refit")
@@ -74,6 +75,9 @@ class CvConfig:
     k: int = 5  # patient-grouped splits
     folds: int = 1  # how many of the k splits to train (each trains one model on the other k-1)
     final: str = "fold"  # "fold": ship fold 0's model; "refit": retrain on all rows and ship that
+    # > 0: score held-out patients only on their rows with at least this many votes (Kaggle's test rows are
+    # high-agreement ones; the 3rd place validated on > 8 votes). 0 scores every held-out row.
+    val_min_votes: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,9 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class ExecutionConfig:
+    """[run]: how a fit executes (seed, device, loader processes, checkpoints), not what it learns."""
+
     seed: int = 0
     device: str = "auto"
     # DataLoader processes reading windows ahead of the step: the window cache is read from disk every
@@ -104,43 +110,46 @@ class FitConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     cv: CvConfig = field(default_factory=CvConfig)
-    run: RunConfig = field(default_factory=RunConfig)
+    run: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def validate(self) -> None:
         o, a, loss, cv, run = self.optim, self.augment, self.loss, self.cv, self.run
-        require_field(bool(self.model.name), "model.name", "must name a registered model", self.model.name)
+        require_field(bool(self.model.name), "model.name", "must name a registered model", value=self.model.name)
         self.model.frontend.validate("model.frontend")
         for name in ("epochs", "batch_size"):
-            require_field(getattr(o, name) >= 1, f"optim.{name}", "must be >= 1", getattr(o, name))
-        require_field(o.lr > 0, "optim.lr", "must be > 0", o.lr)
-        require_field(0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]", o.min_lr_ratio)
+            require_field(getattr(o, name) >= 1, f"optim.{name}", "must be >= 1", value=getattr(o, name))
+        require_field(o.lr > 0, "optim.lr", "must be > 0", value=o.lr)
+        require_field(0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]", value=o.min_lr_ratio)
         for name in ("warmup_steps", "weight_decay", "grad_clip", "bn_recalibration_windows"):
-            require_field(getattr(o, name) >= 0, f"optim.{name}", "must be >= 0", getattr(o, name))
-        require_field(0 <= o.ema_decay < 1, "optim.ema_decay", "must be in [0, 1)", o.ema_decay)
-        require_field(loss.vote_weight_cap >= 1, "loss.vote_weight_cap", "must be >= 1", loss.vote_weight_cap)
-        require_field(loss.stage2_epochs >= 0, "loss.stage2_epochs", "must be >= 0", loss.stage2_epochs)
-        require_field(loss.stage2_min_votes >= 1, "loss.stage2_min_votes", "must be >= 1", loss.stage2_min_votes)
-        require_field(0 <= loss.prior_smoothing < 1, "loss.prior_smoothing", "must be in [0, 1)", loss.prior_smoothing)
+            require_field(getattr(o, name) >= 0, f"optim.{name}", "must be >= 0", value=getattr(o, name))
+        require_field(0 <= o.ema_decay < 1, "optim.ema_decay", "must be in [0, 1)", value=o.ema_decay)
+        require_field(loss.vote_weight_cap >= 1, "loss.vote_weight_cap", "must be >= 1", value=loss.vote_weight_cap)
+        require_field(loss.stage2_epochs >= 0, "loss.stage2_epochs", "must be >= 0", value=loss.stage2_epochs)
+        require_field(loss.stage2_min_votes >= 1, "loss.stage2_min_votes", "must be >= 1", value=loss.stage2_min_votes)
+        require_field(0 <= loss.prior_smoothing < 1, "loss.prior_smoothing", "must be in [0, 1)",
+                      value=loss.prior_smoothing)
         for name in ("flip_p", "amplitude_p", "bandpass_jitter_p", "channel_dropout_p", "time_mask_p", "mixup_p",
                      "cutout_p"):
             require_field(0 <= getattr(a, name) <= 1, f"augment.{name}", "must be a probability in [0, 1]",
-                          getattr(a, name))
-        require_field(a.shift_s >= 0, "augment.shift_s", "must be >= 0", a.shift_s)
+                          value=getattr(a, name))
+        require_field(a.shift_s >= 0, "augment.shift_s", "must be >= 0", value=a.shift_s)
         require_field(len(a.amplitude_range) == 2 and 0 < a.amplitude_range[0] <= a.amplitude_range[1],
-                      "augment.amplitude_range", "must be [low, high] with 0 < low <= high", a.amplitude_range)
-        require_field(a.time_mask_max_s >= 0, "augment.time_mask_max_s", "must be >= 0", a.time_mask_max_s)
-        require_field(a.mixup_alpha > 0, "augment.mixup_alpha", "must be > 0", a.mixup_alpha)
-        require_field(a.mixup_on in MIXUP_TARGETS, "augment.mixup_on", f"must be one of {MIXUP_TARGETS}", a.mixup_on)
+                      "augment.amplitude_range", "must be [low, high] with 0 < low <= high", value=a.amplitude_range)
+        require_field(a.time_mask_max_s >= 0, "augment.time_mask_max_s", "must be >= 0", value=a.time_mask_max_s)
+        require_field(a.mixup_alpha > 0, "augment.mixup_alpha", "must be > 0", value=a.mixup_alpha)
+        require_field(a.mixup_on in MIXUP_TARGETS, "augment.mixup_on", f"must be one of {MIXUP_TARGETS}",
+                      value=a.mixup_on)
         require_field(0 <= a.cutout_max_fraction < 1, "augment.cutout_max_fraction", "must be in [0, 1)",
-                      a.cutout_max_fraction)
-        require_field(cv.k >= 2, "cv.k", "must be >= 2 (patient-grouped splits)", cv.k)
-        require_field(1 <= cv.folds <= cv.k, "cv.folds", f"must be in [1, cv.k={cv.k}]", cv.folds)
-        require_field(cv.final in FINAL_MODELS, "cv.final", f"must be one of {FINAL_MODELS}", cv.final)
-        require_field(run.device in DEVICES, "run.device", f"must be one of {DEVICES}", run.device)
-        require_field(self.data.margin >= 0, "data.margin", "must be >= 0", self.data.margin)
-        require_field(run.num_workers >= 0, "run.num_workers", "must be >= 0", run.num_workers)
-        require_field(run.eval_batch_size >= 1, "run.eval_batch_size", "must be >= 1", run.eval_batch_size)
-        require_field(run.checkpoint_every >= 1, "run.checkpoint_every", "must be >= 1", run.checkpoint_every)
+                      value=a.cutout_max_fraction)
+        require_field(cv.k >= 2, "cv.k", "must be >= 2 (patient-grouped splits)", value=cv.k)
+        require_field(1 <= cv.folds <= cv.k, "cv.folds", f"must be in [1, cv.k={cv.k}]", value=cv.folds)
+        require_field(cv.final in FINAL_MODELS, "cv.final", f"must be one of {FINAL_MODELS}", value=cv.final)
+        require_field(cv.val_min_votes >= 0, "cv.val_min_votes", "must be >= 0", value=cv.val_min_votes)
+        require_field(run.device in DEVICES, "run.device", f"must be one of {DEVICES}", value=run.device)
+        require_field(self.data.margin >= 0, "data.margin", "must be >= 0", value=self.data.margin)
+        require_field(run.num_workers >= 0, "run.num_workers", "must be >= 0", value=run.num_workers)
+        require_field(run.eval_batch_size >= 1, "run.eval_batch_size", "must be >= 1", value=run.eval_batch_size)
+        require_field(run.checkpoint_every >= 1, "run.checkpoint_every", "must be >= 1", value=run.checkpoint_every)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edge.contract import CLASSES
 from edge.errors import DataError
-from edge.spec import CLASSES
 from train.metric import class_prior, score
 
 
-def window_batches(windows, rows: np.ndarray, batch_size: int, device: torch.device) -> Iterator[torch.Tensor]:
+def window_batches(windows, rows: np.ndarray, batch_size: int, *, device: torch.device) -> Iterator[torch.Tensor]:
     """The unshifted windows of `rows`, in order, as float32 [B, 20, T] tensors on `device`."""
     for start in range(0, len(rows), batch_size):
         batch = np.stack([windows.window(int(r)) for r in rows[start:start + batch_size]]).astype(np.float32)
@@ -22,13 +22,13 @@ def window_batches(windows, rows: np.ndarray, batch_size: int, device: torch.dev
 
 
 @torch.no_grad()
-def predict_probs(model: torch.nn.Module, windows, rows: np.ndarray, batch_size: int,
+def predict_probs(model: torch.nn.Module, windows, rows: np.ndarray, *, batch_size: int,
                   device: torch.device) -> np.ndarray:
     """Softmax probabilities [len(rows), 6] for the unshifted windows of `rows`, in order."""
     was_training = model.training
     model.eval()
     out = []
-    for batch in window_batches(windows, rows, batch_size, device):
+    for batch in window_batches(windows, rows, batch_size, device=device):
         logits = model(batch)
         out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     model.train(was_training)
@@ -82,7 +82,7 @@ def evaluate_predictions(targets: np.ndarray, preds: np.ndarray, prior: np.ndarr
 
 
 def evaluate_bundle(bundle: str | Path, data_dir: str | Path, device: str = "auto",
-                    batch_size: int = 32) -> EvalReport:
+                    *, batch_size: int = 32) -> EvalReport:
     """`train eval`: score a bundle on a labelled Kaggle layout (prior baseline from the bundle's training data)."""
     from train.checkpoint import load_bundle_model
     from train.data import build_window_set
@@ -93,7 +93,7 @@ def evaluate_bundle(bundle: str | Path, data_dir: str | Path, device: str = "aut
     if windows.targets is None:
         raise DataError(f"{data_dir} has no vote columns to evaluate against; use `train predict` for test data")
     dev = resolve_device(device)
-    preds = predict_probs(model.to(dev), windows, np.arange(len(windows)), batch_size, dev)
+    preds = predict_probs(model.to(dev), windows, np.arange(len(windows)), batch_size=batch_size, device=dev)
     prior = spec.training.get("data", {}).get("class_prior")
     return evaluate_predictions(np.asarray(windows.targets, dtype=np.float64), preds,
                                 None if prior is None else np.asarray(prior, dtype=np.float64))

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from edge.contract import SAMPLE_RATE_HZ
 from edge.errors import DataError
-from edge.spec import SAMPLE_RATE_HZ
 from train.fit.augment import EncodingFn, augment_batch, identity, step_rng
 from train.fit.batchnorm import recalibrate_batchnorm
 from train.fit.config import FitConfig
@@ -50,7 +50,7 @@ class TrainedModel:
 
 
 class EncodedForward(torch.nn.Module):
-    """encode -> (train-only transform) -> classify, as one module so DDP sees a single forward."""
+    """forward_frontend -> (train-only transform) -> forward_classifier, as one module so DDP sees a single forward."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
@@ -59,7 +59,7 @@ class EncodedForward(torch.nn.Module):
     def forward(self, eeg: torch.Tensor, encoding_fn: EncodingFn = identity) -> torch.Tensor:
         if encoding_fn is identity:
             return self.model(eeg)
-        return self.model.classify(encoding_fn(self.model.encode(eeg)))
+        return self.model.forward_classifier(encoding_fn(self.model.forward_frontend(eeg)))
 
 
 def build_model(config: FitConfig) -> torch.nn.Module:
@@ -108,14 +108,14 @@ class Trainer:
     device: torch.device
     prior: torch.Tensor  # the training rows' mean target, for loss.prior_smoothing
 
-    def step(self, eeg: torch.Tensor, targets: torch.Tensor, votes: torch.Tensor, rng: np.random.Generator,
-             lr: float, step: int) -> torch.Tensor:
+    def step(self, eeg: torch.Tensor, targets: torch.Tensor, votes: torch.Tensor, *,
+             rng: np.random.Generator, lr: float, step: int) -> torch.Tensor:
         """Augment, forward, vote-weighted KL, backward, clip, AdamW step, EMA update; returns the loss."""
         cfg = self.config
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         weights = vote_weights(votes, cfg.loss.vote_weight_cap) if cfg.loss.vote_weighting else torch.ones(len(votes))
-        batch = augment_batch(eeg, targets, weights, cfg.augment, rng)
+        batch = augment_batch(eeg, targets, weights, cfg=cfg.augment, rng=rng)
         use_amp = self.device.type == "cuda" and cfg.run.amp  # bf16 autocast: no loss scaling needed
         with torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else nullcontext():
             logits = self.step_module(batch.eeg.to(self.device), batch.encoding_fn)
@@ -145,7 +145,7 @@ def build_trainer(config: FitConfig, ctx: DistContext, prior: torch.Tensor) -> T
     return Trainer(config, model, step_module, optimizer, ema, ctx.device, prior)
 
 
-def train_model(config: FitConfig, windows, split: FoldSplit, checkpoint_dir: Path | None, ctx: DistContext,
+def train_model(config: FitConfig, windows, split: FoldSplit, *, checkpoint_dir: Path | None, ctx: DistContext,
                 reporter: ProgressReporter) -> TrainedModel:
     o, run = config.optim, config.run
     torch.manual_seed(run.seed * 1000 + split.index)
@@ -162,7 +162,7 @@ def train_model(config: FitConfig, windows, split: FoldSplit, checkpoint_dir: Pa
     print_key = fingerprint(config, split, ctx.world_size)
     progress = TrainProgress(config_fingerprint=print_key)
     if checkpoint_dir is not None:
-        restored = load_checkpoint(checkpoint_dir, model, optimizer, ema.module if ema else None)
+        restored = load_checkpoint(checkpoint_dir, model, optimizer, ema_module=ema.module if ema else None)
         if restored is not None and restored.config_fingerprint == print_key:
             progress = restored
         elif restored is not None:
@@ -177,39 +177,41 @@ def train_model(config: FitConfig, windows, split: FoldSplit, checkpoint_dir: Pa
     def checkpoint(epoch: int) -> None:
         if checkpoint_dir is not None and ctx.is_main:
             state = TrainProgress(step, epoch, batch_in_epoch, tuple(history), tuple(val_history), print_key)
-            save_checkpoint(checkpoint_dir, model, optimizer, ema.state_dict() if ema else None, state)
+            save_checkpoint(checkpoint_dir, model, optimizer, ema_state=ema.state_dict() if ema else None,
+                            progress=state)
         barrier(ctx)
 
     reporter.start(split.name, total_steps, step)
     for epoch in range(progress.epoch, len(plan)):
-        keys = epoch_order(plan[epoch], run.seed, split.index, epoch, max_shift, ctx.rank, ctx.world_size, groups)
+        keys = epoch_order(plan[epoch], run.seed, split.index, epoch=epoch, max_shift=max_shift, rank=ctx.rank,
+                           world_size=ctx.world_size, groups=groups)
         keys = keys[: epoch_steps[epoch] * batch_size][batch_in_epoch * batch_size:]
         model.train()
-        for eeg, targets, votes, _rows in make_loader(windows, keys, batch_size, run.num_workers):
-            lr = get_lr(step, total_steps, o.lr, o.warmup_steps, o.min_lr_ratio)
-            loss = trainer.step(eeg, targets, votes, step_rng(run.seed, split.index * ctx.world_size + ctx.rank, step),
-                                lr, step)
+        for eeg, targets, votes, _rows in make_loader(windows, keys, batch_size, num_workers=run.num_workers):
+            lr = get_lr(step, total_steps, o.lr, warmup_steps=o.warmup_steps, min_lr_ratio=o.min_lr_ratio)
+            loss = trainer.step(eeg, targets, votes, rng=step_rng(run.seed, split.index * ctx.world_size + ctx.rank,
+                                                                  step), lr=lr, step=step)
             step += 1
             batch_in_epoch += 1
             loss_value = all_reduce_mean(float(loss), ctx)
             history.append({"step": step, "epoch": epoch, "lr": lr, "loss": loss_value})
-            reporter.step(step, epoch, loss_value, lr)
+            reporter.step(step, epoch=epoch, loss=loss_value, lr=lr)
             if step % run.checkpoint_every == 0:
                 checkpoint(epoch)
         eval_model = ema.module if ema is not None else model
         # Recalibration resets the BN statistics completely, so only the evaluated epochs and the shipped
         # last one need it. Every rank recalibrates the same rows: the averaged models stay identical under DDP.
         if monitor_rows is not None or epoch == len(plan) - 1:
-            recalibrate_batchnorm(eval_model, windows, split.train_rows, o.bn_recalibration_windows,
-                                  run.eval_batch_size, ctx.device)
+            recalibrate_batchnorm(eval_model, windows, split.train_rows, count=o.bn_recalibration_windows,
+                                  batch_size=run.eval_batch_size, device=ctx.device)
         val_kl = None
         if monitor_rows is not None and ctx.is_main:
-            preds = predict_probs(eval_model, windows, monitor_rows, run.eval_batch_size, ctx.device)
+            preds = predict_probs(eval_model, windows, monitor_rows, batch_size=run.eval_batch_size, device=ctx.device)
             val_kl = score(np.asarray(targets_all[monitor_rows], dtype=np.float64), preds)
         epoch_losses = [h["loss"] for h in history if h["epoch"] == epoch]
         train_loss = float(np.mean(epoch_losses)) if epoch_losses else float("nan")
         val_history.append({"epoch": epoch, "step": step, "train_loss": train_loss, "val_kl": val_kl})
-        reporter.epoch_end(epoch, step, train_loss, val_kl)
+        reporter.epoch_end(epoch, step=step, train_loss=train_loss, val_kl=val_kl)
         batch_in_epoch = 0
         checkpoint(epoch + 1)
     reporter.stop()

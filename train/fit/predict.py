@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.bundle import atomic_write
-from edge.spec import VOTE_COLUMNS
+from edge.contract import VOTE_COLUMNS
 from train.fit.evaluate import predict_probs
 
 
@@ -32,7 +32,7 @@ def submission_csv(eeg_ids: np.ndarray, probs: np.ndarray) -> str:
     return buffer.getvalue()
 
 
-def predict_submission(bundle: str | Path, data_dir: str | Path, out: str | Path, split: str = "test",
+def predict_submission(bundle: str | Path, data_dir: str | Path, out: str | Path, *, split: str = "test",
                        device: str = "auto", batch_size: int = 32) -> Path:
     from train.checkpoint import load_bundle_model
     from train.data import build_window_set
@@ -41,6 +41,6 @@ def predict_submission(bundle: str | Path, data_dir: str | Path, out: str | Path
     model, _spec = load_bundle_model(bundle)
     windows = build_window_set(data_dir, split=split, margin=0)
     dev = resolve_device(device)
-    probs = predict_probs(model.to(dev), windows, np.arange(len(windows)), batch_size, dev)
+    probs = predict_probs(model.to(dev), windows, np.arange(len(windows)), batch_size=batch_size, device=dev)
     eeg_ids, means = mean_by_eeg(np.asarray(windows.eeg_ids), probs)
     return atomic_write(out, submission_csv(eeg_ids, means))

@@ -30,11 +30,11 @@ class ProgressReporter:
         else:
             print(f"[{label}] {total_steps} steps, starting at {done_steps}", file=self.stream, flush=True)
 
-    def step(self, step: int, epoch: int, loss: float, lr: float) -> None:
+    def step(self, step: int, *, epoch: int, loss: float, lr: float) -> None:
         if self._bar is not None:
             self._bar.update(self._task, completed=step, stats=f"epoch {epoch} loss {loss:.4f} lr {lr:.2e}")
 
-    def epoch_end(self, epoch: int, step: int, train_loss: float, val_kl: float | None) -> None:
+    def epoch_end(self, epoch: int, *, step: int, train_loss: float, val_kl: float | None) -> None:
         val = "" if val_kl is None else f" val_kl {val_kl:.4f}"
         text = f"epoch {epoch} step {step} train_loss {train_loss:.4f}{val}"
         if self._bar is not None:

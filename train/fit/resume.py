@@ -76,7 +76,7 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
 
 
 def save_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    ema_state: dict[str, torch.Tensor] | None, progress: TrainProgress) -> None:
+                    *, ema_state: dict[str, torch.Tensor] | None, progress: TrainProgress) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if ema_state is not None:
@@ -94,7 +94,7 @@ def save_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.op
 
 
 def load_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    ema_module: torch.nn.Module | None) -> TrainProgress | None:
+                    *, ema_module: torch.nn.Module | None) -> TrainProgress | None:
     """Restore model/optimizer/EMA/RNG from `directory` and return the progress, or None when absent."""
     state_path = directory / STATE_FILE
     if not state_path.is_file():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from edge.errors import DataError
-from edge.spec import ModelSpec
+from edge.model_spec import ModelSpec
+from train.fit.calibration import MIN_PATIENTS, calibrate
 from train.fit.config import FitConfig
 from train.fit.cv import CvResult, run_cv
 from train.fit.distributed import DistContext, barrier, init_distributed, shutdown
@@ -28,11 +29,13 @@ from train.fit.reports import (
     CURVES_FILE,
     METRICS_FILE,
     OOF_FILE,
+    RELIABILITY_FILE,
     confusion_png,
     curves_from_history,
     curves_png,
     metrics_json,
     oof_csv,
+    reliability_png,
 )
 from train.metric import class_prior
 
@@ -81,13 +84,19 @@ def data_summary(data_dir: Path, windows, targets: np.ndarray) -> dict[str, Any]
             "total_votes_median": float(np.median(votes)), "margin": int(windows.margin)}
 
 
-def write_bundle(out: Path, config: FitConfig, windows, data_dir: Path, cv: CvResult, world_size: int,
+def write_bundle(out: Path, config: FitConfig, windows, *, data_dir: Path, cv: CvResult, world_size: int,
                  timing: dict[str, float]) -> FitSummary:
     from train.checkpoint import runtime_versions, save_bundle
 
     targets = np.asarray(windows.targets, dtype=np.float64)
-    summary = cv.summary(targets) | timing
     rows = cv.oof_rows
+    calibrated = calibrate(targets[rows], cv.oof_preds, np.asarray(windows.patient_ids)[rows], seed=config.run.seed)
+    if calibrated is None:
+        calibration = {"temperature": 1.0, "skipped": f"fewer than {MIN_PATIENTS} held-out patients"}
+    else:
+        calibration = asdict(calibrated[0])
+        set_temperature(cv.final.model, calibrated[0].temperature)
+    summary = cv.summary(targets) | timing | {"calibration": calibration}
     report = evaluate_predictions(targets[rows], cv.oof_preds, cv.oof_priors(targets))
     curves = {f.split.name: curves_from_history(f.trained.history, f.trained.val_history) for f in cv.folds}
     if all(f.trained is not cv.final for f in cv.folds):
@@ -98,15 +107,23 @@ def write_bundle(out: Path, config: FitConfig, windows, data_dir: Path, cv: CvRe
                                "metrics": summary, "world_size": world_size})
     files = {
         METRICS_FILE: metrics_json(summary, report, curves),
-        OOF_FILE: oof_csv(windows, rows, cv.fold_of_row, cv.oof_preds),
+        OOF_FILE: oof_csv(windows, rows, cv.fold_of_row, preds=cv.oof_preds),
         CURVES_FILE: curves_png(curves, summary["oof_prior_kl"]),
         CONFUSION_FILE: confusion_png(report, f"out-of-fold ({len(cv.folds)} fold(s), held-out patients)"),
     }
-    save_bundle(out, cv.final.model.cpu(), spec, files)
+    if calibrated is not None:
+        files[RELIABILITY_FILE] = reliability_png(targets[rows], cv.oof_preds, calibrated[1], result=calibrated[0])
+    save_bundle(out, cv.final.model.cpu(), spec, extra_files=files)
     return FitSummary(out, summary["oof_kl"], summary["oof_prior_kl"], cv.final_name, summary)
 
 
-def fit(data_dir: str | Path, out: str | Path, config: FitConfig, resume: bool = True,
+def set_temperature(model: torch.nn.Module, temperature: float) -> None:
+    """Store the fitted temperature in the model's calibration buffer (train.models.layers.Temperature)."""
+    with torch.no_grad():
+        model.calibration.temperature.fill_(temperature)
+
+
+def fit(data_dir: str | Path, out: str | Path, config: FitConfig, *, resume: bool = True,
         show_progress: bool = True) -> FitSummary | None:
     """Train and write the bundle; returns the summary on rank 0 and None on the other ranks."""
     data_dir, out = Path(data_dir), Path(out)
@@ -122,11 +139,12 @@ def fit(data_dir: str | Path, out: str | Path, config: FitConfig, resume: bool =
         windows = load_windows(data_dir, config, ctx)
         fold_of_row = assign_folds(windows, config)
         reporter = ProgressReporter(enabled=show_progress and ctx.is_main)
-        cv = run_cv(config, windows, fold_of_row, ckpt, ctx, reporter)
+        cv = run_cv(config, windows, fold_of_row, checkpoint_root=ckpt, ctx=ctx, reporter=reporter)
         # This run's time (a resumed run counts only itself); CPU seconds are all threads of this process.
         timing = {"wall_seconds": time.perf_counter() - started_wall, "cpu_seconds": time.process_time() - started_cpu,
                   "torch_threads": torch.get_num_threads()}
-        summary = write_bundle(out, config, windows, data_dir, cv, ctx.world_size, timing) if ctx.is_main else None
+        summary = write_bundle(out, config, windows, data_dir=data_dir, cv=cv, world_size=ctx.world_size,
+                               timing=timing) if ctx.is_main else None
         barrier(ctx)
         if ctx.is_main:
             shutil.rmtree(ckpt, ignore_errors=True)

@@ -26,7 +26,7 @@ def epoch_size(rows: np.ndarray, groups: np.ndarray | None) -> int:
     return len(rows) if groups is None else len(np.unique(groups[rows]))
 
 
-def epoch_order(rows: np.ndarray, seed: int, fold: int, epoch: int, max_shift: int,
+def epoch_order(rows: np.ndarray, seed: int, fold: int, *, epoch: int, max_shift: int,
                 rank: int = 0, world_size: int = 1, groups: np.ndarray | None = None) -> list[tuple[int, int]]:
     """(row, shift) pairs for this rank's share of the epoch, in training order (one row per group if given)."""
     rng = np.random.default_rng([seed, fold, epoch, 7919])
@@ -61,7 +61,7 @@ class WindowDataset(Dataset):
         return eeg, target, int(self.windows.total_votes[row]), row
 
 
-def make_loader(windows, keys: list[tuple[int, int]], batch_size: int, num_workers: int) -> DataLoader:
+def make_loader(windows, keys: list[tuple[int, int]], batch_size: int, *, num_workers: int) -> DataLoader:
     # An explicit generator keeps the loader from drawing from torch's global RNG, which the model's
     # dropout uses: otherwise creating an iterator at a resume point would shift dropout draws.
     return DataLoader(WindowDataset(windows), batch_size=batch_size, sampler=keys, num_workers=num_workers,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 
-def get_lr(step: int, total_steps: int, lr: float, warmup_steps: int, min_lr_ratio: float) -> float:
+def get_lr(step: int, total_steps: int, lr: float, *, warmup_steps: int, min_lr_ratio: float) -> float:
     """LR for optimizer step `step` (0-based) of `total_steps`."""
     min_lr = lr * min_lr_ratio
     warmup = min(warmup_steps, max(total_steps - 1, 0))

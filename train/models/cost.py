@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from edge.spec import CHANNELS, WINDOW_SAMPLES
+from edge.contract import CHANNELS, WINDOW_SAMPLES
 
 
 @dataclass(frozen=True)

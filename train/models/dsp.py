@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import firwin, kaiserord
 
-from edge.spec import SAMPLE_RATE_HZ, FrontEndConfig
+from edge.contract import SAMPLE_RATE_HZ
+from edge.model_spec import FrontEndConfig
 
 ANTIALIAS_STOPBAND_DB = 60.0  # 50/60 Hz mains alias onto 0/10 Hz at 50 Hz: 100 uV of it leaves 0.1 uV
 

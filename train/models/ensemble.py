@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from edge.errors import SpecError
-from edge.spec import FrontEndConfig
+from edge.model_spec import FrontEndConfig
+from train.models.layers import Temperature
 from train.models.registry import create_model, register_model, without_init_options
 
 
@@ -17,9 +18,10 @@ from train.models.registry import create_model, register_model, without_init_opt
 class Ensemble(nn.Module):
     """members: [{"model": name, "model_kwargs": {...}}, ...]; every member shares the front-end config.
 
-    The output is valid logits: softmax(forward(x)) is exactly the mean of the members' probabilities.
-    There is no single encode/classify split (members encode differently), so training augments
-    members separately or not at all.
+    The output is valid logits: softmax(forward(x)) is exactly the mean of the members' probabilities
+    (before the ensemble's own temperature, which `train fit` fits like a single model's).
+    There is no single forward_frontend/forward_classifier split (members have different front ends),
+    so training augments members separately or not at all.
     """
 
     def __init__(self, frontend: FrontEndConfig, members: list[dict[str, Any]] | None = None) -> None:
@@ -39,6 +41,7 @@ class Ensemble(nn.Module):
             built.append(create_model(member["model"], frontend=frontend, **member.get("model_kwargs", {})))
         self.members = nn.ModuleList(built)
         self.register_buffer("log_count", torch.tensor(math.log(len(built))))
+        self.calibration = Temperature()
 
     @staticmethod
     def without_init_options(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -50,9 +53,9 @@ class Ensemble(nn.Module):
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
         log_probs = torch.stack([torch.log_softmax(m(eeg), dim=-1) for m in self.members])
-        return torch.logsumexp(log_probs, dim=0) - self.log_count
+        return self.calibration(torch.logsumexp(log_probs, dim=0) - self.log_count)
 
-    def encode(self, eeg: torch.Tensor) -> torch.Tensor:
-        raise SpecError("ensemble has no encode/classify split; train its members separately")
+    def forward_frontend(self, eeg: torch.Tensor) -> torch.Tensor:
+        raise SpecError("ensemble has no forward_frontend/forward_classifier split; train its members separately")
 
-    classify = encode
+    forward_classifier = forward_frontend

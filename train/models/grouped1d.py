@@ -15,10 +15,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from edge.errors import SpecError
-from edge.spec import CLASSES, FrontEndConfig
+from edge.config_io import require_field
+from edge.contract import CLASSES
+from edge.model_spec import FrontEndConfig
 from train.models.frontend import SignalFrontEnd
-from train.models.layers import ChannelShuffle, ConvBnAct1d, GeM
+from train.models.layers import ChannelShuffle, ConvBnAct1d, GeM, Temperature
 from train.models.registry import register_model
 
 
@@ -50,7 +51,8 @@ class GroupedUnit(nn.Module):
 
 @register_model("grouped1d")
 class Grouped1d(nn.Module):
-    """forward(eeg) = classify(encode(eeg)); encode gives the scaled bipolar signals [B, P, T]."""
+    """forward(eeg) = forward_classifier(forward_frontend(eeg)); the front end gives the scaled
+    bipolar signals [B, P, T]."""
 
     def __init__(self, frontend: FrontEndConfig, width: int = 16, stem_kernel: int = 15, stem_stride: int = 5,
                  kernel: int = 9, stage_strides: Sequence[int] = (2, 2, 2, 2), pointwise_groups: int = 8,
@@ -58,13 +60,14 @@ class Grouped1d(nn.Module):
         super().__init__()
         pairs = frontend.n_pairs
         channels = pairs * width
-        _require(width >= 1 and stem_stride >= 1 and len(stage_strides) >= 1 and min(stage_strides) >= 1,
-                 "width, stem_stride and stage_strides must be >= 1 (stage_strides non-empty)",
-                 (width, stem_stride, stage_strides))
-        _require(stem_kernel % 2 == 1 and kernel % 2 == 1, "stem_kernel and kernel must be odd", (stem_kernel, kernel))
-        _require(channels % pointwise_groups == 0, f"pointwise_groups must divide pairs * width = {channels}",
-                 pointwise_groups)
-        _require(0.0 <= drop_rate < 1.0, "drop_rate must be in [0, 1)", drop_rate)
+        require_field(width >= 1 and stem_stride >= 1 and len(stage_strides) >= 1 and min(stage_strides) >= 1,
+                      "grouped1d.width/stem_stride/stage_strides", "must be >= 1 (stage_strides non-empty)",
+                      value=(width, stem_stride, stage_strides))
+        require_field(stem_kernel % 2 == 1 and kernel % 2 == 1, "grouped1d.stem_kernel/kernel", "must be odd",
+                      value=(stem_kernel, kernel))
+        require_field(channels % pointwise_groups == 0, "grouped1d.pointwise_groups",
+                      f"must divide pairs * width = {channels}", value=pointwise_groups)
+        require_field(0.0 <= drop_rate < 1.0, "grouped1d.drop_rate", "must be in [0, 1)", value=drop_rate)
         self.frontend = SignalFrontEnd(frontend)
         self.stem = ConvBnAct1d(pairs, channels, stem_kernel, stride=stem_stride, groups=pairs)
         self.stages = nn.Sequential(*(
@@ -75,17 +78,14 @@ class Grouped1d(nn.Module):
         self.pool = GeM(gem_p)
         self.dropout = nn.Dropout(drop_rate)
         self.head = nn.Linear(channels, len(CLASSES))
+        self.calibration = Temperature()
 
-    def encode(self, eeg: torch.Tensor) -> torch.Tensor:
+    def forward_frontend(self, eeg: torch.Tensor) -> torch.Tensor:
         return self.frontend(eeg)
 
-    def classify(self, signals: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.pool(self.stages(self.stem(signals)))))
+    def forward_classifier(self, signals: torch.Tensor) -> torch.Tensor:
+        return self.calibration(self.head(self.dropout(self.pool(self.stages(self.stem(signals))))))
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
-        return self.classify(self.encode(eeg))
+        return self.forward_classifier(self.forward_frontend(eeg))
 
-
-def _require(cond: bool, message: str, value: object) -> None:
-    if not cond:
-        raise SpecError(f"grouped1d: {message}, got {value!r}")

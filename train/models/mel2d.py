@@ -9,11 +9,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from edge.contract import CLASSES
 from edge.errors import SpecError
-from edge.spec import CLASSES, FrontEndConfig
+from edge.model_spec import FrontEndConfig
 from train._compat import import_timm
 from train.models.frontend import MelImageFrontEnd
-from train.models.layers import GeM
+from train.models.layers import GeM, Temperature
 from train.models.registry import register_model
 
 
@@ -36,7 +37,7 @@ def load_local_state_dict(path: str) -> dict[str, torch.Tensor]:
     return state
 
 
-def create_backbone(name: str, in_chans: int, pretrained: str | None, drop_path_rate: float) -> nn.Module:
+def create_backbone(name: str, in_chans: int, pretrained: str | None, *, drop_path_rate: float) -> nn.Module:
     """A timm model without classifier and pooling, so it returns the feature map [B, F, h, w].
 
     Pretrained weights come only from a local file (nothing is fetched from a hub).
@@ -48,11 +49,11 @@ def create_backbone(name: str, in_chans: int, pretrained: str | None, drop_path_
     backbone = timm.create_model(name, pretrained=False, in_chans=in_chans, num_classes=0, global_pool="",
                                  drop_path_rate=drop_path_rate)
     if pretrained is not None:
-        load_backbone_weights(backbone, load_local_state_dict(pretrained), in_chans, pretrained)
+        load_backbone_weights(backbone, load_local_state_dict(pretrained), in_chans, source=pretrained)
     return backbone
 
 
-def load_backbone_weights(backbone: nn.Module, state: dict[str, torch.Tensor], in_chans: int, source: str) -> None:
+def load_backbone_weights(backbone: nn.Module, state: dict[str, torch.Tensor], in_chans: int, *, source: str) -> None:
     """Load a (typically ImageNet) checkpoint strictly, except for its classifier; adapt the stem to in_chans.
 
     timm's own pretrained loader turns strict off when the classifier is dropped, which would let a
@@ -82,7 +83,8 @@ def _names(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
 
 @register_model("mel2d")
 class Mel2d(nn.Module):
-    """forward(eeg) = classify(encode(eeg)); encode gives the image so training can augment it in between."""
+    """forward(eeg) = forward_classifier(forward_frontend(eeg)); the front end gives the image
+    so training can augment it in between."""
 
     def __init__(self, frontend: FrontEndConfig, backbone: str = "mixnet_s", pretrained: str | None = None,
                  drop_rate: float = 0.2, drop_path_rate: float = 0.0, gem_p: float = 3.0) -> None:
@@ -91,25 +93,26 @@ class Mel2d(nn.Module):
             if not 0.0 <= rate < 1.0:
                 raise SpecError(f"mel2d.{option} must be in [0, 1), got {rate!r}")
         self.frontend = MelImageFrontEnd(frontend)
-        self.backbone = create_backbone(backbone, frontend.image_shape[0], pretrained, drop_path_rate)
+        self.backbone = create_backbone(backbone, frontend.image_shape[0], pretrained, drop_path_rate=drop_path_rate)
         # Some timm heads (MobileNetV3) widen the features after the body; head_hidden_size is the final width.
         features = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features
         self.pool = GeM(gem_p)
         self.dropout = nn.Dropout(drop_rate)
         self.head = nn.Linear(features, len(CLASSES))
+        self.calibration = Temperature()
 
     @staticmethod
     def without_init_options(kwargs: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in kwargs.items() if k != "pretrained"}
 
-    def encode(self, eeg: torch.Tensor) -> torch.Tensor:
+    def forward_frontend(self, eeg: torch.Tensor) -> torch.Tensor:
         return self.frontend(eeg)
 
-    def classify(self, image: torch.Tensor) -> torch.Tensor:
+    def forward_classifier(self, image: torch.Tensor) -> torch.Tensor:
         features = self.backbone(image)
         if features.ndim != 4:
             raise SpecError(f"mel2d.backbone must be a CNN returning [B, F, h, w]; got {features.ndim}-d features")
-        return self.head(self.dropout(self.pool(features)))
+        return self.calibration(self.head(self.dropout(self.pool(features))))
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
-        return self.classify(self.encode(eeg))
+        return self.forward_classifier(self.forward_frontend(eeg))

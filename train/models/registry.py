@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import inspect
 import json
-import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from torch import nn
 
+from edge.config_io import coerce_json
 from edge.errors import SpecError
-from edge.spec import FrontEndConfig
+from edge.model_spec import FrontEndConfig
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
@@ -55,9 +55,7 @@ def create_model(name: str, frontend: FrontEndConfig = FrontEndConfig(), **kwarg
     except TypeError as exc:
         raise SpecError(f"model {name!r} options must be JSON-serialisable (saved in spec.json): {exc}") from None
     hints = typing.get_type_hints(_lookup(name).__init__)
-    for key, value in kwargs.items():
-        if not _fits(value, hints.get(key, Any)):
-            raise SpecError(f"{name}.{key} must be {_describe(hints[key])}, got {value!r}")
+    kwargs = {key: coerce_json(hints.get(key, Any), value, f"{name}.{key}") for key, value in kwargs.items()}
     frontend.validate()
     return _REGISTRY[name](frontend=frontend, **kwargs)
 
@@ -70,31 +68,6 @@ def without_init_options(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """
     strip = getattr(_lookup(name), "without_init_options", None)
     return strip(kwargs) if strip else dict(kwargs)
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    """Whether a JSON value fits a constructor annotation (int, float, str, bool, X | None, lists, dicts)."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return True
-    if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, option) for option in args)
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if origin in (list, Sequence) or hint in (list, Sequence):
-        return isinstance(value, (list, tuple)) and all(_fits(v, args[0] if args else Any) for v in value)
-    if origin is dict or hint is dict:
-        return isinstance(value, dict)
-    return isinstance(value, hint)
-
-
-def _describe(hint: Any) -> str:
-    text = hint.__name__ if isinstance(hint, type) else str(hint)
-    return text.replace("typing.", "").replace("collections.abc.", "")
 
 
 def _lookup(name: str) -> Callable[..., nn.Module]:

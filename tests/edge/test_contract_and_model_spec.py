@@ -1,4 +1,5 @@
-"""The signal contract: channel mapping, montages, JSON round trip and field-naming validation."""
+"""The signal contract (edge/contract.py) and the model spec (edge/model_spec.py): channel mapping, montages,
+JSON round trip and field-naming validation."""
 
 from __future__ import annotations
 
@@ -7,14 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from edge.errors import SpecError
-from edge.spec import (
+from edge.contract import (
     CHANNELS,
     CLASSES,
     LABEL_START,
     LABEL_STOP,
-    FrontEndConfig,
-    ModelSpec,
     SignalContract,
     canonical_channel,
     hemisphere_flip_permutation,
@@ -22,6 +20,8 @@ from edge.spec import (
     montage_names,
     montage_pairs,
 )
+from edge.errors import SpecError
+from edge.model_spec import FrontEndConfig, ModelSpec
 
 
 @pytest.mark.parametrize(
