@@ -107,7 +107,7 @@ def export(bundle: Bundle, opset: Opset = 18) -> None:
 
 
 @app.command()
-def fp16(bundle: Bundle, data: Data, calib_windows: CalibWindows = 256, sensitivity_windows: ScoreWindows = 64,
+def fp16(bundle: Bundle, data: Data, calib_windows: CalibWindows = 256, *, sensitivity_windows: ScoreWindows = 64,
          cache_dir: CacheDir = None) -> None:
     """Write model.fp16.onnx; the front end stays float32 when fp16 measures worse there."""
     from calibrate.pipeline import fp16_step
@@ -120,7 +120,7 @@ def fp16(bundle: Bundle, data: Data, calib_windows: CalibWindows = 256, sensitiv
 
 
 @app.command()
-def quantize(bundle: Bundle, data: Data, method: Method = DEFAULT_METHOD, calib_windows: CalibWindows = 256,
+def quantize(bundle: Bundle, data: Data, method: Method = DEFAULT_METHOD, *, calib_windows: CalibWindows = 256,
              sensitivity_windows: ScoreWindows = 64, batch: Batch = 16, percentile: Percentile = DEFAULT_PERCENTILE,
              cache_dir: CacheDir = None) -> None:
     """Write model.int8.onnx: QDQ int8 calibrated on real windows, the most sensitive nodes kept float."""
@@ -140,7 +140,7 @@ def _echo_quantize(result) -> None:
 
 
 @app.command()
-def build(bundle: Bundle, precision: Precision = None, min_batch: MinBatch = 1, opt_batch: OptBatch = 8,
+def build(bundle: Bundle, precision: Precision = None, min_batch: MinBatch = 1, *, opt_batch: OptBatch = 8,
           max_batch: MaxBatch = 16, workspace_mib: Workspace = 1024, gpu_name: GpuName = None) -> None:
     """Build model.<gpu>.engine with TensorRT on this device (needs TensorRT and a CUDA GPU)."""
     from calibrate.pipeline import build_step
@@ -152,7 +152,7 @@ def build(bundle: Bundle, precision: Precision = None, min_batch: MinBatch = 1, 
 
 @app.command()
 def trtexec(bundle: Bundle, gpu_name: Annotated[str, typer.Option("--gpu-name", help="GPU name for the engine file.")],
-            precision: Precision = None, min_batch: MinBatch = 1, opt_batch: OptBatch = 8, max_batch: MaxBatch = 16,
+            precision: Precision = None, *, min_batch: MinBatch = 1, opt_batch: OptBatch = 8, max_batch: MaxBatch = 16,
             workspace_mib: Workspace = 1024) -> None:
     """Print the trtexec command that builds the same engine (see deploy/build_engine.sh)."""
     from calibrate.tensorrt_build import trtexec_command, trtexec_text
@@ -164,7 +164,7 @@ def trtexec(bundle: Bundle, gpu_name: Annotated[str, typer.Option("--gpu-name", 
 
 
 @app.command(name="verify")
-def verify_command(bundle: Bundle, data: Data, verify_windows: VerifyWindows = 256, batch: Batch = 16,
+def verify_command(bundle: Bundle, data: Data, verify_windows: VerifyWindows = 256, *, batch: Batch = 16,
                    max_fp32_diff: MaxDiff = 1e-4, max_kl: MaxKl = 0.01, min_agreement: MinAgreement = 0.98,
                    max_kl_degradation: MaxDegradation = 0.02, min_int8_conv_share: MinShare = 0.7,
                    real: Real = None, cache_dir: CacheDir = None) -> None:
@@ -178,7 +178,7 @@ def verify_command(bundle: Bundle, data: Data, verify_windows: VerifyWindows = 2
 
 
 @app.command()
-def run(bundle: Bundle, data: Data, opset: Opset = 18, method: Method = DEFAULT_METHOD,
+def run(bundle: Bundle, data: Data, opset: Opset = 18, *, method: Method = DEFAULT_METHOD,
         calib_windows: CalibWindows = 256, sensitivity_windows: ScoreWindows = 64,
         percentile: Percentile = DEFAULT_PERCENTILE, verify_windows: VerifyWindows = 256, batch: Batch = 16,
         max_fp32_diff: MaxDiff = 1e-4, max_kl: MaxKl = 0.01, min_agreement: MinAgreement = 0.98,

@@ -37,6 +37,7 @@ def run(
     stream: Annotated[list[str], typer.Option("--stream", help="LSL stream name (repeat for several streams)")],
     bundle: DefaultBundleOpt = None,
     stream_type: Annotated[str, typer.Option("--type", help="LSL stream type to match ('' for any)")] = "EEG",
+    *,
     source_id: Annotated[OptStr, typer.Option(
         "--source-id", help="match this LSL source_id too (picks one of several outlets with the name)")] = None,
     backend: BackendOpt = None,
@@ -79,6 +80,7 @@ def replay(
     file: Annotated[Path, typer.Argument(help="Kaggle-layout .parquet, .edf or .bdf")],
     name: Annotated[str, typer.Option("--name", help="LSL stream name")] = "EEG",
     source_id: Annotated[OptStr, typer.Option("--source-id", help="LSL source_id (default: a fresh one)")] = None,
+    *,
     speed: Annotated[float, typer.Option("--speed", help="playback speed factor")] = 1.0,
     loop: Annotated[bool, typer.Option("--loop", help="start again at the end, forever")] = False,
     chunk: Annotated[int, typer.Option("--chunk", help="samples per push")] = 20,
@@ -98,6 +100,7 @@ def predict(
     files: Annotated[list[Path], typer.Argument(help="recordings (.parquet, .edf, .bdf)")],
     bundle: DefaultBundleOpt = None,
     offset: Annotated[float, typer.Option("--offset", help="start of the first window, seconds")] = 0.0,
+    *,
     hop: Annotated[float, typer.Option("--hop", help="seconds between windows")] = 2.0,
     backend: BackendOpt = "auto",
     allow_missing: MissingOpt = False,
@@ -127,6 +130,7 @@ def explain(
     file: Annotated[Path, typer.Argument(help="recording (.parquet, .edf, .bdf)")],
     out: Annotated[Path, typer.Option("--out", help="PNG to write: traces and spectrogram under the map")],
     bundle: DefaultBundleOpt = None,
+    *,
     offset: Annotated[float, typer.Option("--offset", help="start of the window, seconds")] = 0.0,
     target: Annotated[OptStr, typer.Option("--class", help="class to explain (default: the predicted one)")] = None,
     backend: BackendOpt = "auto",
@@ -155,6 +159,7 @@ def demo(
     bundle: DefaultBundleOpt = None,
     recording: Annotated[OptPath, typer.Option(
         "--recording", help="recording to replay (default: the shipped synthetic seizure)")] = None,
+    *,
     seconds: Annotated[float, typer.Option("--seconds", help="how long to show live predictions")] = 60.0,
     speed: Annotated[float, typer.Option("--speed", help="replay speed factor")] = 5.0,
 ) -> None:
@@ -170,6 +175,7 @@ def evaluate(
     bundle: DefaultBundleOpt = None,
     annotations: Annotated[OptPath, typer.Option(
         "--annotations", help="CSV with file, onset_s, offset_s, label (or a TUH .csv_bi)")] = None,
+    *,
     out: Annotated[OptPath, typer.Option("--out", help="write scores.csv, summary.json, timeline.png here")] = None,
     level: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--level", help="alarm levels scored as detections, comma-separated; repeat to score several sets "
@@ -220,6 +226,7 @@ def monitor(
     log: Annotated[Path, typer.Option("--from", help="JSONL log written by `edge run --out` (followed as it grows)")],
     serve: Annotated[str, typer.Option("--serve", help=ServeHelp)] = "127.0.0.1:8765",
     serve_token_file: TokenFileOpt = None,
+    *,
     config: Annotated[OptPath, typer.Option("--config", help="TOML: alarm levels (run.alarm)")] = None,
     stale: Annotated[float, typer.Option("--stale", help="seconds without records before a bed is stale")] = 10.0,
     seconds: Annotated[OptFloat, typer.Option("--for", help="stop after this many seconds")] = None,
@@ -240,6 +247,7 @@ def report(
     log: Annotated[Path, typer.Argument(help="JSONL log written by `edge run --out`")],
     out: Annotated[Path, typer.Option("--out", help="HTML file to write (the PNG goes next to it)")],
     trends: Annotated[OptPath, typer.Option("--trends", help="trends file of the same run")] = None,
+    *,
     stream: Annotated[OptStr, typer.Option("--stream", help="the stream to review when the log has several")] = None,
 ) -> None:
     """Static offline review of one recording: timeline, burden, alarms, trends, quality, model, time range."""

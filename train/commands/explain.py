@@ -17,6 +17,7 @@ def explain_command(
     file: Annotated[Path, typer.Argument(help="Recording (.parquet, .edf, .bdf).")],
     bundle: Annotated[Path, typer.Option("--bundle", help="Bundle directory written by `train fit`.")],
     out: Annotated[Path, typer.Option("--out", help="PNG to write: traces and spectrogram under the map.")],
+    *,
     offset: Annotated[float, typer.Option("--offset", help="Start of the window, seconds.")] = 0.0,
     target: Annotated[str | None, typer.Option("--class", help="Class to explain (default: predicted).")] = None,
     allow_missing: Annotated[bool, typer.Option("--allow-missing", help="Fill missing channels.")] = False,

@@ -21,6 +21,7 @@ def fit_command(
     data: DataOpt,
     out: Annotated[Path, typer.Option("--out", help="Bundle directory to write (must be new or empty).")],
     config: Annotated[Path | None, typer.Option("--config", help="TOML config; defaults train a good model.")] = None,
+    *,
     model: Annotated[str | None, typer.Option("--model", help="mel2d, grouped1d or ensemble.")] = None,
     folds: Annotated[int | None, typer.Option("--folds", help="Patient-grouped folds to train.")] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
@@ -69,6 +70,7 @@ def predict_command(
     data: DataOpt,
     bundle: BundleOpt,
     out: Annotated[Path, typer.Option("--out", help="Submission CSV to write.")],
+    *,
     device: DeviceOpt = "auto",
 ) -> None:
     """Write a Kaggle submission (eeg_id + six <class>_vote probabilities) for the test layout."""

@@ -36,6 +36,7 @@ def synth(
     out: Annotated[Path | None, typer.Option("--out", help="Directory to write the Kaggle layout into.")] = None,
     eegs: Annotated[int, typer.Option("--eegs", help="Number of train EEG recordings (50-90 s each).")] = 200,
     patients: Annotated[int, typer.Option("--patients", help="Number of patients (default: eegs / 4).")] = 0,
+    *,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes the same data.")] = 0,
     workers: Annotated[int, typer.Option("--workers", help="Processes drawing recordings (output does not "
                                                            "depend on it; default: up to 2).")] = 0,
@@ -99,6 +100,7 @@ def baseline(
     data: Annotated[Path, typer.Option("--data", help="Kaggle layout to cross-validate on (by patient).")],
     folds: Annotated[int, typer.Option("--folds", help="Patient folds.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Fold assignment seed.")] = 0,
+    *,
     eval_dir: Annotated[Path | None, typer.Option(
         "--eval", help="Also fit on all of --data and score here: a Kaggle layout or a folder with "
                        "IIIC-SPaRCNet labels.csv + parquet files.")] = None,
