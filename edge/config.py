@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.config_io import from_dict, read_toml, require_field
+from edge.contract import CLASSES
 
 # What a window's quality flags can name (edge/quality.py); every flag marks the prediction `flagged`.
 QUALITY_FLAGS = ("missing", "reconstructed", "missing_samples", "range", "flat", "amplitude", "railing", "clipping",
@@ -155,6 +156,8 @@ class AlarmConfig:
     signal_after_s: float = 60.0
 
     def validate(self, where: str = "alarm") -> None:
+        require_field(self.target in CLASSES, f"{where}.target", f"must be one of {', '.join(CLASSES)}",
+                      value=self.target)
         require_field(0 < self.off < self.on <= 1, f"{where}.on/off", "must satisfy 0 < off < on <= 1",
                       value=(self.off, self.on))
         names = [level.name for level in self.levels]
