@@ -16,6 +16,7 @@ Positive = evidence for the explained class (gradients of its logit).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,15 +34,25 @@ from train.models.mel2d import Mel2d
 COLUMN_S = 0.5  # both maps are averaged into columns this long (mel2d frames are 0.2 s, the grouped1d stem 40 Hz)
 
 
-def _capture(module: torch.nn.Module) -> tuple[dict[str, torch.Tensor], torch.utils.hooks.RemovableHandle]:
-    """Keep `module`'s output (with its gradient retained) in the returned dict under "out"."""
+def _backward_on_target(forward: Callable[[], torch.Tensor], layer: torch.nn.Module,
+                        target: int | None) -> tuple[np.ndarray, int, torch.Tensor]:
+    """Run `forward` keeping `layer`'s output (gradient retained), backpropagate the target class's logit
+    (the most probable one when None): (probs, target, the layer's output with its .grad)."""
     store: dict[str, torch.Tensor] = {}
 
     def hook(_module, _inputs, output: torch.Tensor) -> None:
         output.retain_grad()
         store["out"] = output
 
-    return store, module.register_forward_hook(hook)
+    handle = layer.register_forward_hook(hook)
+    try:
+        logits = forward()
+    finally:
+        handle.remove()
+    probs = torch.softmax(logits, dim=-1)[0].detach().double().numpy()
+    c = int(probs.argmax()) if target is None else target
+    logits[0, c].backward()
+    return probs, c, store["out"]
 
 
 def mel_centres_hz(frontend: FrontEndConfig) -> np.ndarray:
@@ -63,15 +74,8 @@ def grad_cam_mel2d(model: Mel2d, eeg: torch.Tensor, target: int | None,
                    *, frontend: FrontEndConfig) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """(probs, target, pair x frame map, Mel row x frame Grad-CAM) for one window eeg [1, 20, T]."""
     image = model.forward_frontend(eeg).detach().requires_grad_(True)
-    store, handle = _capture(model.backbone)
-    try:
-        logits = model.forward_classifier(image)
-    finally:
-        handle.remove()
-    probs = torch.softmax(logits, dim=-1)[0].detach().double().numpy()
-    c = int(probs.argmax()) if target is None else target
-    logits[0, c].backward()
-    features, grads = store["out"], store["out"].grad
+    probs, c, features = _backward_on_target(lambda: model.forward_classifier(image), model.backbone, target)
+    grads = features.grad
     cam = F.relu((grads.mean(dim=(2, 3), keepdim=True) * features).sum(dim=1, keepdim=True))  # [1, 1, h, w]
     cam = F.interpolate(cam, size=image.shape[2:], mode="bilinear", align_corners=False)[0, 0]
     guided = (cam * image.grad * image)[0].detach()  # [C, H, W]
@@ -83,15 +87,8 @@ def grad_cam_mel2d(model: Mel2d, eeg: torch.Tensor, target: int | None,
 def grad_cam_grouped1d(model: Grouped1d, eeg: torch.Tensor, target: int | None,
                        *, frontend: FrontEndConfig) -> tuple[np.ndarray, int, np.ndarray]:
     """(probs, target, pair x column map) for one window eeg [1, 20, T]."""
-    store, handle = _capture(model.stem)
-    try:
-        logits = model(eeg)
-    finally:
-        handle.remove()
-    probs = torch.softmax(logits, dim=-1)[0].detach().double().numpy()
-    c = int(probs.argmax()) if target is None else target
-    logits[0, c].backward()
-    features, grads = store["out"][0], store["out"].grad[0]  # [P * width, steps]
+    probs, c, stem = _backward_on_target(lambda: model(eeg), model.stem, target)
+    features, grads = stem[0], stem.grad[0]  # [P * width, steps]
     cam = (grads.mean(dim=1, keepdim=True) * features).reshape(frontend.n_pairs, -1, features.shape[-1]).sum(1)
     return probs, c, columns(cam, eeg.shape[-1])
 
