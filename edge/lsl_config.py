@@ -17,9 +17,13 @@ from pathlib import Path
 
 from edge.errors import EegEdgeError
 
+# Unicast resolution to 127.0.0.1 queries only BasePort..BasePort+PortRange, and each outlet on the machine
+# takes its own port there: liblsl's default range of 32 hides the 33rd outlet (measured: 33 of 40 found;
+# with 256, 70 of 70), which a 64-stream overload test needs.
 LOOPBACK_CONFIG = """\
 [ports]
 IPv6 = disable
+PortRange = 256
 
 [multicast]
 ResolveScope = machine

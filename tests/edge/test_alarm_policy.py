@@ -99,15 +99,27 @@ def test_alarm_levels_from_toml(tmp_path) -> None:
 
 @pytest.mark.lsl
 @pytest.mark.slow  # 700 s of EEG at 20x: about 40 s
-def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, live_session) -> None:
-    """`edge run`'s Runtime over loopback LSL, replayed at 20x (stream time runs 20x faster, so the 10 s burden
-    window spans 200 s of the file). A marker on the EKG channel stands for seizure; the engine is wrapped to
-    answer from it. Expected: "seizure" and "prolonged" on the first seizure, the second seizure's "seizure"
-    throttled, and over the electrode-off stretch (marker says seizure, EEG flat) only the signal alarm."""
+def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, tmp_path, monkeypatch) -> None:
+    """The `edge run` command (options, TOML config, JSONL and LSL outputs) over loopback LSL, replayed at 20x
+    (stream time runs 20x faster, so the 10 s burden window spans 200 s of the file). A marker on the EKG
+    channel stands for seizure; the engine's predict answers from it. Expected: "seizure" and "prolonged" on the
+    first seizure, the second seizure's "seizure" throttled, and over the electrode-off stretch (marker says
+    seizure, EEG flat) only the signal alarm; the LSL marker stream carries the same alarm events."""
+    import json
+    import os
+    import signal
+    import threading
+    import time
+
+    import pylsl
+
+    from edge.cli import app
+    from edge.cli_support import run_app
     from edge.contract import CHANNELS, SAMPLE_RATE_HZ
+    from edge.engine import Engine
     from edge.input_files import Recording
     from edge.replay import COUNTER_LABEL, Player, ReplayConfig
-    from edge.runtime import StreamRequest
+    from edge.sinks.jsonl import read_jsonl
     from edge.testing import synthetic_eeg
 
     speed, seconds = 20.0, 700
@@ -123,22 +135,53 @@ def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, live_s
         data[span(a, b), ekg] += 300.0
     data[span(560, 640), :ekg] = rng.normal(0, 0.1, (80 * SAMPLE_RATE_HZ, ekg))  # every EEG electrode off
 
-    def wrap(engine) -> None:
-        def predict(batch: np.ndarray) -> np.ndarray:
-            share = (batch[:, ekg, 4000:6000] > 150).mean(axis=1)  # the labelled span's seizure marker
-            probs = np.zeros((len(batch), len(CLASSES)), dtype=np.float32)
-            probs[:, CLASSES.index("seizure")] = 0.05 + 0.9 * share
-            probs[:, CLASSES.index("other")] = 0.95 - 0.9 * share
-            return probs
-        engine.predict = predict
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        share = (batch[:, ekg, 4000:6000] > 150).mean(axis=1)  # the labelled span's seizure marker
+        probs = np.zeros((len(batch), len(CLASSES)), dtype=np.float32)
+        probs[:, CLASSES.index("seizure")] = 0.05 + 0.9 * share
+        probs[:, CLASSES.index("other")] = 0.95 - 0.9 * share
+        return probs
 
-    levels = (AlarmLevel("seizure", 0.2, 0.1, min_interval_s=1000.0), AlarmLevel("prolonged", 0.4, 0.3))
-    config = RunConfig().replace(watchdog={"check_rate": False}, burden={"window_s": 10.0},
-                                 alarm={"levels": levels, "signal_after_s": 3.0})
+    monkeypatch.setattr(Engine, "predict", predict)
+    config = tmp_path / "alarms.toml"
+    config.write_text("[run.watchdog]\ncheck_rate = false\n[run.burden]\nwindow_s = 10\n"
+                      "[run.alarm]\nsignal_after_s = 3\n"
+                      "[[run.alarm.levels]]\nname = 'seizure'\non = 0.2\noff = 0.1\nmin_interval_s = 1000\n"
+                      "[[run.alarm.levels]]\nname = 'prolonged'\non = 0.4\noff = 0.3\n")
     recording = Recording(data, CHANNELS, ("uV",) * len(CHANNELS), float(SAMPLE_RATE_HZ), Path("alarms.parquet"))
     player = Player(recording, ReplayConfig(name=stream_name, chunk=100, speed=speed, counter=True))
-    records = live_session(test_bundle, [StreamRequest(stream_name)], player.run, config=config, timeout=120.0,
-                           wrap_engine=wrap, counter_label=COUNTER_LABEL)
+    markers: list[dict] = []
+    done = threading.Event()
+
+    def read_markers() -> None:
+        found = pylsl.resolve_byprop("name", f"{stream_name}-alarms", 1, 20.0)
+        assert found, "no alarm marker outlet"
+        inlet = pylsl.StreamInlet(found[0])
+        inlet.open_stream(5.0)
+        while not done.is_set():
+            samples, _ = inlet.pull_chunk(timeout=0.2)
+            markers.extend(json.loads(sample[0]) for sample in samples)
+
+    def replay_then_stop() -> None:  # then stop `edge run` as systemd does (SIGTERM: finish and close cleanly)
+        player.run()
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    reader = threading.Thread(target=read_markers, daemon=True)
+    reader.start()
+    threading.Thread(target=replay_then_stop, daemon=True).start()
+    out = tmp_path / "alarms.jsonl"
+    pytest_sigterm = signal.getsignal(signal.SIGTERM)  # `edge run` installs its own handler
+    try:
+        code = run_app(app, ["run", "--stream", stream_name, "--bundle", str(test_bundle), "--backend", "onnxruntime",
+                             "--config", str(config), "--out", str(out), "--lsl-out", "--counter", COUNTER_LABEL,
+                             "--for", "90"])
+    finally:
+        signal.signal(signal.SIGTERM, pytest_sigterm)
+    done.set()
+    reader.join(timeout=5)
+    assert code == 0
+    records = read_jsonl(out)
     alarms = [r for r in records if r["type"] == "alarm" and r["level"] != "window"]
     anchor = next(r for r in records if r["type"] == "prediction")  # stream time -> file time via the counter
     seen = [(r["level"], r["state"], (r["t"] - anchor["window_end"]) * speed + anchor["counter"][1] / SAMPLE_RATE_HZ)
@@ -157,4 +200,8 @@ def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, live_s
     assert first["model"] and first["burden"]["seizure"] >= 0.2 and first["span"][1] - first["span"][0] == 10.0
     valid = [r for r in records if r["type"] == "prediction" and r["smoothed"] is not None]
     assert all(r["burden"] is not None and 0 <= r["burden"]["coverage"] <= 1 for r in valid)
-    assert any(r["type"] == "trends" for r in records)
+    assert len((tmp_path / "alarms.trends.csv").read_text().splitlines()) > 10  # trends were on
+    # the marker stream: every alarm event of the JSONL, with the same evidence
+    everything = [r for r in records if r["type"] == "alarm"]
+    assert [(m["level"], m["state"], m["t"]) for m in markers] == [(r["level"], r["state"], r["t"]) for r in everything]
+    assert markers[[m["level"] for m in markers].index("seizure")]["burden"] == first["burden"]
