@@ -223,23 +223,29 @@ def sys_info(bundle: Annotated[OptPath, typer.Option("--bundle", help="also repo
 
 @app.command()
 def monitor(
-    log: Annotated[Path, typer.Option("--from", help="JSONL log written by `edge run --out` (followed as it grows)")],
+    log: Annotated[OptPath, typer.Option("--from", help="JSONL log written by `edge run --out` (followed as it "
+                                         "grows)")] = None,
     serve: Annotated[str, typer.Option("--serve", help=ServeHelp)] = "127.0.0.1:8765",
     serve_token_file: TokenFileOpt = None,
     *,
-    config: Annotated[OptPath, typer.Option("--config", help="TOML: alarm levels (run.alarm)")] = None,
+    lsl: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045 (typer needs Optional here)
+        "--lsl", help="stream name of an `edge run --lsl-out` on this network (repeat for several)")] = None,
+    config: Annotated[OptPath, typer.Option(
+        "--config", help="TOML: alarm levels (run.alarm), LSL resolve time (run.watchdog)")] = None,
     stale: Annotated[float, typer.Option("--stale", help="seconds without records before a bed is stale")] = 10.0,
     seconds: Annotated[OptFloat, typer.Option("--for", help="stop after this many seconds")] = None,
 ) -> None:
-    """Live ward display of a JSONL log, in a process separate from the runtime."""
+    """Live ward display of a JSONL log or of a runtime's LSL outlets, in a process separate from the runtime."""
     from edge.config import load_run_config
-    from edge.display.launch import monitor as monitor_log
+    from edge.display.launch import monitor as run_monitor
     from edge.display.launch import serve_config
 
-    settings = serve_config(serve, token_file=serve_token_file, alarm=load_run_config(config).alarm, stale_s=stale)
+    run_config = load_run_config(config)
+    settings = serve_config(serve, token_file=serve_token_file, alarm=run_config.alarm, stale_s=stale)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    monitor_log(log, settings, seconds=seconds, stop=stop)
+    run_monitor(settings, log=log, lsl=lsl or (), resolve_timeout_s=run_config.watchdog.resolve_timeout_s,
+                seconds=seconds, stop=stop)
 
 
 @app.command()

@@ -6,10 +6,11 @@ import contextlib
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from edge.config import AlarmConfig
+from edge.display.lsl_follow import LslFollower
 from edge.display.server import DisplayServer, ServeConfig, parse_serve_address, read_token
 from edge.display.sink import DisplaySink
 from edge.display.state import DisplayConfig
@@ -55,20 +56,32 @@ def optional_display(address: str | None, *, token_file: Path | None = None,
         yield [sink]
 
 
-def monitor(path: str | Path, config: ServeConfig, *, seconds: float | None = None,
-            stop: threading.Event | None = None) -> int:
-    """`edge monitor --from LOG`: show a JSONL log as it grows; returns the records read."""
+def monitor(config: ServeConfig, *, log: str | Path | None = None, lsl: Sequence[str] = (),
+            resolve_timeout_s: float = 10.0, seconds: float | None = None, stop: threading.Event | None = None) -> int:
+    """`edge monitor --from LOG` (a JSONL log followed as it grows) or `--lsl NAME...` (the LSL outlets of an
+    `edge run --lsl-out`) on the display; returns the records read."""
+    if (log is None) == (not lsl):
+        raise DataError("edge monitor shows one source: give either --from LOG or --lsl NAME (repeatable)")
     stop = stop or threading.Event()
     with serving(config) as sink:
-        follower = JsonlFollower(path, sink)
-        if not Path(path).exists():  # the runtime may start later; say so rather than show an empty ward
-            print(f"monitor: {path} does not exist yet; waiting for it", file=sys.stderr, flush=True)
+        if log is not None:
+            follower: JsonlFollower | LslFollower = JsonlFollower(log, sink)
+            source = str(log)
+            if not Path(log).exists():  # the runtime may start later; say so rather than show an empty ward
+                print(f"monitor: {log} does not exist yet; waiting for it", file=sys.stderr, flush=True)
+        else:
+            follower = LslFollower(lsl, sink, resolve_timeout_s=resolve_timeout_s)
+            source = "LSL " + ", ".join(lsl)
         if seconds is not None:
             timer = threading.Timer(seconds, stop.set)
             timer.daemon = True
             timer.start()
         started = time.monotonic()
-        follower.run(stop)
-        print(f"monitor: {follower.records} records from {path} in {time.monotonic() - started:.0f} s",
+        try:
+            follower.run(stop)
+        finally:
+            if isinstance(follower, LslFollower):
+                follower.close()
+        print(f"monitor: {follower.records} records from {source} in {time.monotonic() - started:.0f} s",
               file=sys.stderr, flush=True)
         return follower.records

@@ -1,5 +1,6 @@
 """LSL outputs: per input stream, an outlet of the 6 class probabilities, a marker stream of alarm events
-(JSON with their evidence), the burden (`<name>-burden`) and the qEEG trends (`<name>-trends`, 1/hop Hz)."""
+(JSON with their evidence), the burden (`<name>-burden`), the qEEG trends (`<name>-trends`, 1/hop Hz) and
+every record as its JSONL line (`<name>-records`: what `edge monitor --lsl NAME` shows on another machine)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,15 @@ from edge.records import to_json
 from edge.trends import trend_channels
 
 BURDEN_CHANNELS = ("coverage", *BURDEN_NAMES)
+RECORDS_TYPE = "EegEdgeRecords"
+
+
+def records_stream(stream: str) -> str:
+    return f"{stream}-records"
+
+
+def trends_stream(stream: str) -> str:
+    return f"{stream}-trends"
 
 
 class LslSink:
@@ -21,6 +31,7 @@ class LslSink:
         self._markers: dict[str, Any] = {}
         self._burden: dict[str, Any] = {}
         self._trends: dict[str, Any] = {}
+        self._records: dict[str, Any] = {}
         for stream in streams:  # created up front so consumers can subscribe before the first prediction
             self._outlets(stream)
 
@@ -48,26 +59,32 @@ class LslSink:
             # NaN where nothing in the burden window is known yet
             self._burden[stream] = self._outlet(f"{stream}-burden", "Burden", [(c, "ratio") for c in BURDEN_CHANNELS],
                                                 pylsl.IRREGULAR_RATE)
-            self._trends[stream] = self._outlet(f"{stream}-trends", "qEEG", trend_channels(), 1.0 / self.hop_s)
+            self._trends[stream] = self._outlet(trends_stream(stream), "qEEG", trend_channels(), 1.0 / self.hop_s)
+            self._records[stream] = pylsl.StreamOutlet(pylsl.StreamInfo(
+                records_stream(stream), RECORDS_TYPE, 1, pylsl.IRREGULAR_RATE, "string",
+                f"eeg-edge-records-{stream}-{self.model_id}"))
         return self._probs[stream], self._markers[stream]
 
     def write(self, record: dict[str, Any]) -> None:
+        stream = record["stream"]
+        if stream not in self._probs and record["type"] == "status":
+            return  # a run-level status (stream "edge", e.g. a sink failed) belongs to no stream's outlets
+        probs, markers = self._outlets(stream)
+        if record["type"] == "trends":  # on their own numeric outlet only
+            self._trends[stream].push_sample(record["values"], record["t"])
+            return
+        self._records[stream].push_sample([to_json(record)])
         if record["type"] == "prediction" and record["smoothed"] is not None:  # flagged windows: not published
-            probs, _ = self._outlets(record["stream"])
             # stamped with the end of the window the probabilities describe
             probs.push_sample([record["smoothed"][c] for c in CLASSES], record["window_end"])
             if record.get("burden") is not None:  # stamped with the end of the burden window
                 burden = record["burden"]
-                self._burden[record["stream"]].push_sample(
+                self._burden[stream].push_sample(
                     [float("nan") if burden[c] is None else burden[c] for c in BURDEN_CHANNELS], burden["t"])
         elif record["type"] == "alarm":
-            _, markers = self._outlets(record["stream"])
             evidence = {k: v for k, v in record.items() if k not in ("type", "stream")}
             markers.push_sample([to_json(evidence)], record["t"])
-        elif record["type"] == "trends":
-            self._outlets(record["stream"])
-            self._trends[record["stream"]].push_sample(record["values"], record["t"])
 
     def close(self) -> None:
-        for outlets in (self._probs, self._markers, self._burden, self._trends):
+        for outlets in (self._probs, self._markers, self._burden, self._trends, self._records):
             outlets.clear()

@@ -47,37 +47,105 @@ def test_cli_refuses_an_open_address_without_a_token_in_one_line(tmp_path, capsy
     assert len(err) == 1 and "--serve-token-file" in err[0]
 
 
-def test_monitor_follows_a_growing_log(tmp_path, make_prediction) -> None:
+def _free_port() -> int:
     import socket
 
-    with socket.socket() as probe:  # a free port for the display
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def _get(url: str, deadline: float, until) -> dict:
+    """GET `url` (JSON) until `until(answer)` holds or `deadline` passes; the last answer."""
+    answer: dict = {}
+    while time.monotonic() < deadline:
+        try:
+            answer = json.loads(urllib.request.urlopen(url, timeout=2).read())
+        except OSError:
+            answer = {}  # not listening yet
+        if answer and until(answer):
+            break
+        time.sleep(0.2)
+    return answer
+
+
+def test_monitor_needs_exactly_one_source(tmp_path, capsys) -> None:
+    from edge.cli import app
+
+    for args in ([], ["--from", str(tmp_path / "p.jsonl"), "--lsl", "bed-1"]):
+        assert run_app(app, ["monitor", "--serve", str(_free_port()), "--for", "1", *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "either --from LOG or --lsl NAME" in err[-1], err
+
+
+def test_monitor_follows_a_growing_log(tmp_path, make_prediction) -> None:
+    port = _free_port()
     log = tmp_path / "p.jsonl"
     log.write_text(json.dumps(make_prediction("bed-1", 60.0)) + "\n")
     stop = threading.Event()
-    thread = threading.Thread(target=monitor, args=(log, serve_config(str(port))), kwargs={"stop": stop})
+    thread = threading.Thread(target=monitor, args=(serve_config(str(port)),), kwargs={"log": log, "stop": stop})
     thread.start()
     try:
         url = f"http://127.0.0.1:{port}/api/ward"
         deadline = time.monotonic() + 10
-        tiles = []
-        while time.monotonic() < deadline and not tiles:
-            time.sleep(0.2)
-            try:
-                tiles = json.loads(urllib.request.urlopen(url, timeout=2).read())["tiles"]
-            except OSError:
-                continue  # not listening yet
+        tiles = _get(url, deadline, lambda a: a["tiles"])["tiles"]
         assert tiles and tiles[0]["window_end"] == 60.0
         with log.open("a") as f:
             f.write(json.dumps(make_prediction("bed-1", 62.0, seizure=0.7)) + "\n")
-        while time.monotonic() < deadline and tiles[0]["window_end"] != 62.0:
-            time.sleep(0.2)
-            tiles = json.loads(urllib.request.urlopen(url, timeout=2).read())["tiles"]
+        tiles = _get(url, deadline, lambda a: a["tiles"][0]["window_end"] == 62.0)["tiles"]
         assert tiles[0]["smoothed"]["seizure"] == 0.7
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+@pytest.mark.lsl
+def test_monitor_shows_a_runtime_from_its_lsl_outlets(stream_name, make_prediction) -> None:
+    """`edge monitor --lsl NAME` in one process, the runtime's LSL sink in another role: the ward shows the
+    newest prediction, the bed its alarm log and trends, exactly as published."""
+    from edge.display.launch import serve_config
+    from edge.sinks.lsl_out import LslSink
+    from edge.trends import trend_channels
+
+    sink = LslSink("test-model", [stream_name])
+    port = _free_port()
+    stop = threading.Event()
+    thread = threading.Thread(target=monitor, args=(serve_config(str(port)),),
+                              kwargs={"lsl": [stream_name], "stop": stop})
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{port}/api/"
+        deadline = time.monotonic() + 20
+        alarm = {"type": "alarm", "stream": stream_name, "level": "seizure", "state": "on", "class": "seizure",
+                 "t": 61.0, "span": [-239.0, 61.0], "burden": {"seizure": 0.4}, "model": "test-model"}
+        trends = {"type": "trends", "stream": stream_name, "t": 60.0,
+                  "values": [float(i) for i in range(len(trend_channels()))]}
+        sent = False
+        while time.monotonic() < deadline and not sent:  # publish once the monitor's inlets are connected
+            sent = sink._records[stream_name].have_consumers() and sink._trends[stream_name].have_consumers()
+            time.sleep(0.1)
+        for record in (make_prediction(stream_name, 60.0, seizure=0.8), trends, alarm):
+            sink.write(record)
+        ward = _get(base + "ward", deadline, lambda a: a["tiles"] and a["tiles"][0]["window_end"] == 60.0)
+        assert ward["tiles"][0]["stream"] == stream_name and ward["tiles"][0]["smoothed"]["seizure"] == 0.8
+        bed = _get(f"{base}bed?stream={stream_name}", deadline, lambda a: a["alarms"] and a["trends"])
+        assert bed["alarms"][0]["level"] == "seizure" and bed["alarms"][0]["burden"]["seizure"] == 0.4
+        assert bed["trends"][0]["t"] == 60.0
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        sink.close()
+
+
+def test_monitor_without_the_runtime_is_a_one_line_error(stream_name, tmp_path, capsys) -> None:
+    from edge.cli import app
+
+    config = tmp_path / "edge.toml"
+    config.write_text("[run.watchdog]\nresolve_timeout_s = 0.5\n")
+    assert run_app(app, ["monitor", "--lsl", stream_name, "--serve", str(_free_port()), "--config", str(config),
+                         "--for", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert f"no LSL outlet '{stream_name}-records'" in err[-1] and "--lsl-out" in err[-1]
 
 
 @pytest.mark.lsl

@@ -1,0 +1,93 @@
+"""`edge monitor --lsl NAME`: the display fed from the LSL outlets of an `edge run --lsl-out` elsewhere.
+
+Per stream it subscribes to `<NAME>-records` (every record as its JSONL line) and `<NAME>-trends` (the qEEG
+trend vector each hop), so a display process on another machine shows what the runtime's JSONL would.
+The EEG traces are not published by the runtime, so that panel stays empty here (as with `--from LOG`).
+Inlets recover on their own when the runtime restarts with the same streams and model.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+
+from edge.display.sink import DisplaySink
+from edge.errors import DataError
+from edge.sinks.lsl_out import RECORDS_TYPE, records_stream, trends_stream
+
+MAX_PULL = 1024
+
+
+class LslFollower:
+    def __init__(self, streams: Sequence[str], sink: DisplaySink, *, resolve_timeout_s: float = 10.0,
+                 poll_s: float = 0.2) -> None:
+        self.streams = tuple(streams)
+        self.sink = sink
+        self.resolve_timeout_s = resolve_timeout_s
+        self.poll_s = poll_s
+        self._records: dict[str, object] = {}
+        self._trends: dict[str, object] = {}
+        self.records = 0
+
+    def reset(self) -> None:
+        """Drop the inlets (they are opened again on the next `run`) and the record count."""
+        self.close()
+        self.records = 0
+
+    def open(self) -> None:
+        """Subscribe to every stream's outlets, or a one-line DataError naming the one not found."""
+        import pylsl
+
+        for stream in self.streams:
+            found = pylsl.resolve_bypred(f"name='{records_stream(stream)}' and type='{RECORDS_TYPE}'", 1,
+                                         self.resolve_timeout_s)
+            if not found:
+                raise DataError(f"no LSL outlet {records_stream(stream)!r} found within {self.resolve_timeout_s:g} s; "
+                                f"is `edge run --stream {stream} --lsl-out` running on this network?")
+            self._records[stream] = self._inlet(found[0])
+            trends = pylsl.resolve_byprop("name", trends_stream(stream), 1, 1.0)  # absent when trends are off
+            if trends:
+                self._trends[stream] = self._inlet(trends[0])
+
+    @staticmethod
+    def _inlet(info):
+        import pylsl
+
+        inlet = pylsl.StreamInlet(info, max_buflen=60, recover=True)
+        inlet.open_stream(timeout=5.0)
+        return inlet
+
+    def poll(self) -> int:
+        """Hand on what arrived since the last call; returns the records handed on."""
+        handed = 0
+        for stream, inlet in self._records.items():
+            samples, _ = inlet.pull_chunk(timeout=0.0, max_samples=MAX_PULL)
+            for (line,) in samples:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    raise DataError(f"{records_stream(stream)} sent a sample that is not a JSON record; is it an "
+                                    "eeg-edge outlet?") from None
+                self.sink.feed(record)
+                handed += 1
+        for stream, inlet in self._trends.items():
+            values, stamps = inlet.pull_chunk(timeout=0.0, max_samples=MAX_PULL)
+            for sample, t in zip(values, stamps, strict=True):
+                self.sink.feed({"type": "trends", "stream": stream, "t": t, "values": list(sample)})
+                handed += 1
+        self.records += handed
+        return handed
+
+    def run(self, stop: threading.Event) -> None:
+        if not self._records:
+            self.open()
+        while not stop.is_set():
+            if self.poll() == 0:
+                stop.wait(self.poll_s)
+
+    def close(self) -> None:
+        for inlet in [*self._records.values(), *self._trends.values()]:
+            inlet.close_stream()
+        self._records.clear()
+        self._trends.clear()
