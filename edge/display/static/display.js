@@ -93,6 +93,7 @@ class Bed {
     this.eeg = null;
     this.range = 3600;
     this.plots = {};
+    this.drawHooks = {};
     document.getElementById("stream").textContent = stream;
     document.title = `eeg-edge ${stream}`;
     document.getElementById("sensitivity").addEventListener("change", () => this.drawEeg());
@@ -229,14 +230,23 @@ class Bed {
   }
 
   chart(id, series, data, opts = {}) {
+    // Same layout as the chart on screen: new data into it (setData), no rebuild; the draw hooks are read
+    // through this.drawHooks so they can change (the labelled span moves every update).
+    this.drawHooks[id] = (opts.hooks && opts.hooks.draw) || [];
+    const layout = JSON.stringify([series.map((s) => s.label), opts.height, opts.yRange, opts.yLabel,
+      (opts.bands || []).length]);
+    const plot = this.plots[id];
+    if (plot && plot.layout === layout) { plot.setData(data); return; }
+    if (plot) plot.destroy();
     const node = document.getElementById(id);
     const width = Math.max(300, node.clientWidth || 900);
-    if (this.plots[id]) this.plots[id].destroy();
     this.plots[id] = new uPlot({
       width, height: opts.height || 220, scales: { x: { time: false }, y: { range: opts.yRange || [0, 1] } },
       axes: [{ label: "minutes before the newest prediction" }, { label: opts.yLabel || "" }],
-      series: [{}, ...series], bands: opts.bands || [], hooks: opts.hooks || {},
+      series: [{}, ...series], bands: opts.bands || [],
+      hooks: { draw: [(u) => this.drawHooks[id].forEach((hook) => hook(u))] },
     }, data, node);
+    this.plots[id].layout = layout;
   }
 
   drawCharts() {

@@ -143,6 +143,8 @@ def test_ward_and_bed_pages_follow_the_runtime(chromium, ward) -> None:
         time.sleep(0.5)
 
     bed = chromium.new_page(viewport={"width": 1400, "height": 1600})
+    errors: list[str] = []
+    bed.on("pageerror", lambda error: errors.append(str(error)))
     bed.goto(f"{url}bed?stream={names['seizure']}")
     bed.wait_for_function("() => document.body.dataset.state === 'alarm'", timeout=5000)
     for _ in range(3):
@@ -150,9 +152,16 @@ def test_ward_and_bed_pages_follow_the_runtime(chromium, ward) -> None:
         time.sleep(0.5)
     assert bed.inner_text("#alarms tbody").count("on") >= 1
     assert bed.query_selector("#timeline .uplot") is not None
+    # charts take new data in place (setData), not rebuilt per update: the same element across updates
+    bed.eval_on_selector("#timeline .uplot", "n => { n.dataset.mark = 'first'; }")
+    shown = bed.eval_on_selector("#probs", "n => Number(n.dataset.windowEnd)")
+    bed.wait_for_function("([end]) => Number(document.querySelector('#probs').dataset.windowEnd) > end",
+                          arg=[shown], timeout=5000)
+    assert bed.eval_on_selector("#timeline .uplot", "n => n.dataset.mark") == "first"
     # the EEG of the newest predicted window, via the runtime's window hook: one trace per double-banana pair
     bed.wait_for_selector("#eeg[data-t-end]", timeout=5000)
     assert bed.get_attribute("#eeg", "data-pairs") == str(len(PAIRS))
+    assert not errors, errors
     if figures := os.environ.get("EEG_EDGE_DISPLAY_FIGURES"):  # how docs/figures/display_*.png are made
         page.screenshot(path=str(Path(figures) / "display_ward.png"))
         bed.goto(f"{url}bed?stream={names['normal']}")  # EEG at a usual amplitude, smoothed timeline, burden
