@@ -30,7 +30,8 @@ from calibrate.calib_data import WindowBatchReader
 from calibrate.graph import COMPUTE_OPS, FRONTEND_TAG, QDQ_OPS, frontend_nodes, qdq_violations, quantized_compute_nodes
 from calibrate.sensitivity import Sensitivity, SensitivityTarget, keep_sensitive_float
 from edge.bundle import ONNX_INT8_FILE, atomic_write
-from edge.errors import EegEdgeError, SpecError
+from edge.config_io import require_field
+from edge.errors import EegEdgeError
 
 CALIBRATION_METHODS: dict[str, CalibrationMethod] = {
     "minmax": CalibrationMethod.MinMax,
@@ -51,14 +52,13 @@ class QuantizeConfig:
 
     def validate(self) -> None:
         self.target.validate()
-        if self.sensitivity_windows <= 0:
-            raise SpecError(f"sensitivity windows must be > 0, got {self.sensitivity_windows}")
-        if self.method not in CALIBRATION_METHODS:
-            raise SpecError(f"calibration method must be one of {', '.join(CALIBRATION_METHODS)}, got {self.method!r}")
-        if self.windows <= 0 or self.batch <= 0:
-            raise SpecError(f"calibration windows and batch must be > 0, got {self.windows} and {self.batch}")
-        if not 0 < self.percentile <= 100:
-            raise SpecError(f"calibration percentile must be in (0, 100], got {self.percentile}")
+        require_field(self.sensitivity_windows > 0, "quantize.sensitivity_windows", "must be > 0",
+                      value=self.sensitivity_windows)
+        require_field(self.method in CALIBRATION_METHODS, "quantize.method",
+                      f"must be one of {', '.join(CALIBRATION_METHODS)}", value=self.method)
+        require_field(self.windows > 0, "quantize.windows", "must be > 0", value=self.windows)
+        require_field(self.batch > 0, "quantize.batch", "must be > 0", value=self.batch)
+        require_field(0 < self.percentile <= 100, "quantize.percentile", "must be in (0, 100]", value=self.percentile)
 
 
 @dataclass(frozen=True)

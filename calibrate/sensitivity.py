@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 
 from calibrate.graph import conv_flops, quantized_compute_nodes, without_qdq
-from edge.errors import SpecError
+from edge.config_io import require_field
 
 SCORE_BATCH = 16
 
@@ -36,9 +36,10 @@ class SensitivityTarget:
     min_quantized_conv_share: float = 0.7
 
     def validate(self) -> None:
-        if not (self.max_mean_kl >= 0 and 0 <= self.min_argmax_agreement <= 1
-                and 0 <= self.min_quantized_conv_share <= 1):
-            raise SpecError(f"sensitivity target out of range: {self}")
+        require_field(self.max_mean_kl >= 0, "sensitivity.max_mean_kl", "must be >= 0", value=self.max_mean_kl)
+        for name in ("min_argmax_agreement", "min_quantized_conv_share"):
+            require_field(0 <= getattr(self, name) <= 1, f"sensitivity.{name}", "must be in [0, 1]",
+                          value=getattr(self, name))
 
     def met(self, mean_kl: float, agreement: float) -> bool:
         return mean_kl <= self.max_mean_kl and agreement >= self.min_argmax_agreement

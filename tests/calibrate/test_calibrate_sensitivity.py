@@ -93,3 +93,16 @@ def test_plain_int8_fails_on_a_fragile_model_and_the_sensitivity_step_recovers_i
     outcome = verify_step(bundle_copy, synth_data, verify, gates=gates, real=[])
     assert outcome.report.runner_passed(int8), [g.line() for g in outcome.report.gates if not g.passed]
 
+
+
+@pytest.mark.parametrize(("config", "field"), [
+    (QuantizeConfig(method="mse"), "quantize.method"), (QuantizeConfig(windows=0), "quantize.windows"),
+    (QuantizeConfig(percentile=0.0), "quantize.percentile"),
+    (QuantizeConfig(sensitivity_windows=0), "quantize.sensitivity_windows"),
+    (QuantizeConfig(target=SensitivityTarget(min_argmax_agreement=1.5)), "sensitivity.min_argmax_agreement"),
+])
+def test_quantize_config_names_the_bad_field(config: QuantizeConfig, field: str) -> None:
+    from edge.errors import SpecError
+
+    with pytest.raises(SpecError, match=f"^{field} must be"):
+        config.validate()

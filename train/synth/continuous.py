@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.config_io import require_field
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ
 from edge.errors import DataError
 from train.data.writer import write_eeg_parquet
@@ -47,10 +48,8 @@ class ContinuousConfig:
     background_dir: Path | None = None
 
     def validate(self) -> None:
-        if not self.hours > 0:
-            raise DataError(f"--continuous must be > 0 hours, got {self.hours}")
-        if self.recording_s < 600:
-            raise DataError(f"recordings must be >= 600 s, got {self.recording_s}")
+        require_field(self.hours > 0, "--continuous", "must be > 0 hours", value=self.hours)
+        require_field(self.recording_s >= 600, "recording_s", "must be >= 600 s", value=self.recording_s)
 
 
 @dataclass(frozen=True)
