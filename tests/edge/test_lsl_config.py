@@ -61,3 +61,18 @@ def test_use_loopback_only_points_lslapicfg_at_the_private_config() -> None:
     path = use_loopback_only()
     assert os.environ["LSLAPICFG"] == str(path) and path.read_text() == LOOPBACK_CONFIG
     assert stat.S_IMODE(os.stat(path.parent).st_mode) & 0o077 == 0
+
+
+@pytest.mark.lsl
+def test_more_than_32_local_outlets_resolve(stream_name) -> None:
+    """Unicast resolution on loopback asks only the config's port range, one port per local outlet: with
+    liblsl's default range (32), outlets 33-39 of 40 on one machine were not found (the 64-stream load test)."""
+    import pylsl
+
+    names = [f"{stream_name}-{i}" for i in range(40)]
+    outlets = [pylsl.StreamOutlet(pylsl.StreamInfo(name, "EEG", 1, 200, "float32", name)) for name in names]
+    try:
+        found = {info.name() for info in pylsl.resolve_streams(wait_time=3.0)}
+        assert not set(names) - found, f"not resolved: {sorted(set(names) - found)}"
+    finally:
+        del outlets
