@@ -9,7 +9,6 @@ would refuse is left out and counted, the others are masked as edge masks them.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 from pathlib import Path
@@ -35,6 +34,7 @@ def load_real_segments(folders: list[Path], spec: ModelSpec, *, gate: BedsideGat
     """The centred window of every labelled segment in ``folders`` (duplicates once) that the bedside would predict
     on, or None when there are none."""
     from train.data.eeg_file import read_eeg_file
+    from train.data.sparcnet import read_labels
 
     gate = gate or BedsideGate()
     gate.reset()
@@ -42,26 +42,22 @@ def load_real_segments(folders: list[Path], spec: ModelSpec, *, gate: BedsideGat
     samples = spec.contract.window_samples
     seen, names, signals, votes = set(), [], [], []
     for folder in folders:
-        labels = folder / "labels.csv"
-        if not labels.is_file():
-            raise DataError(f"{labels} is missing; --real needs folders of parquet segments with a labels.csv")
-        with labels.open() as fh:
-            for row in csv.DictReader(fh):
-                path = folder / row["file"]
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                if digest in seen:
-                    continue
-                eeg = read_eeg_file(path)
-                if eeg.shape[1] < samples:
-                    raise DataError(f"{path} holds {eeg.shape[1]} samples, fewer than one {samples}-sample window")
-                start = (eeg.shape[1] - samples) // 2
-                seen.add(digest)
-                window = gate.judge(eeg[:, start:start + samples])  # gaps (NaN) are missing data, as at the bedside
-                if window is None:
-                    continue
-                names.append(path.name)
-                signals.append(window)
-                votes.append([float(row[f"{c}_vote"]) for c in CLASSES])
+        for row in read_labels(folder):
+            path = folder / row["file"]
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest in seen:
+                continue
+            eeg = read_eeg_file(path)
+            if eeg.shape[1] < samples:
+                raise DataError(f"{path} holds {eeg.shape[1]} samples, fewer than one {samples}-sample window")
+            start = (eeg.shape[1] - samples) // 2
+            seen.add(digest)
+            window = gate.judge(eeg[:, start:start + samples])  # gaps (NaN) are missing data, as at the bedside
+            if window is None:
+                continue
+            names.append(path.name)
+            signals.append(window)
+            votes.append([float(row[f"{c}_vote"]) for c in CLASSES])
     if not signals:
         return None
     targets = np.asarray(votes)

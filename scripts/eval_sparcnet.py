@@ -10,16 +10,15 @@ decimals, so their rows are renormalised to sum to 1 before scoring.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 
-from edge.contract import CLASSES
-from edge.errors import DataError
+from edge.contract import CLASSES, VOTE_COLUMNS
 from train.data import fill_gaps
 from train.data.eeg_file import read_eeg_file
+from train.data.sparcnet import read_labels
 from train.metric import score
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sparcnet_iiic"
@@ -27,11 +26,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sparcn
 
 def load_segments(data: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """File names, eeg [12, 20, 10000] uV, expert vote distributions and SPaRCNet probabilities (CLASSES order)."""
-    labels = data / "labels.csv"
-    if not labels.is_file():
-        raise DataError(f"{labels} is missing; pass --data pointing at sparcnet_iiic/")
-    with labels.open() as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_labels(data, columns=("file", *VOTE_COLUMNS, *(f"sparcnet_p_{c}" for c in CLASSES)))
     names, signals = [], []
     for row in rows:
         eeg = read_eeg_file(data / row["file"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.csv as pcsv
@@ -18,15 +19,23 @@ from train.data.columns import eeg_path
 from train.data.writer import train_columns, write_csv
 
 
-def sparcnet_layout(source_dir: Path, out_dir: Path) -> Path:
-    """Write ``out_dir``/train.csv + train_eegs/ from ``source_dir``/labels.csv and its parquet files."""
+def read_labels(source_dir: Path, *, columns: tuple[str, ...] = ("file", *VOTE_COLUMNS)) -> list[dict[str, Any]]:
+    """The rows of ``source_dir``/labels.csv (one per segment: its parquet file, the expert votes and, in
+    sparcnet_iiic, SPaRCNet's probabilities); a missing file or column is a one-line DataError."""
     labels = Path(source_dir) / "labels.csv"
     if not labels.is_file():
-        raise DataError(f"{labels} is missing: expected the IIIC-SPaRCNet labels.csv next to the parquet files")
+        raise DataError(f"{labels} is missing: expected a labels.csv (file + expert votes) next to the parquet "
+                        "segments, as in ../shared/data/sparcnet_iiic")
     rows = pcsv.read_csv(labels).to_pylist()
-    missing = [c for c in ("file", *VOTE_COLUMNS) if rows and c not in rows[0]]
+    missing = [c for c in columns if rows and c not in rows[0]]
     if missing:
         raise DataError(f"{labels}: missing column(s) {', '.join(missing)}")
+    return rows
+
+
+def sparcnet_layout(source_dir: Path, out_dir: Path) -> Path:
+    """Write ``out_dir``/train.csv + train_eegs/ from ``source_dir``/labels.csv and its parquet files."""
+    rows = read_labels(source_dir)
     eeg_ids = np.arange(1, len(rows) + 1)
     for eeg_id, row in zip(eeg_ids, rows, strict=True):
         target = eeg_path(out_dir, "train", eeg_id)

@@ -82,7 +82,7 @@ def plot_synthetic_examples(out_dir: Path, per_class: int = 2, seed: int = 0) ->
 
 def plot_real_segments(source_dir: Path, out_dir: Path) -> list[Path]:
     """Every 50 s parquet in ``source_dir`` (e.g. the IIIC-SPaRCNet samples), titled with its votes if known."""
-    votes = _votes_by_file(Path(source_dir) / "labels.csv")
+    votes = _votes_by_file(Path(source_dir))
     paths = []
     for source in sorted(Path(source_dir).glob("*.parquet")):
         title = f"real {source.stem}" + (f"  votes {votes[source.name]}" if source.name in votes else "")
@@ -90,11 +90,10 @@ def plot_real_segments(source_dir: Path, out_dir: Path) -> list[Path]:
     return paths
 
 
-def _votes_by_file(labels_csv: Path) -> dict[str, str]:
-    if not labels_csv.is_file():
-        return {}
-    import pyarrow.csv as pcsv
+def _votes_by_file(source_dir: Path) -> dict[str, str]:
+    if not (Path(source_dir) / "labels.csv").is_file():
+        return {}  # plain recordings: titled without votes
+    from train.data.sparcnet import read_labels
 
-    table = pcsv.read_csv(labels_csv).to_pylist()
     return {row["file"]: " ".join(f"{c}={row[f'{c}_vote']}" for c in CLASSES if row.get(f"{c}_vote"))
-            for row in table if "file" in row}
+            for row in read_labels(source_dir, columns=("file",))}
