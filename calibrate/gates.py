@@ -24,13 +24,14 @@ class Gates:
     # flip says nothing the KL gate, which still covers every window, does not. Held-out windows: every window.
     real_decisive_margin: float = 0.05
 
-    def validate(self) -> None:
+    def validate(self) -> Gates:
         for name in ("fp32_max_abs_diff", "max_mean_kl", "max_kaggle_kl_degradation"):
             if not getattr(self, name) >= 0:
                 raise SpecError(f"gate {name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("min_argmax_agreement", "min_int8_conv_share", "real_decisive_margin"):
             if not 0 <= getattr(self, name) <= 1:
                 raise SpecError(f"gate {name} must be in [0, 1], got {getattr(self, name)!r}")
+        return self
 
 
 @dataclass(frozen=True)

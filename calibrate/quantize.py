@@ -50,7 +50,7 @@ class QuantizeConfig:
     sensitivity_windows: int = 64  # of the calibration windows, scored once per quantizable node
     target: SensitivityTarget = field(default_factory=SensitivityTarget)
 
-    def validate(self) -> None:
+    def validate(self) -> QuantizeConfig:
         self.target.validate()
         require_field(self.sensitivity_windows > 0, "quantize.sensitivity_windows", "must be > 0",
                       value=self.sensitivity_windows)
@@ -59,6 +59,7 @@ class QuantizeConfig:
         require_field(self.windows > 0, "quantize.windows", "must be > 0", value=self.windows)
         require_field(self.batch > 0, "quantize.batch", "must be > 0", value=self.batch)
         require_field(0 < self.percentile <= 100, "quantize.percentile", "must be in (0, 100]", value=self.percentile)
+        return self
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,12 @@ class SensitivityTarget:
     min_argmax_agreement: float = 0.99  # half the verify gate's allowance (98 %)
     min_quantized_conv_share: float = 0.7
 
-    def validate(self) -> None:
+    def validate(self) -> SensitivityTarget:
         require_field(self.max_mean_kl >= 0, "sensitivity.max_mean_kl", "must be >= 0", value=self.max_mean_kl)
         for name in ("min_argmax_agreement", "min_quantized_conv_share"):
             require_field(0 <= getattr(self, name) <= 1, f"sensitivity.{name}", "must be in [0, 1]",
                           value=getattr(self, name))
+        return self
 
     def met(self, mean_kl: float, agreement: float) -> bool:
         return mean_kl <= self.max_mean_kl and agreement >= self.min_argmax_agreement

@@ -35,7 +35,7 @@ class BuildConfig:
     max_batch: int = 16
     workspace_mib: int = 1024
 
-    def validate(self) -> None:
+    def validate(self) -> BuildConfig:
         if self.precision is not None and self.precision not in PRECISIONS:
             raise SpecError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not 1 <= self.min_batch <= self.opt_batch <= self.max_batch:
@@ -43,6 +43,7 @@ class BuildConfig:
                             f"{self.min_batch}, {self.opt_batch}, {self.max_batch}")
         if self.workspace_mib <= 0:
             raise SpecError(f"workspace must be > 0 MiB, got {self.workspace_mib}")
+        return self
 
     @property
     def onnx_file(self) -> str:

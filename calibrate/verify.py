@@ -36,9 +36,10 @@ class VerifyConfig:
     batch: int = 16
     seed: int = 1
 
-    def validate(self) -> None:
+    def validate(self) -> VerifyConfig:
         if self.windows <= 0 or self.batch <= 0:
             raise SpecError(f"verify windows and batch must be > 0, got {self.windows} and {self.batch}")
+        return self
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ class QualityConfig:
     # unusable in the labelled span): 14 of 16 tolerates one lost electrode (each is in at most 2 pairs).
     min_pairs: int = 14
 
-    def validate(self, where: str = "quality") -> None:
+    def validate(self, where: str = "quality") -> QualityConfig:
         for name in ("range_uv", "amplitude_uv", "flat_uv", "rail_uv", "rail_fraction", "clip_fraction",
                      "step_fraction", "line_noise_ratio"):
             require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", value=getattr(self, name))
@@ -68,6 +68,7 @@ class QualityConfig:
         require_field(self.min_pairs >= 1, f"{where}.min_pairs", "must be >= 1", value=self.min_pairs)
         require_field(set(self.alarm_ignores) <= set(QUALITY_FLAGS), f"{where}.alarm_ignores",
                       f"must name flags among {', '.join(QUALITY_FLAGS)}", value=self.alarm_ignores)
+        return self
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,11 @@ class ChainConfig:
     gap_reset_s: float = 0.5
     quality: QualityConfig = field(default_factory=QualityConfig)
 
-    def validate(self, where: str = "chain") -> None:
+    def validate(self, where: str = "chain") -> ChainConfig:
         for name in ("hop_s", "gap_reset_s"):
             require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", value=getattr(self, name))
         self.quality.validate(f"{where}.quality")
+        return self
 
 
 @dataclass(frozen=True)
@@ -103,10 +105,11 @@ class WatchdogConfig:
     # a second outlet is heard within 0.5 s in 2 of 8 tries, within 0.8 s in 8 of 8).
     duplicate_wait_s: float = 1.0
 
-    def validate(self, where: str = "watchdog") -> None:
+    def validate(self, where: str = "watchdog") -> WatchdogConfig:
         for name in ("silence_s", "resolve_timeout_s", "poll_interval_s", "rate_window_s", "rate_tolerance",
                      "inlet_buffer_s", "duplicate_wait_s"):
             require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", value=getattr(self, name))
+        return self
 
 
 @dataclass(frozen=True)
@@ -115,10 +118,11 @@ class SmoothingConfig:
     k: int = 5
     alpha: float = 0.3
 
-    def validate(self, where: str = "smoothing") -> None:
+    def validate(self, where: str = "smoothing") -> SmoothingConfig:
         require_field(self.kind in ("mean", "ema"), f"{where}.kind", "must be 'mean' or 'ema'", value=self.kind)
         require_field(self.k >= 1, f"{where}.k", "must be >= 1", value=self.k)
         require_field(0 < self.alpha <= 1, f"{where}.alpha", "must be in (0, 1]", value=self.alpha)
+        return self
 
 
 @dataclass(frozen=True)
@@ -131,10 +135,11 @@ class AlarmLevel:
     off: float
     min_interval_s: float = 600.0
 
-    def validate(self, where: str) -> None:
+    def validate(self, where: str) -> AlarmLevel:
         require_field(0 < self.off < self.on <= 1, f"{where}.on/off", "must satisfy 0 < off < on <= 1",
                       value=(self.off, self.on))
         require_field(self.min_interval_s >= 0, f"{where}.min_interval_s", "must be >= 0", value=self.min_interval_s)
+        return self
 
 
 # Ceribell-style levels over the burden window (5 min): 10 % = 30 s, 50 %, 90 % (status epilepticus).
@@ -155,7 +160,7 @@ class AlarmConfig:
     levels: tuple[AlarmLevel, ...] = DEFAULT_ALARM_LEVELS
     signal_after_s: float = 60.0
 
-    def validate(self, where: str = "alarm") -> None:
+    def validate(self, where: str = "alarm") -> AlarmConfig:
         require_field(self.target in CLASSES, f"{where}.target", f"must be one of {', '.join(CLASSES)}",
                       value=self.target)
         require_field(0 < self.off < self.on <= 1, f"{where}.on/off", "must satisfy 0 < off < on <= 1",
@@ -166,6 +171,7 @@ class AlarmConfig:
         for i, level in enumerate(self.levels):
             level.validate(f"{where}.levels[{i}]")
         require_field(self.signal_after_s > 0, f"{where}.signal_after_s", "must be > 0", value=self.signal_after_s)
+        return self
 
 
 @dataclass(frozen=True)
@@ -174,9 +180,10 @@ class BurdenConfig:
 
     window_s: float = 300.0
 
-    def validate(self, where: str = "burden") -> None:
+    def validate(self, where: str = "burden") -> BurdenConfig:
         require_field(self.window_s >= 10, f"{where}.window_s", "must be >= 10 (one labelled span)",
                       value=self.window_s)
+        return self
 
 
 @dataclass(frozen=True)
@@ -189,12 +196,13 @@ class TrendsConfig:
     suppression_uv: float = 5.0  # an epoch is suppressed when |x - mean| stays below this on every pair
     suppression_s: float = 60.0  # suppression ratio: share of suppressed epochs in the newest seconds
 
-    def validate(self, where: str = "trends") -> None:
+    def validate(self, where: str = "trends") -> TrendsConfig:
         for name in ("spectrum_s", "aeeg_s", "suppression_uv", "suppression_s"):
             require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", value=getattr(self, name))
         require_field(1.0 <= self.spectrum_s <= 50.0, f"{where}.spectrum_s", "must be in [1, 50] s (one window)",
                       value=self.spectrum_s)
         require_field(0.5 <= self.aeeg_s <= 50.0, f"{where}.aeeg_s", "must be in [0.5, 50] s", value=self.aeeg_s)
+        return self
 
 
 @dataclass(frozen=True)

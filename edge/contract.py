@@ -109,12 +109,13 @@ class SignalContract:
     classes: tuple[str, ...] = CLASSES
     units: str = "uV"
 
-    def validate(self, where: str = "contract") -> None:
+    def validate(self, where: str = "contract") -> SignalContract:
         # The contract is fixed: a bundle made for another one cannot run on this code.
         for name in ("channels", "sample_rate_hz", "window_samples", "label_start", "label_stop", "classes", "units"):
             expected = getattr(SignalContract, name)
             actual = getattr(self, name)
             require_field(actual == expected, f"{where}.{name}", f"must be {expected!r}", value=actual)
+        return self
 
     @property
     def window_seconds(self) -> float:

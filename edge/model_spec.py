@@ -51,7 +51,7 @@ class FrontEndConfig:
     db_scale: float = 12.0
     image_layout: str = "pairs"
 
-    def validate(self, where: str = "frontend") -> None:
+    def validate(self, where: str = "frontend") -> FrontEndConfig:
         nyquist = SAMPLE_RATE_HZ / 2
         require_field(self.montage in MONTAGES, f"{where}.montage", f"must be one of {MONTAGES}", value=self.montage)
         require_field(self.image_layout in IMAGE_LAYOUTS, f"{where}.image_layout", f"must be one of {IMAGE_LAYOUTS}",
@@ -82,6 +82,7 @@ class FrontEndConfig:
                       value=(self.bandpass_high_hz, self.mel_fmax_hz))
         require_field(self.image_layout != "chains" or self.montage == "double_banana", f"{where}.image_layout",
                       "'chains' needs montage 'double_banana' (equal-length chains)", value=self.image_layout)
+        return self
 
     @property
     def n_pairs(self) -> int:
@@ -130,13 +131,14 @@ class ModelSpec:
     versions: dict[str, str] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> None:
+    def validate(self) -> ModelSpec:
         require_field(bool(self.model), "spec.model", "must name a registered model", value=self.model)
         require_field(self.format_version == SPEC_FORMAT_VERSION, "spec.format_version",
                       f"must be {SPEC_FORMAT_VERSION} (bundle made by another eeg-edge version)",
                       value=self.format_version)
         self.contract.validate("spec.contract")
         self.frontend.validate("spec.frontend")
+        return self
 
     @property
     def input_shape(self) -> tuple[str, int, int]:

@@ -112,7 +112,7 @@ class FitConfig:
     cv: CvConfig = field(default_factory=CvConfig)
     run: ExecutionConfig = field(default_factory=ExecutionConfig)
 
-    def validate(self) -> None:
+    def validate(self) -> FitConfig:
         o, a, loss, cv, run = self.optim, self.augment, self.loss, self.cv, self.run
         require_field(bool(self.model.name), "model.name", "must name a registered model", value=self.model.name)
         self.model.frontend.validate("model.frontend")
@@ -150,6 +150,7 @@ class FitConfig:
         require_field(run.num_workers >= 0, "run.num_workers", "must be >= 0", value=run.num_workers)
         require_field(run.eval_batch_size >= 1, "run.eval_batch_size", "must be >= 1", value=run.eval_batch_size)
         require_field(run.checkpoint_every >= 1, "run.checkpoint_every", "must be >= 1", value=run.checkpoint_every)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -47,9 +47,10 @@ class ContinuousConfig:
     electrode_off_per_hour: float = 1.0
     background_dir: Path | None = None
 
-    def validate(self) -> None:
+    def validate(self) -> ContinuousConfig:
         require_field(self.hours > 0, "--continuous", "must be > 0 hours", value=self.hours)
         require_field(self.recording_s >= 600, "recording_s", "must be >= 600 s", value=self.recording_s)
+        return self
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class SynthConfig:
         eegs, _, patients = scaled_counts(scale)
         return cls(n_eegs=eegs, n_patients=patients, seed=seed, profile="hms", scale=scale, **kwargs)
 
-    def validate(self) -> None:
+    def validate(self) -> SynthConfig:
         check_profile(self.profile)
         if not 0 <= self.background_share <= 1:
             raise DataError(f"--background-share must be in [0, 1], got {self.background_share}")
@@ -69,6 +69,7 @@ class SynthConfig:
             raise DataError(f"--patients must be between 1 and --eegs ({self.n_eegs}), got {self.n_patients}")
         if not WINDOW_S <= self.min_seconds <= self.max_seconds:
             raise DataError(f"recordings must be {WINDOW_S} s or longer, got {self.min_seconds}-{self.max_seconds} s")
+        return self
 
     @property
     def patients(self) -> int:
