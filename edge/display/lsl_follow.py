@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from edge.display.sink import DisplaySink
 from edge.errors import DataError
+from edge.lsl_source import predicate
 from edge.sinks.lsl_out import RECORDS_TYPE, records_stream, trends_stream
 
 MAX_PULL = 1024
@@ -40,7 +41,7 @@ class LslFollower:
         import pylsl
 
         for stream in self.streams:
-            found = pylsl.resolve_bypred(f"name='{records_stream(stream)}' and type='{RECORDS_TYPE}'", 1,
+            found = pylsl.resolve_bypred(predicate(records_stream(stream), RECORDS_TYPE, None), 1,
                                          self.resolve_timeout_s)
             if not found:
                 raise DataError(f"no LSL outlet {records_stream(stream)!r} found within {self.resolve_timeout_s:g} s; "
