@@ -170,7 +170,7 @@ def plan_spans(table: HmsTable, margin: int) -> SpanPlan:
     return SpanPlan(row_spans=row_spans, pad_samples=pads, groups=groups, segments=segments, total=total)
 
 
-def _decode_eeg(table: HmsTable, rows: np.ndarray, segments: np.ndarray, margin: int, samples: np.ndarray,
+def _decode_eeg(table: HmsTable, rows: np.ndarray, segments: np.ndarray, margin: int, samples: RowWriter,
                 nan_counts: np.ndarray) -> None:
     eeg = read_eeg_file(table.eeg_path(table.eeg_ids[rows[0]]))
     for file_start, length, at in segments:
@@ -183,15 +183,41 @@ def _decode_eeg(table: HmsTable, rows: np.ndarray, segments: np.ndarray, margin:
         nan_counts[i] = nan_before[hi] - nan_before[lo]
 
 
+class RowWriter:
+    """A float32 [rows, columns] .npy file written by row ranges (``writer[a:b] = block``) with pwrite.
+    A w+ memmap kept every written page resident in the building process: its peak RSS was the cache's
+    size (7.4 GB for 7200 EEGs); written this way the pages sit in the kernel's page cache instead."""
+
+    def __init__(self, path: Path, rows: int, columns: int) -> None:
+        with open(path, "wb") as fh:
+            np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False,
+                                                      "shape": (rows, columns)})
+            self.data_offset = fh.tell()
+            fh.truncate(self.data_offset + rows * columns * 4)
+        self.row_bytes = columns * 4
+        self.fd = os.open(path, os.O_WRONLY)
+
+    def __setitem__(self, rows: slice, block: np.ndarray) -> None:
+        view = memoryview(np.ascontiguousarray(block, dtype="<f4")).cast("B")
+        offset = self.data_offset + int(rows.start) * self.row_bytes
+        while view:  # pwrite may write less than asked
+            written = os.pwrite(self.fd, view, offset)
+            view, offset = view[written:], offset + written
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 def _decode_all(table: HmsTable, plan: SpanPlan, margin: int, path: Path, workers: int) -> np.ndarray:
-    samples = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(plan.total, len(CHANNELS)))
+    samples = RowWriter(path, plan.total, len(CHANNELS))
     nan_counts = np.zeros(len(table), dtype=np.int64)
-    with ThreadPoolExecutor(max(1, workers)) as pool:  # pyarrow and numpy copies release the GIL
-        for future in [pool.submit(_decode_eeg, table, rows, segments, margin, samples, nan_counts)
-                       for rows, segments in zip(plan.groups, plan.segments, strict=True)]:
-            future.result()
-    samples.flush()
-    del samples
+    try:
+        with ThreadPoolExecutor(max(1, workers)) as pool:  # pyarrow and numpy copies release the GIL
+            for future in [pool.submit(_decode_eeg, table, rows, segments, margin, samples, nan_counts)
+                           for rows, segments in zip(plan.groups, plan.segments, strict=True)]:
+                future.result()
+    finally:
+        samples.close()
     return nan_counts
 
 
