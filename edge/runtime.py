@@ -237,23 +237,26 @@ class Runtime:
                 f"{layout.hostname!r}); predictions resume after a full window")), fresh)
 
     def _predict(self, due: list[tuple[StreamState, Window]]) -> None:
+        """Predictions, burden and alarm events of the whole batch go out first; then its qEEG trends (display
+        data), so no prediction or alarm of the batch waits for another stream's trends."""
         with self.timer.stage("batch"):
             batch = np.stack([window.data for _, window in due])
         with self.timer.stage("engine"):
             probs = self.engine.predict(batch)
+        trended: list[tuple[StreamState, Window]] = []
         for (worker, window), p in zip(due, probs, strict=True):
             if not np.all(np.isfinite(p)):  # never a prediction, never into smoothing (docs/reliability.md)
                 self.emit(status_record(worker.source.name, Status(
                     "invalid_output", window.t_end, f"the model returned non-finite probabilities for the window "
                     f"{window.t_start:.2f}-{window.t_end:.2f}: not predicted, smoothing and alarm skipped")), worker)
                 continue
-            smoothed, trends = None, None
+            smoothed = None
             if window.alarm_eligible:  # alarms only from valid, finite, unflagged predictions (bar alarm_ignores)
                 with self.timer.stage("smooth"):
                     smoothed = worker.smoother.update(p)
                 with self.timer.stage("monitor"):
                     burden, events = worker.monitor.on_prediction(window, p, smoothed)
-                    trends = worker.monitor.on_window(worker.source.name, window)
+                trended.append((worker, window))
             else:
                 burden, events = worker.monitor.current_burden(), worker.monitor.on_ineligible(window)
             record = prediction_record(worker.source.name, window, p, smoothed=smoothed, model_id=self.engine.model_id,
@@ -262,10 +265,13 @@ class Runtime:
             self.emit(record, worker)
             self._observe(worker, window)
             self.predictions += 1
-            if trends is not None:
-                self.emit(trends, worker)
             for event in events:
                 self.emit(event.record(worker.source.name), worker)
+        for worker, window in trended:
+            with self.timer.stage("trends"):
+                trends = worker.monitor.on_window(worker.source.name, window)
+            if trends is not None:
+                self.emit(trends, worker)
 
     def run(self, seconds: float | None = None, stop: threading.Event | None = None) -> None:
         deadline = None if seconds is None else time.monotonic() + seconds

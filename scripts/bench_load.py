@@ -5,7 +5,7 @@
 Steady: `--streams` real outlets (loopback, real time, the stream-rate check on) into one `edge run`
 child for `--minutes`; its resident memory sampled every second. "Keeps up": no dropped, duplicated or
 reordered sample in any window (counter channel) and lag p99 < 1 s; "flat": the RSS trend after warm-up.
-Monitoring's cost: `--compare-pairs` pairs of `--compare-minutes` runs alternating the qEEG trends off / on.
+Monitoring's cost in lag is scripts/bench_monitor_lag.py.
 Overload: `--overload` real outlets; once predictions flow, the child is frozen (SIGSTOP) for `--stall`
 seconds, as a starved machine would leave it, then let go: its inlets hold a backlog of every stream, it
 must shed the stale windows (status "shed") and catch up with bounded memory. Then the load drops to
@@ -141,9 +141,6 @@ def main() -> None:
                         "between the release and the load drop, and half the time after the drop")
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
     parser.add_argument("--bundle", help="reuse this mel2d bundle instead of building one")
-    parser.add_argument("--compare-minutes", type=float, default=3.0,
-                        help="length of each run that compares the lag with the qEEG trends off and on")
-    parser.add_argument("--compare-pairs", type=int, default=2, help="(off, on) pairs of those runs")
     args = parser.parse_args()
     import pylsl
 
@@ -163,20 +160,6 @@ def main() -> None:
     steady_health = health(steady["records"], steady["names"])
     steady_peak, steady_end, steady_slope = rss_trend(steady["trace"], after_s=window_s + 120.0)
     load_mid = os.getloadavg()
-
-    # Monitoring's cost in lag: short runs alternating off / on, so drift in the machine's load hits both alike
-    no_trends = work / "no-trends.toml"
-    no_trends.write_text("[run.trends]\nenabled = false\n")
-    compare: dict[bool, list[dict]] = {False: [], True: []}
-    for pair in range(args.compare_pairs):
-        for trends_on in (False, True):
-            print(f"bench_load: compare pair {pair + 1}, trends {'on' if trends_on else 'off'}, "
-                  f"{args.compare_minutes:g} min", flush=True)
-            fleet = Fleet(recording, args.streams, f"cmp{pair}{int(trends_on)}")
-            run = run_child(bundle, fleet.names, args.compare_minutes * 60.0, out=work / "compare.jsonl",
-                            config=None if trends_on else no_trends)
-            fleet.stop()
-            compare[trends_on].append(health(run["records"], run["names"]))
 
     print(f"bench_load: overload, {args.overload} outlets, child frozen for {args.stall:g} s", flush=True)
     fleet = Fleet(recording, args.overload, "overload")
@@ -210,21 +193,11 @@ def main() -> None:
     load_after = os.getloadavg()
 
     command = (f"nice -n 10 .venv/bin/python scripts/bench_load.py --streams {args.streams} --minutes {args.minutes:g} "
-               f"--compare-minutes {args.compare_minutes:g} --compare-pairs {args.compare_pairs} "
                f"--overload {args.overload} --stall {args.stall:g} "
                f"--phase {args.phase:g}")
     loads = [" / ".join(f"{x:.1f}" for x in load) for load in (load_before, load_mid, load_after)]
     steady_lag = f"p50 {1e3 * steady_health['lag_p50']:.0f} ms, p99 {1e3 * steady_health['lag_p99']:.0f} ms"
     final_lag = f"p50 {1e3 * final_health['lag_p50']:.0f} ms, p99 {1e3 * final_health['lag_p99']:.0f} ms"
-
-    def median_ms(key: str, trends_on: bool) -> float:
-        return 1e3 * float(np.median([h[key] for h in compare[trends_on]]))
-
-    lag_ratio = median_ms("lag_p99", True) / median_ms("lag_p99", False)
-    compare_rows = "\n".join(
-        f"| {'on' if on else 'off'} | {sum(h['predictions'] for h in compare[on])} | "
-        f"{sum(h['broken'] for h in compare[on])} | {median_ms('lag_p50', on):.0f} | {median_ms('lag_p99', on):.0f} | "
-        + ", ".join(f"{1e3 * h['lag_p99']:.0f}" for h in compare[on]) + " |" for on in (False, True))
     body = f"""## load (written by `{command}`)
 
 Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} CPU cores shared with other work.
@@ -243,16 +216,6 @@ Load average (1 / 5 / 15 min): {loads[0]} at the start, {loads[1]} after the ste
 | lag, window's last sample -> record (LSL clock) | {steady_lag} |
 | peak resident memory of `edge run` (target <= 1024 MB) | **{steady_peak:.0f} MB** |
 | resident memory at the end; trend after warm-up | {steady_end:.0f} MB; {steady_slope:+.1f} MB per 10 min |
-
-Monitoring's cost: the same {args.streams} outlets in {2 * args.compare_pairs} runs of {args.compare_minutes:g} min,
-alternating `[run.trends] enabled = false` and the defaults (burden and the alarm policy run in both: a few
-dict updates per hop, next to the trends' ~0.5 ms; see "Monitoring cost per stream per hop"):
-
-| qEEG trends | predictions | broken windows | lag p50 ms (median) | lag p99 ms (median) | lag p99 per run ms |
-|---|---|---|---|---|---|
-{compare_rows}
-
-Lag p99 with the trends on: **{lag_ratio:.2f}x** without (target <= 1.20x).
 
 ### Overload: {args.overload} outlets, `edge run` frozen {args.stall:g} s, then down to {args.streams} outlets
 

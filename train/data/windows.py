@@ -186,7 +186,7 @@ def _decode_eeg(table: HmsTable, rows: np.ndarray, segments: np.ndarray, margin:
 class RowWriter:
     """A float32 [rows, columns] .npy file written by row ranges (``writer[a:b] = block``) with pwrite.
     A w+ memmap kept every written page resident in the building process: its peak RSS was the cache's
-    size (7.4 GB for 7200 EEGs); written this way the pages sit in the kernel's page cache instead."""
+    size (7.0 GiB for 7200 EEGs); written this way the pages sit in the kernel's page cache instead."""
 
     def __init__(self, path: Path, rows: int, columns: int) -> None:
         with open(path, "wb") as fh:
