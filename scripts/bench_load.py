@@ -54,6 +54,16 @@ def build_bundle(directory: Path) -> None:
     write_checksums(directory)
 
 
+def prepare(bundle: str | None, name: str) -> tuple[Path, Path, Path]:
+    """A scratch folder, the bundle (`bundle`, or the default mel2d built there) and a 300 s recording to replay."""
+    work = Path(tempfile.mkdtemp(prefix=f"eeg-edge-{name}-"))
+    if bundle is None:
+        print(f"bench_{name}: building and exporting the default mel2d model", flush=True)
+        build_bundle(work / "bundle")
+    recording = write_parquet(work / "load.parquet", synthetic_eeg(300.0))
+    return work, Path(bundle) if bundle else work / "bundle", recording
+
+
 class Fleet:
     """Real-time outlets, each in its own thread, that can be stopped one by one."""
 
@@ -145,12 +155,7 @@ def main() -> None:
     import pylsl
 
     load_before = os.getloadavg()
-    work = Path(tempfile.mkdtemp(prefix="eeg-edge-load-"))
-    bundle = Path(args.bundle) if args.bundle else work / "bundle"
-    if not args.bundle:
-        print("bench_load: building and exporting the default mel2d model", flush=True)
-        build_bundle(bundle)
-    recording = write_parquet(work / "load.parquet", synthetic_eeg(300.0))
+    work, bundle, recording = prepare(args.bundle, "load")
     window_s = WINDOW_SAMPLES / 200.0
 
     print(f"bench_load: steady, {args.streams} real-time outlets for {args.minutes:g} min", flush=True)

@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
-from bench_load import REPO, Fleet, build_bundle, health, run_child  # also sets the loopback LSL config
+from bench_load import REPO, Fleet, health, prepare, run_child  # also sets the loopback LSL config
 from benchdoc import replace_section
-
-from edge.testing import synthetic_eeg, write_parquet
 
 
 def main() -> None:
@@ -35,11 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     load_before = os.getloadavg()
-    work = Path(tempfile.mkdtemp(prefix="eeg-edge-monitor-lag-"))
-    bundle = Path(args.bundle) if args.bundle else work / "bundle"
-    if not args.bundle:
-        build_bundle(bundle)
-    recording = write_parquet(work / "load.parquet", synthetic_eeg(300.0))
+    work, bundle, recording = prepare(args.bundle, "monitor_lag")
     no_trends = work / "no-trends.toml"
     no_trends.write_text("[run.trends]\nenabled = false\n")
     runs: dict[bool, list[dict]] = {False: [], True: []}
