@@ -205,7 +205,11 @@ class RowWriter:
             view, offset = view[written:], offset + written
 
     def close(self) -> None:
-        os.close(self.fd)
+        """On disk before the cache is renamed into place (the memmap writer's flush did the same)."""
+        try:
+            os.fsync(self.fd)
+        finally:
+            os.close(self.fd)
 
 
 def _decode_all(table: HmsTable, plan: SpanPlan, margin: int, path: Path, workers: int) -> np.ndarray:
