@@ -77,11 +77,7 @@ def monitor(config: ServeConfig, *, log: str | Path | None = None, lsl: Sequence
             timer.daemon = True
             timer.start()
         started = time.monotonic()
-        try:
-            follower.run(stop)
-        finally:
-            if isinstance(follower, LslFollower):
-                follower.close()
+        follower.run(stop)
         print(f"monitor: {follower.records} records from {source} in {time.monotonic() - started:.0f} s",
               file=sys.stderr, flush=True)
         return follower.records

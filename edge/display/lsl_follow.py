@@ -32,7 +32,7 @@ class LslFollower:
         self.records = 0
 
     def reset(self) -> None:
-        """Drop the inlets (they are opened again on the next `run`) and the record count."""
+        """Drop the inlets (`run` opens them again) and the record count."""
         self.close()
         self.records = 0
 
@@ -81,11 +81,14 @@ class LslFollower:
         return handed
 
     def run(self, stop: threading.Event) -> None:
-        if not self._records:
+        """Subscribe, hand on records until `stop`, then close the inlets."""
+        try:
             self.open()
-        while not stop.is_set():
-            if self.poll() == 0:
-                stop.wait(self.poll_s)
+            while not stop.is_set():
+                if self.poll() == 0:
+                    stop.wait(self.poll_s)
+        finally:
+            self.close()
 
     def close(self) -> None:
         for inlet in [*self._records.values(), *self._trends.values()]:

@@ -163,13 +163,15 @@ def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, tmp_pa
             markers.extend(json.loads(sample[0]) for sample in samples)
 
     def replay_then_stop() -> None:  # then stop `edge run` as systemd does (SIGTERM: finish and close cleanly)
-        player.run()
+        player.run(done)
         time.sleep(1.0)
-        os.kill(os.getpid(), signal.SIGTERM)
+        if not done.is_set():  # never at pytest itself: only while `edge run` (and its handler) is running
+            os.kill(os.getpid(), signal.SIGTERM)
 
     reader = threading.Thread(target=read_markers, daemon=True)
     reader.start()
-    threading.Thread(target=replay_then_stop, daemon=True).start()
+    stopper = threading.Thread(target=replay_then_stop, daemon=True)
+    stopper.start()
     out = tmp_path / "alarms.jsonl"
     pytest_sigterm = signal.getsignal(signal.SIGTERM)  # `edge run` installs its own handler
     try:
@@ -177,8 +179,9 @@ def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, tmp_pa
                              "--config", str(config), "--out", str(out), "--lsl-out", "--counter", COUNTER_LABEL,
                              "--for", "90"])
     finally:
+        done.set()
+        stopper.join(timeout=10)  # before pytest's handler is back
         signal.signal(signal.SIGTERM, pytest_sigterm)
-    done.set()
     reader.join(timeout=5)
     assert code == 0
     records = read_jsonl(out)
