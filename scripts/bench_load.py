@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench import MODEL, REPO, _rss_bytes, percentiles, read  # also sets the loopback LSL config
+from bench import REPO, _rss_bytes, build_bundle, percentiles, read  # also sets the loopback LSL config
 from benchdoc import replace_section
 
 from edge.contract import WINDOW_SAMPLES
@@ -35,23 +35,6 @@ from edge.sinks.jsonl import read_jsonl
 from edge.testing import synthetic_eeg, write_parquet
 
 RECOVERED_LAG_S = 2.0
-
-
-def build_bundle(directory: Path) -> None:
-    """The default model with untrained weights (memory and speed do not depend on them), ONNX only."""
-    import torch
-
-    from calibrate.export import export_onnx
-    from edge.bundle import ONNX_FILE, save_spec, write_checksums
-    from edge.model_spec import ModelSpec
-    from train.models import ProbabilityModel, create_model
-
-    torch.manual_seed(0)
-    spec = ModelSpec(model=MODEL)
-    directory.mkdir(parents=True, exist_ok=True)
-    export_onnx(ProbabilityModel(create_model(MODEL, spec.frontend)).eval(), spec, directory / ONNX_FILE)
-    save_spec(directory, spec)
-    write_checksums(directory)
 
 
 def prepare(bundle: str | None, name: str) -> tuple[Path, Path, Path]:
