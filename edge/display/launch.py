@@ -1,4 +1,5 @@
-"""Start the display for `edge run --serve` and `edge monitor`: the server on its own thread, the sink feeding it."""
+"""Start the display: for `edge run --serve` in a child process (edge.display.process), for `edge monitor`
+(already a process of its own) on a thread; the yielded sink feeds it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from edge.config import AlarmConfig
 from edge.display.lsl_follow import LslFollower
+from edge.display.process import DisplayProcess
 from edge.display.server import DisplayServer, ServeConfig, parse_serve_address, read_token
 from edge.display.sink import DisplaySink
 from edge.display.state import DisplayConfig
@@ -38,9 +40,13 @@ def serving(config: ServeConfig) -> Iterator[DisplaySink]:
     """The display runs for the duration of the block; records written to the yielded sink appear on it."""
     sink = DisplaySink(eeg_s=config.display.eeg_s)
     with DisplayServer(sink, config) as server:
-        hint = " (open it with ?token=<the token file's content>)" if config.token else ""
-        print(f"display: {server.url}{hint}", file=sys.stderr, flush=True)
+        announce(server.url, config)
         yield sink
+
+
+def announce(url: str, config: ServeConfig) -> None:
+    hint = " (open it with ?token=<the token file's content>)" if config.token else ""
+    print(f"display: {url}{hint}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -52,8 +58,9 @@ def optional_display(address: str | None, *, token_file: Path | None = None,
             raise DataError("--serve-token-file is for the display: give --serve [HOST:]PORT as well")
         yield []
         return
-    with serving(serve_config(address, token_file=token_file, alarm=alarm)) as sink:
-        yield [sink]
+    with DisplayProcess(serve_config(address, token_file=token_file, alarm=alarm)) as display:
+        announce(display.url, display.config)
+        yield [display.sink]
 
 
 def monitor(config: ServeConfig, *, log: str | Path | None = None, lsl: Sequence[str] = (),

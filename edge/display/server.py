@@ -269,10 +269,30 @@ def create_app(hub: Hub, *, token: str | None = None, tick_s: float = 0.2):
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
+def bind(config: ServeConfig) -> socket.socket:
+    """The display's listening socket, or a one-line DataError (address in use, not on this machine)."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((config.host, config.port))  # port 0: any free port (tests)
+        listening.listen(128)  # pages that connect before the server runs wait instead of being refused
+    except OSError as error:
+        listening.close()
+        raise DataError(f"the live display cannot listen on {config.host}:{config.port} ({error.strerror or error}); "
+                        "choose another --serve port or stop what uses it") from None
+    return listening
+
+
+def display_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
 class DisplayServer:
     """uvicorn on a thread of its own, so the runtime's loop never runs display code beyond the sink."""
 
-    def __init__(self, sink: DisplaySink, config: ServeConfig) -> None:
+    def __init__(self, sink: DisplaySink, config: ServeConfig, *, listening: socket.socket | None = None) -> None:
+        """`listening`: a socket bound by `bind` (the runtime binds, the display's child process serves)."""
         from edge.errors import import_extra
 
         uvicorn = import_extra("uvicorn", "display")
@@ -282,18 +302,14 @@ class DisplayServer:
         app = create_app(self.hub, token=config.token, tick_s=config.tick_s)
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
                                                      timeout_graceful_shutdown=1, access_log=False))
-        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-        self._socket = socket.socket(family, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((config.host, config.port))  # port 0: any free port (tests)
+        self._socket = listening if listening is not None else bind(config)
         self.port = self._socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
                                         name="edge-display", daemon=True)
 
     @property
     def url(self) -> str:
-        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
-        return f"http://{host}:{self.port}/"
+        return display_url(self.config.host, self.port)
 
     def start(self, timeout: float = 10.0) -> DisplayServer:
         self._thread.start()

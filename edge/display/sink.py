@@ -39,7 +39,11 @@ class DisplaySink:
 
     def observe_window(self, stream: str, window: Window) -> None:
         # a view of the window's own array (the chain hands each window a fresh copy): no copy here
-        frame = (window.data[:, -self.eeg_samples:], window.t_end)
+        self.observe_frame(stream, window.data, window.t_end)
+
+    def observe_frame(self, stream: str, data: np.ndarray, t_end: float) -> None:
+        """The newest EEG of `stream` ([channels, samples] ending at `t_end`); only its last `eeg_s` are kept."""
+        frame = (data[:, -self.eeg_samples:], t_end)
         with self._lock:
             self._frames[stream] = frame
 
