@@ -232,6 +232,8 @@ def monitor(
         "--lsl", help="stream name of an `edge run --lsl-out` on this network (repeat for several)")] = None,
     config: Annotated[OptPath, typer.Option(
         "--config", help="TOML: alarm levels (run.alarm), LSL resolve time (run.watchdog)")] = None,
+    eeg: Annotated[bool, typer.Option("--eeg/--no-eeg", help="with --lsl: EEG traces from the stream NAME "
+                                      "itself")] = True,
     stale: Annotated[float, typer.Option("--stale", help="seconds without records before a bed is stale")] = 10.0,
     seconds: Annotated[OptFloat, typer.Option("--for", help="stop after this many seconds")] = None,
 ) -> None:
@@ -245,7 +247,7 @@ def monitor(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     run_monitor(settings, log=log, lsl=lsl or (), resolve_timeout_s=run_config.watchdog.resolve_timeout_s,
-                seconds=seconds, stop=stop)
+                eeg=eeg, seconds=seconds, stop=stop)
 
 
 @app.command()

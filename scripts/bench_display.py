@@ -1,7 +1,7 @@
 """Does the live display slow `edge run`? Real-time streams with and without `--serve` and 4 connected
 browsers -> docs/benchmarks.md (section "display"). Target: still real time, latency p99 within 20 %.
 
-    nice -n 10 scripts/in-loopback-netns .venv/bin/python scripts/bench_display.py [--streams 32 --seconds 150]
+    scripts/in-loopback-netns .venv/bin/python scripts/bench_display.py [--streams 32 --seconds 150]
 
 Runs alternate (without, with, without, with ...) so drift in the shared machine's load hits both alike.
 With the display on, four Chromium pages stay connected for the whole run: the ward overview and three
@@ -92,8 +92,9 @@ def browse(url: str, stop: threading.Event, *, workdir: Path, connected: list[in
 
 
 def pump_cost(streams: int, *, hops: int = 100) -> float:
-    """CPU ms per second of stream time that the display's pump spends on `streams` streams (records, trends,
-    EEG windows every 2 s hop) with the ward and three bed pages subscribed; no browser, no sockets."""
+    """CPU ms per second of stream time that the display's pump (in its child process) spends on `streams`
+    streams (records, trends, EEG windows every 2 s hop) with the ward and three bed pages subscribed; no
+    browser, no sockets."""
     import asyncio
 
     from edge.contract import CHANNELS, CLASSES, WINDOW_SAMPLES
@@ -195,7 +196,7 @@ def main() -> None:
                "the server's side of 4 browsers that run on other machines, as at a bedside")
     body = f"""## Live display overhead ({args.clients})
 
-`nice -n 10 scripts/in-loopback-netns .venv/bin/python scripts/bench_display.py --streams {args.streams} \\
+`scripts/in-loopback-netns .venv/bin/python scripts/bench_display.py --streams {args.streams} \\
 --seconds {args.seconds:g} --pairs {args.pairs} --clients {args.clients}`: {args.streams} loopback LSL streams at real
 time into one `edge run` (default model, untrained weights) for {args.seconds:g} s per run, runs alternating without
 and with `--serve` and {clients}. Latency: chunk arrival to record emission (`latency_ms`); lag: emission
@@ -207,8 +208,10 @@ sample (LSL clock). Medians over {args.pairs} runs each.
 {chr(10).join(rows)}
 
 Latency p99 with the display: {served / base:.2f}x without (target <= 1.20x).
-The display's own work in the runtime's process (its pump: records, trends and EEG frames of {args.streams} streams
-to the ward and three bed pages, measured alone as CPU time) is {pump_ms:.1f} ms per second of stream time.
+The display runs in a child process at nice 5 (edge.display.process); the runtime's process only queues records
+and EEG frames and sends them over a socket pair every tick. The child's pump (records, trends and EEG frames
+of {args.streams} streams to the ward and three bed pages, measured alone as CPU time) is {pump_ms:.1f} ms per
+second of stream time.
 """
     replace_section(args.out, "display" if args.clients == "browsers" else "display-readers", body)
     print(body)

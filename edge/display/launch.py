@@ -64,9 +64,10 @@ def optional_display(address: str | None, *, token_file: Path | None = None,
 
 
 def monitor(config: ServeConfig, *, log: str | Path | None = None, lsl: Sequence[str] = (),
-            resolve_timeout_s: float = 10.0, seconds: float | None = None, stop: threading.Event | None = None) -> int:
+            resolve_timeout_s: float = 10.0, eeg: bool = True, seconds: float | None = None,
+            stop: threading.Event | None = None) -> int:
     """`edge monitor --from LOG` (a JSONL log followed as it grows) or `--lsl NAME...` (the LSL outlets of an
-    `edge run --lsl-out`) on the display; returns the records read."""
+    `edge run --lsl-out`, and with `eeg` the EEG streams themselves) on the display; returns the records read."""
     if (log is None) == (not lsl):
         raise DataError("edge monitor shows one source: give either --from LOG or --lsl NAME (repeatable)")
     stop = stop or threading.Event()
@@ -77,7 +78,7 @@ def monitor(config: ServeConfig, *, log: str | Path | None = None, lsl: Sequence
             if not Path(log).exists():  # the runtime may start later; say so rather than show an empty ward
                 print(f"monitor: {log} does not exist yet; waiting for it", file=sys.stderr, flush=True)
         else:
-            follower = LslFollower(lsl, sink, resolve_timeout_s=resolve_timeout_s)
+            follower = LslFollower(lsl, sink, resolve_timeout_s=resolve_timeout_s, eeg=eeg)
             source = "LSL " + ", ".join(lsl)
         if seconds is not None:
             timer = threading.Timer(seconds, stop.set)

@@ -1,17 +1,22 @@
 """`edge monitor --lsl NAME`: the display fed from the LSL outlets of an `edge run --lsl-out` elsewhere.
 
 Per stream it subscribes to `<NAME>-records` (every record as its JSONL line) and `<NAME>-trends` (the qEEG
-trend vector each hop), so a display process on another machine shows what the runtime's JSONL would.
-The EEG traces are not published by the runtime, so that panel stays empty here (as with `--from LOG`).
-Inlets recover on their own when the runtime restarts with the same streams and model.
+trend vector each hop), so a display process on another machine shows what the runtime's JSONL would, and
+with `eeg` to the EEG stream NAME itself for the traces (edge.display.eeg_tap); without that stream the
+traces stay empty and the rest goes on. Inlets recover on their own when the runtime restarts with the same
+streams and model.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Sequence
 
+from edge.config import WatchdogConfig
+from edge.contract import SAMPLE_RATE_HZ
+from edge.display.eeg_tap import EegTap
 from edge.display.sink import DisplaySink
 from edge.errors import DataError
 from edge.lsl_source import predicate
@@ -22,13 +27,15 @@ MAX_PULL = 1024
 
 class LslFollower:
     def __init__(self, streams: Sequence[str], sink: DisplaySink, *, resolve_timeout_s: float = 10.0,
-                 poll_s: float = 0.2) -> None:
+                 poll_s: float = 0.2, eeg: bool = True) -> None:
         self.streams = tuple(streams)
         self.sink = sink
         self.resolve_timeout_s = resolve_timeout_s
         self.poll_s = poll_s
+        self.eeg = eeg
         self._records: dict[str, object] = {}
         self._trends: dict[str, object] = {}
+        self._taps: list[EegTap] = []
         self.records = 0
 
     def reset(self) -> None:
@@ -50,6 +57,19 @@ class LslFollower:
             trends = pylsl.resolve_byprop("name", trends_stream(stream), 1, 1.0)  # absent when trends are off
             if trends:
                 self._trends[stream] = self._inlet(trends[0])
+            if self.eeg:
+                self._open_tap(stream)
+
+    def _open_tap(self, stream: str) -> None:
+        seconds = self.sink.eeg_samples / SAMPLE_RATE_HZ
+        watchdog = WatchdogConfig(resolve_timeout_s=self.resolve_timeout_s)
+        tap = EegTap(stream, self.sink, seconds=seconds, watchdog=watchdog)
+        try:
+            tap.open()
+        except DataError as error:
+            print(f"monitor: {stream}: no EEG traces ({error})", file=sys.stderr, flush=True)
+            return
+        self._taps.append(tap)
 
     @staticmethod
     def _inlet(info):
@@ -60,7 +80,7 @@ class LslFollower:
         return inlet
 
     def poll(self) -> int:
-        """Hand on what arrived since the last call; returns the records handed on."""
+        """Hand on what arrived since the last call; returns the records and EEG samples taken."""
         handed = 0
         for stream, inlet in self._records.items():
             samples, _ = inlet.pull_chunk(timeout=0.0, max_samples=MAX_PULL)
@@ -78,7 +98,15 @@ class LslFollower:
                 self.sink.feed({"type": "trends", "stream": stream, "t": t, "values": list(sample)})
                 handed += 1
         self.records += handed
-        return handed
+        return handed + sum(self._poll_tap(tap) for tap in self._taps)
+
+    @staticmethod
+    def _poll_tap(tap: EegTap) -> int:
+        try:
+            return tap.poll()
+        except DataError as error:  # a restarted amplifier the checks refuse: said once, the traces pause
+            print(f"monitor: {tap.name}: EEG traces paused ({error})", file=sys.stderr, flush=True)
+            return 0
 
     def run(self, stop: threading.Event) -> None:
         """Subscribe, hand on records until `stop`, then close the inlets."""
@@ -93,5 +121,8 @@ class LslFollower:
     def close(self) -> None:
         for inlet in [*self._records.values(), *self._trends.values()]:
             inlet.close_stream()
+        for tap in self._taps:
+            tap.close()
         self._records.clear()
         self._trends.clear()
+        self._taps.clear()

@@ -99,9 +99,13 @@ class DisplayProcess:
         package_root = str(Path(edge.__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         fds = [theirs.fileno(), listening.fileno()]
-        with theirs, listening:
-            self._process = subprocess.Popen([sys.executable, "-m", "edge.display.process", *map(str, fds)],
-                                             pass_fds=fds, env=env, stdin=subprocess.DEVNULL)
+        with theirs, listening:  # the child holds its own copies; ours close here
+            try:
+                self._process = subprocess.Popen([sys.executable, "-m", "edge.display.process", *map(str, fds)],
+                                                 pass_fds=fds, env=env, stdin=subprocess.DEVNULL)
+            except OSError as error:
+                ours.close()
+                raise DataError(f"the live display could not start ({error.strerror or error})") from None
             self.url = display_url(self.config.host, listening.getsockname()[1])
         self._conn = Connection(ours.detach())
         self._forwarder.start()

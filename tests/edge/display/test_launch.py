@@ -7,6 +7,7 @@ import threading
 import time
 import urllib.request
 
+import numpy as np
 import pytest
 
 from edge.cli_support import run_app
@@ -100,19 +101,24 @@ def test_monitor_follows_a_growing_log(tmp_path, make_prediction) -> None:
 
 
 @pytest.mark.lsl
-def test_monitor_shows_a_runtime_from_its_lsl_outlets(stream_name, make_prediction) -> None:
+def test_monitor_shows_a_runtime_from_its_lsl_outlets(stream_name, make_prediction, recording_70s) -> None:
     """`edge monitor --lsl NAME` in one process, the runtime's LSL sink in another role: the ward shows the
-    newest prediction, the bed its alarm log and trends, exactly as published."""
+    newest prediction, the bed its alarm log and trends, exactly as published, and the EEG stream's traces."""
     from edge.display.launch import serve_config
+    from edge.input_files import read_recording
+    from edge.replay import Player, ReplayConfig
     from edge.sinks.lsl_out import LslSink
     from edge.trends import trend_channels
 
     sink = LslSink("test-model", [stream_name])
+    player = Player(read_recording(recording_70s), ReplayConfig(name=stream_name, loop=True))  # the amplifier
     port = _free_port()
     stop = threading.Event()
-    thread = threading.Thread(target=monitor, args=(serve_config(str(port)),),
-                              kwargs={"lsl": [stream_name], "stop": stop})
-    thread.start()
+    threads = [threading.Thread(target=monitor, args=(serve_config(str(port)),),
+                                kwargs={"lsl": [stream_name], "stop": stop}),
+               threading.Thread(target=player.run, args=(stop,))]
+    for thread in threads:
+        thread.start()
     try:
         base = f"http://127.0.0.1:{port}/api/"
         deadline = time.monotonic() + 20
@@ -128,13 +134,46 @@ def test_monitor_shows_a_runtime_from_its_lsl_outlets(stream_name, make_predicti
             sink.write(record)
         ward = _get(base + "ward", deadline, lambda a: a["tiles"] and a["tiles"][0]["window_end"] == 60.0)
         assert ward["tiles"][0]["stream"] == stream_name and ward["tiles"][0]["smoothed"]["seizure"] == 0.8
-        bed = _get(f"{base}bed?stream={stream_name}", deadline, lambda a: a["alarms"] and a["trends"])
+        bed = _get(f"{base}bed?stream={stream_name}", deadline, lambda a: a["alarms"] and a["trends"] and a["eeg"])
         assert bed["alarms"][0]["level"] == "seizure" and bed["alarms"][0]["burden"]["seizure"] == 0.4
         assert bed["trends"][0]["t"] == 60.0
+        traces = decode_traces(bed["eeg"])
+        assert bed["eeg"]["labels"] == list(PAIRS) and traces.shape[1] >= 2 * bed["eeg"]["rate_hz"]
+        assert np.all(np.isfinite(traces)) and np.abs(traces).max() > 1.0
     finally:
         stop.set()
-        thread.join(timeout=10)
+        for thread in threads:
+            thread.join(timeout=10)
         sink.close()
+        player.close()
+
+
+@pytest.mark.lsl
+def test_monitor_without_the_eeg_stream_says_so_and_shows_the_records(stream_name, make_prediction,
+                                                                       capsys) -> None:
+    """No EEG outlet with the name (the amplifier is on a network the display cannot reach): one line, and
+    the records still show."""
+    from edge.display.lsl_follow import LslFollower
+    from edge.display.sink import DisplaySink
+    from edge.sinks.lsl_out import LslSink
+
+    outlets = LslSink("test-model", [stream_name])
+    follower = LslFollower([stream_name], DisplaySink(), resolve_timeout_s=0.5)
+    try:
+        follower.open()
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"monitor: {stream_name}: no EEG traces (no LSL stream" in err[0], err
+        deadline = time.monotonic() + 10
+        while not outlets._records[stream_name].have_consumers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        outlets.write(make_prediction(stream_name, 60.0))
+        while follower.records == 0 and time.monotonic() < deadline:
+            follower.poll()
+            time.sleep(0.05)
+        assert follower.records == 1
+    finally:
+        follower.close()
+        outlets.close()
 
 
 def test_monitor_without_the_runtime_is_a_one_line_error(stream_name, tmp_path, capsys) -> None:
