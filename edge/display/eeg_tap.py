@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from edge.channels import build_channel_map
+from edge.channels import ChannelMap, build_channel_map
 from edge.config import WatchdogConfig
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ
 from edge.display.sink import DisplaySink
@@ -33,7 +33,7 @@ class EegTap:
         self.every_s = every_s
         self.source = LslSource(name, watchdog=watchdog)
         self.ring = RingBuffer(len(CHANNELS), round(seconds * SAMPLE_RATE_HZ))
-        self.channel_map = None
+        self.channel_map: ChannelMap | None = None
         self.resampler: StreamingResampler | None = None
         self._last_frame = 0.0
 

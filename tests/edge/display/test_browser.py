@@ -1,7 +1,8 @@
 """The live display in a real browser: Debian's Chromium driven by Playwright (no browser download).
 
 Four beds are replayed over loopback LSL at 10x into the runtime, which writes the JSONL log and feeds the
-display: one in "seizure" with an active alarm, one with a flat channel, one that stops, one normal.
+display in its child process, as `edge run --serve` does: one in "seizure" with an active alarm, one with a
+flat channel, one that stops, one normal.
 
 About the seizure bed, honestly: the test bundle is a tiny random-weight model, not a seizure detector.
 Its seizure output is highest for very low-amplitude input, so that bed replays synthetic EEG at 2 % of
@@ -26,8 +27,8 @@ import pytest
 from edge.config import QualityConfig, RunConfig
 from edge.contract import CHANNELS
 from edge.display.launch import display_config
-from edge.display.server import DisplayServer, ServeConfig
-from edge.display.sink import DisplaySink
+from edge.display.process import DisplayProcess
+from edge.display.server import ServeConfig
 from edge.display.state import PAIRS
 from edge.input_files import read_recording
 from edge.replay import Player, ReplayConfig
@@ -78,18 +79,17 @@ def ward(tmp_path, stream_name, test_bundle):
     players = [Player(read_recording(path), ReplayConfig(name=names[bed], speed=SPEED, loop=loop, chunk=40))
                for bed, (path, loop) in bed_recordings(tmp_path).items()]
     log = tmp_path / "predictions.jsonl"
-    sink = DisplaySink()
     serve = ServeConfig(port=0, display=display_config(CONFIG.alarm, stale_s=2.0))
     engine = Engine(test_bundle, "onnxruntime", threads=1)
-    runtime = Runtime(engine, [StreamRequest(n) for n in names.values()], [JsonlSink(log), sink], CONFIG)
     stop = threading.Event()
     threads = [threading.Thread(target=p.run, args=(stop,), daemon=True) for p in players]
-    threads.append(threading.Thread(target=runtime.run, kwargs={"stop": stop}, daemon=True))
-    with DisplayServer(sink, serve) as server:
+    with DisplayProcess(serve) as display:  # as `edge run --serve`: the server in its child process
+        runtime = Runtime(engine, [StreamRequest(n) for n in names.values()], [JsonlSink(log), display.sink], CONFIG)
+        threads.append(threading.Thread(target=runtime.run, kwargs={"stop": stop}, daemon=True))
         for thread in threads:
             thread.start()
         try:
-            yield server.url, names, log
+            yield display.url, names, log
         finally:
             stop.set()
             for thread in threads:
