@@ -10,7 +10,7 @@ valid EEG (edge/quality.py) comes out as a Status of kind "missing" or "artifact
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,8 @@ class Status:
     message: str
     available_s: float = 0.0
     detail: dict[str, Any] | None = None  # a refused window: its span, unusable channels and bad seconds
+    # a refused window's samples, for the live display only (staff must see the artifact); never in records
+    data: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 class SignalChain:
@@ -186,7 +188,7 @@ class SignalChain:
             return Status(verdict.refused, float(stamps[-1]), verdict.message, detail={
                 "window_start": float(stamps[0]), "window_end": float(stamps[-1]), "start_sample": start_sample,
                 "segment": self.segment, "unusable": verdict.unusable, "bad_seconds": verdict.bad_seconds,
-                "quality": verdict.flags})
+                "quality": verdict.flags}, data=data)
         counter, contiguous = None, None
         if has_counter:
             counts = self.counts.latest(WINDOW_SAMPLES)[0]

@@ -118,16 +118,17 @@ class Runtime:
         self.emit({"type": "status", "stream": "edge", "kind": "sink_failed", "t": None, "message": message,
                    "sink": target})
 
-    def _observe(self, worker: StreamState, window: Window) -> None:
-        """Sinks that show the EEG itself (the live display) get each predicted window: a reference, which
-        they must not modify or hold the loop for; one that raises is disabled like a failing sink."""
+    def _observe(self, worker: StreamState, data: np.ndarray, t_end: float) -> None:
+        """Sinks that show the EEG itself (the live display) get each window's samples, predicted or refused: a
+        reference, which they must not modify or hold the loop for; one that raises is disabled like a failing
+        sink."""
         with self.timer.stage("sinks"):
             for sink in list(self.sinks):
-                observe = getattr(sink, "observe_window", None)
+                observe = getattr(sink, "observe_frame", None)
                 if observe is None:
                     continue
                 try:
-                    observe(worker.source.name, window)
+                    observe(worker.source.name, data, t_end)
                 except Exception as exc:
                     self._disable(sink, exc)
 
@@ -152,6 +153,8 @@ class Runtime:
                     if event.kind == "gap":
                         worker.reset_outputs()
                     self.emit(status_record(worker.source.name, event), worker)
+                    if event.data is not None:  # a refused window: not predicted, but shown
+                        self._observe(worker, event.data, event.t)
                 else:
                     windows.append(event)
             if windows and measured is None:
@@ -263,7 +266,7 @@ class Runtime:
                                        emitted=time.perf_counter(), emitted_clock=worker.source.now())
             record["burden"] = None if burden is None else burden.record()
             self.emit(record, worker)
-            self._observe(worker, window)
+            self._observe(worker, window.data, window.t_end)
             self.predictions += 1
             for event in events:
                 self.emit(event.record(worker.source.name), worker)

@@ -108,7 +108,7 @@ def pump_cost(streams: int, *, hops: int = 100) -> float:
     hub = Hub(sink, DisplayConfig())
     subscribers = [Subscriber(None), *(Subscriber(f"s{i}") for i in range(PAGES - 1))]
     hub.subscribers.update(subscribers)
-    window = type("Window", (), {"data": np.random.default_rng(0).normal(0, 50, (len(CHANNELS), WINDOW_SAMPLES))})
+    eeg = np.random.default_rng(0).normal(0, 50, (len(CHANNELS), WINDOW_SAMPLES)).astype(np.float32)
     probs = dict.fromkeys(CLASSES, 1 / len(CLASSES))
     values = list(np.arange(len(trend_channels()), dtype=float))
     cpu = 0.0
@@ -119,8 +119,7 @@ def pump_cost(streams: int, *, hops: int = 100) -> float:
                         "label_end": t - 20, "probs": probs, "smoothed": probs, "flagged": False, "quality": {},
                         "model": "m", "latency_ms": 1.0, "burden": {"window_s": 300.0, "coverage": 1.0}})
             sink.write({"type": "trends", "stream": f"s{i}", "t": t, "values": values})
-            window.t_end = t
-            sink.observe_window(f"s{i}", window)
+            sink.observe_frame(f"s{i}", eeg, t)
         for _ in range(10):  # ticks of 0.2 s per 2 s hop
             start = time.thread_time()
             hub.tick()

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from edge.contract import SAMPLE_RATE_HZ
-
-if TYPE_CHECKING:
-    from edge.chain import Window
 
 
 class DisplaySink:
@@ -37,12 +34,9 @@ class DisplaySink:
         """For a producer that may wait (the JSONL follower): blocks while the queue is full, drops nothing."""
         self.records.put(record)
 
-    def observe_window(self, stream: str, window: Window) -> None:
-        # a view of the window's own array (the chain hands each window a fresh copy): no copy here
-        self.observe_frame(stream, window.data, window.t_end)
-
     def observe_frame(self, stream: str, data: np.ndarray, t_end: float) -> None:
-        """The newest EEG of `stream` ([channels, samples] ending at `t_end`); only its last `eeg_s` are kept."""
+        """The newest EEG of `stream` ([channels, samples] ending at `t_end`); only its last `eeg_s` are kept, as
+        a view (the chain hands each window a fresh copy): no copy here."""
         frame = (data[:, -self.eeg_samples:], t_end)
         with self._lock:
             self._frames[stream] = frame

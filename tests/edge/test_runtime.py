@@ -113,6 +113,33 @@ def test_jsonl_on_a_full_disk_leaves_predictions_flowing(engine, tmp_path, capsy
     assert "/dev/full" in capsys.readouterr().err
 
 
+def test_the_display_sees_refused_windows_too(engine) -> None:
+    """Staff must see the artifact that keeps predictions off: a window refused for it still reaches a sink that
+    shows EEG (its samples, not predicted), and no record carries samples."""
+
+    class FrameSink(ListSink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.frames: list[tuple[float, float]] = []  # (t_end, peak |uV|)
+
+        def observe_frame(self, stream: str, data: np.ndarray, t_end: float) -> None:
+            self.frames.append((t_end, float(np.abs(data).max())))
+
+    data = synthetic_eeg(70.0)
+    t = np.arange(round(35 * SAMPLE_RATE_HZ), len(data)) / SAMPLE_RATE_HZ
+    data[round(35 * SAMPLE_RATE_HZ):, :19] = 5000.0 * np.sign(np.sin(2 * np.pi * 3.0 * t))[:, None]  # +-5 mV
+    sink = FrameSink()
+    runtime = Runtime(engine, [ArraySource("a", data)], [sink], RunConfig())
+    drive(runtime)
+    refused = [r for r in sink.records if r["type"] == "status" and r["kind"] in ("artifact", "missing")]
+    predicted = [r for r in sink.records if r["type"] == "prediction"]
+    assert refused and predicted
+    shown = dict(sink.frames)
+    assert {r["window_end"] for r in predicted} <= set(shown)
+    assert all(r["t"] in shown and shown[r["t"]] >= 4000.0 for r in refused)  # the artifact itself
+    assert all("data" not in r for r in sink.records)
+
+
 def test_engine_batches_are_capped(engine) -> None:
     sizes: list[int] = []
     predict = engine.predict

@@ -145,15 +145,13 @@ def test_a_subscriber_that_stops_reading_delays_nobody(make_prediction) -> None:
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
         stalled.connect(("127.0.0.1", server.port))
         stalled.sendall(b"GET /events?stream=bed-1 HTTP/1.1\r\nHost: x\r\n\r\n")  # ...and never reads again
-        window = type("W", (), {"data": frame, "t_end": 0.0})
         last = 0.0
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             for _ in range(20):
                 last += 2.0
                 sink.write(make_prediction("bed-1", last))
-                window.t_end = last
-                sink.observe_window("bed-1", window)
+                sink.observe_frame("bed-1", frame, last)
             time.sleep(0.01)
             lagging = [s for s in list(server.hub.subscribers) if s.stream == "bed-1" and s.lagging]
             if lagging and lagging[0].dropped > 50:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.chain import Window
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES
 from edge.display.sink import DisplaySink
 
 
-def window(t_end: float, value: float) -> Window:
-    data = np.full((len(CHANNELS), WINDOW_SAMPLES), value, dtype=np.float32)
-    return Window(data, t_end - 50, t_end, 0, 1, 0.0, {})
+def frame(t_end: float, value: float) -> tuple[np.ndarray, float]:
+    return np.full((len(CHANNELS), WINDOW_SAMPLES), value, dtype=np.float32), t_end
 
 
 def test_a_full_queue_drops_display_records_without_blocking(make_prediction) -> None:
@@ -26,8 +24,8 @@ def test_a_full_queue_drops_display_records_without_blocking(make_prediction) ->
 def test_only_the_newest_window_per_stream_is_kept_and_only_its_newest_seconds() -> None:
     sink = DisplaySink(eeg_s=15.0)
     for k in range(5):
-        sink.observe_window("a", window(50.0 + k, float(k)))
-    sink.observe_window("b", window(60.0, 9.0))
+        sink.observe_frame("a", *frame(50.0 + k, float(k)))
+    sink.observe_frame("b", *frame(60.0, 9.0))
     _, frames = sink.drain(limit=10)
     assert set(frames) == {"a", "b"}
     data, t_end = frames["a"]
