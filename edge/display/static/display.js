@@ -75,9 +75,33 @@ function wardTile(tile) {
   return link;
 }
 
+function tileKey(tile) {
+  // what a tile shows: a live tile's age is not shown, so it is not rebuilt every second for it
+  return JSON.stringify({ ...tile, age_s: tile.stale ? tile.age_s : null });
+}
+
 function initWard() {
+  // The ward is pushed up to 5 times a second; only tiles whose content changed are rebuilt, so 32 beds
+  // cost the page (often on the monitor's own machine) a few tiles a second, not the whole ward each time.
   const tiles = document.getElementById("tiles");
-  connect("/events", { ward: (ward) => tiles.replaceChildren(...ward.tiles.map(wardTile)) });
+  const built = new Map();  // stream -> {key, node}
+  connect("/events", {
+    ward: (ward) => {
+      const nodes = ward.tiles.map((tile) => {
+        const key = tileKey(tile);
+        let entry = built.get(tile.stream);
+        if (!entry || entry.key !== key) built.set(tile.stream, entry = { key, node: wardTile(tile) });
+        return entry.node;
+      });
+      const listed = new Set(ward.tiles.map((tile) => tile.stream));
+      for (const stream of [...built.keys()]) if (!listed.has(stream)) built.delete(stream);
+      const current = [...tiles.children];
+      const sameOrder = current.length === nodes.length
+        && current.every((node, i) => node.dataset.stream === nodes[i].dataset.stream);
+      if (!sameOrder) tiles.replaceChildren(...nodes);
+      else nodes.forEach((node, i) => { if (current[i] !== node) current[i].replaceWith(node); });
+    },
+  });
 }
 
 // ---- bed page -------------------------------------------------------------------------------------------
@@ -125,6 +149,8 @@ class Bed {
     for (const a of d.alarms) if (a.received > lastAlarm) this.alarms.push(a);
     const lastTrend = this.trends.length ? this.trends[this.trends.length - 1].t : -Infinity;
     for (const t of d.trends) if (t.t > lastTrend) this.trends.push(t);
+    const trendCut = this.trends.length ? this.trends[this.trends.length - 1].t - 86400 : 0;
+    while (this.trends.length && this.trends[0].t < trendCut) this.trends.shift();
     if (d.eeg) this.eeg = d.eeg;
     this.render(d.tile, Boolean(d.eeg), d.points.length + d.alarms.length + d.trends.length > 0);
   }
@@ -223,10 +249,7 @@ class Bed {
 
   visible() {
     if (!this.points.length) return [];
-    const end = this.points[this.points.length - 1].t;
-    const shown = this.points.filter((p) => p.t >= end - this.range);
-    const stride = Math.max(1, Math.ceil(shown.length / 2000));  // enough for a screen width
-    return shown.filter((_, i) => i % stride === 0 || i === shown.length - 1);
+    return thin(this.points.filter((p) => p.t >= this.points[this.points.length - 1].t - this.range));
   }
 
   chart(id, series, data, opts = {}) {
@@ -311,18 +334,18 @@ class Bed {
   }
 
   drawTrends() {
-    const box = document.getElementById("trends");
     const recent = this.trends.filter((t) => t.cdsa || t.aeeg);
     if (!recent.length) return;
     const end = recent[recent.length - 1].t;
-    const shown = recent.filter((t) => t.t >= end - this.range);
+    const shown = thin(recent.filter((t) => t.t >= end - this.range));
     const hemis = { left: LEFT, right: RIGHT };
     const nodes = [];
     for (const [name, chains] of Object.entries(hemis)) {
       const rows = shown.map((t) => mean(chains.map((c) => (t.cdsa || {})[c]).filter(Boolean)));
       if (rows.length && rows[0]) nodes.push(el("p", { class: "note", text: `CDSA ${name} (0.5-20 Hz, log power; low frequencies at the bottom)` }), cdsaCanvas(rows));
     }
-    box.replaceChildren(...nodes, el("div", { id: "aeeg" }));
+    // the aEEG chart's node stays in place: the chart takes new data into it (setData)
+    document.getElementById("cdsa").replaceChildren(...nodes);
     const x = shown.map((t) => (t.t - end) / 60);
     const series = [], data = [];
     for (const [name, chains] of Object.entries(hemis)) {
@@ -335,6 +358,12 @@ class Bed {
       this.chart("aeeg", series, [x, ...data], { yRange: [0, null], yLabel: "uV", height: 160 });
     }
   }
+}
+
+function thin(items) {
+  // at most ~2000 items, the newest always kept: enough for a screen width at any range
+  const stride = Math.max(1, Math.ceil(items.length / 2000));
+  return stride === 1 ? items : items.filter((_, i) => i % stride === 0 || i === items.length - 1);
 }
 
 function decodeTraces(frame) {
@@ -358,8 +387,9 @@ function mean(arrays) {
 function cdsaCanvas(rows) {
   const bins = rows[0].length, canvas = el("canvas", { class: "cdsa", width: String(rows.length), height: String(bins) });
   const ctx = canvas.getContext("2d"), image = ctx.createImageData(rows.length, bins);
-  const flat = rows.flat().filter((v) => typeof v === "number");
-  const lo = Math.min(...flat), hi = Math.max(...flat), span = hi - lo || 1;
+  let lo = Infinity, hi = -Infinity;  // a loop: spreading a day of bins into Math.min overflows the stack
+  for (const row of rows) for (const v of row) if (typeof v === "number") { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  const span = hi - lo || 1;
   rows.forEach((row, x) => row.forEach((v, b) => {
     const level = typeof v === "number" ? (v - lo) / span : 0, at = 4 * ((bins - 1 - b) * rows.length + x);
     image.data[at] = 255 * Math.min(1, 2 * level); image.data[at + 1] = 255 * Math.max(0, 2 * level - 1);

@@ -152,12 +152,17 @@ def test_ward_and_bed_pages_follow_the_runtime(chromium, ward) -> None:
         time.sleep(0.5)
     assert bed.inner_text("#alarms tbody").count("on") >= 1
     assert bed.query_selector("#timeline .uplot") is not None
-    # charts take new data in place (setData), not rebuilt per update: the same element across updates
-    bed.eval_on_selector("#timeline .uplot", "n => { n.dataset.mark = 'first'; }")
+    # charts take new data in place (setData), not rebuilt per update: the same element across updates, still
+    # on the page (the aEEG chart once lost its node when the CDSA panels were redrawn)
+    bed.wait_for_selector("#aeeg .uplot", timeout=5000)
+    for chart in ("#timeline .uplot", "#aeeg .uplot"):
+        bed.eval_on_selector(chart, "n => { n.dataset.mark = 'first'; }")
     shown = bed.eval_on_selector("#probs", "n => Number(n.dataset.windowEnd)")
     bed.wait_for_function("([end]) => Number(document.querySelector('#probs').dataset.windowEnd) > end",
                           arg=[shown], timeout=5000)
-    assert bed.eval_on_selector("#timeline .uplot", "n => n.dataset.mark") == "first"
+    for chart in ("#timeline .uplot", "#aeeg .uplot"):
+        assert bed.eval_on_selector(chart, "n => n.dataset.mark") == "first", chart
+    assert len(bed.query_selector_all("#cdsa canvas.cdsa")) == 2  # left and right hemisphere
     # the EEG of the newest predicted window, via the runtime's window hook: one trace per double-banana pair
     bed.wait_for_selector("#eeg[data-t-end]", timeout=5000)
     assert bed.get_attribute("#eeg", "data-pairs") == str(len(PAIRS))
