@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import socket
 import stat
@@ -51,7 +52,28 @@ def wait_for_beds(url: str, stop: threading.Event) -> list[str]:
     return streams
 
 
-def listen(url: str, stop: threading.Event, *, workdir: Path, connected: list[int]) -> None:
+def chromium_cpu_s() -> float:
+    """CPU seconds (user + system) used so far by this process's Chromium descendants, from /proc."""
+    procs: dict[int, tuple[int, str, int]] = {}  # pid -> (parent, name, clock ticks)
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError):
+            text = stat_file.read_text()
+            fields = text[text.rindex(")") + 2:].split()
+            procs[int(stat_file.parent.name)] = (int(fields[1]), text[text.index("(") + 1:text.rindex(")")],
+                                                        int(fields[11]) + int(fields[12]))
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in procs.items():
+        children.setdefault(parent, []).append(pid)
+    ticks, todo = 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        if pid in procs and "chrom" in procs[pid][1]:
+            ticks += procs[pid][2]
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def listen(url: str, stop: threading.Event, *, workdir: Path, connected: list[int], cpu: list[float]) -> None:
     """The server's side of 4 browsers without their rendering (which at a bedside runs on other machines):
     the same 4 event streams (ward + 3 beds), read as they arrive and dropped."""
     streams = wait_for_beds(url, stop)
@@ -70,8 +92,9 @@ def listen(url: str, stop: threading.Event, *, workdir: Path, connected: list[in
         reader.join()
 
 
-def browse(url: str, stop: threading.Event, *, workdir: Path, connected: list[int]) -> None:
-    """Wait for the display to list beds, then keep the ward page and three bed pages open until `stop`."""
+def browse(url: str, stop: threading.Event, *, workdir: Path, connected: list[int], cpu: list[float]) -> None:
+    """Wait for the display to list beds, then keep the ward page and three bed pages open until `stop`;
+    `cpu` gets the share of one core Chromium used while all pages were open."""
     from playwright.sync_api import sync_playwright
 
     wrapper = workdir / "chromium-nice"
@@ -86,8 +109,10 @@ def browse(url: str, stop: threading.Event, *, workdir: Path, connected: list[in
             page.goto(target)
             pages.append(page)
         connected.append(len(pages))
+        start, used = time.monotonic(), chromium_cpu_s()
         while not stop.is_set():
             pages[0].wait_for_timeout(500)  # lets Playwright's event loop run; the pages render on their own
+        cpu.append((chromium_cpu_s() - used) / (time.monotonic() - start))
         browser.close()
 
 
@@ -133,14 +158,14 @@ def pump_cost(streams: int, *, hops: int = 100) -> float:
 def one_run(bundle: Path, recording: Path, *, streams: int, seconds: float, workdir: Path, serve: bool,
             clients: str = "browsers") -> dict:
     extra: tuple[str, ...] = ()
-    stop, connected = threading.Event(), []
+    stop, connected, cpu = threading.Event(), [], []
     thread = None
     if serve:
         port = free_port()
         extra = ("--serve", str(port))
         target = browse if clients == "browsers" else listen
         thread = threading.Thread(target=target, args=(f"http://127.0.0.1:{port}/", stop),
-                                  kwargs={"workdir": workdir, "connected": connected}, daemon=True)
+                                  kwargs={"workdir": workdir, "connected": connected, "cpu": cpu}, daemon=True)
         thread.start()
     try:
         run = live_run(bundle, recording, streams, speed=1.0, seconds=seconds, workdir=workdir, extra_args=extra)
@@ -153,7 +178,8 @@ def one_run(bundle: Path, recording: Path, *, streams: int, seconds: float, work
     preds = [r for r in run["records"] if r["type"] == "prediction"]
     latency = [r["latency_ms"] for r in preds]
     return {**stream_health(run), "latency_p50": percentiles(latency)[0], "latency_p99": percentiles(latency)[1],
-            "pages": connected[0] if connected else 0}  # 0 without the display
+            "pages": connected[0] if connected else 0,  # 0 without the display
+            "chromium_cores": cpu[0] if cpu else None}
 
 
 def main() -> None:
@@ -189,8 +215,9 @@ def main() -> None:
     base = np.median([x["latency_p99"] for x in runs[False]])
     served = np.median([x["latency_p99"] for x in runs[True]])
     pages = min(x["pages"] for x in runs[True])
-    clients = (f"{pages} connected Chromium pages (ward + bed pages; Chromium at nice 19 on the same 2 shared cores)"
-               if args.clients == "browsers" else
+    cores = [x["chromium_cores"] for x in runs[True] if x["chromium_cores"] is not None]
+    clients = (f"{pages} connected Chromium pages (ward + bed pages; Chromium at nice 19 on the same 2 shared cores, "
+               f"using {100 * np.median(cores):.0f} % of one core, median over runs)" if cores else
                f"{pages} clients reading the same event streams as the pages (ward + 3 beds) without rendering them: "
                "the server's side of 4 browsers that run on other machines, as at a bedside")
     body = f"""## Live display overhead ({args.clients})
