@@ -42,7 +42,7 @@ else
 	scripts/in-loopback-netns $(VENV)/bin/edge demo
 endif
 
-# Rebuild edge/models/default/ (synth with real eegmat background -> train fit -> calibrate run -> checks).
+# Rebuild edge/model/default/ (synth with real eegmat background -> train fit -> calibrate run -> checks).
 default-model: install
 	nice -n 10 $(PY) -m scripts.default_model --eegs 1200 --seed 0 --epochs 4 --compare
 

@@ -1,10 +1,10 @@
 """Windows as the bedside sees them: edge's own signal chain decides which windows are predicted and what they hold.
 
-At the bedside a window whose labelled span is not valid EEG (edge/quality.py: out-of-range samples,
+At the bedside a window whose labelled span is not valid EEG (edge/chain/quality.py: out-of-range samples,
 missing data, too few usable bipolar pairs) is refused with a "missing" or "artifact" status and never
 reaches the model, and out-of-range or missing samples of an accepted window are masked (the channel's
 last good value). Calibration and parity must therefore use the same windows in the same state: each
-offline window goes through a fresh `edge.chain.SignalChain` (the code the bedside runs, no second copy
+offline window goes through a fresh `edge.chain.signal_chain.SignalChain` (the code the bedside runs, no second copy
 of its rules), which gives either the masked window or the reason it was refused.
 """
 
@@ -14,8 +14,8 @@ from collections import Counter
 
 import numpy as np
 
-from edge.chain import SignalChain, Window
-from edge.channels import build_channel_map
+from edge.chain.channels import build_channel_map
+from edge.chain.signal_chain import SignalChain, Window
 from edge.config import ChainConfig
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES
 

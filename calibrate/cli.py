@@ -156,7 +156,7 @@ def trtexec(bundle: Bundle, gpu_name: Annotated[str, typer.Option("--gpu-name", 
             workspace_mib: Workspace = 1024) -> None:
     """Print the trtexec command that builds the same engine (see deploy/build_engine.sh)."""
     from calibrate.tensorrt_build import trtexec_command, trtexec_text
-    from edge.bundle import load_spec
+    from edge.model.bundle import load_spec
 
     spec = load_spec(bundle)  # edge only: this runs on a Jetson without the training stack
     config = _build_config(precision, (min_batch, opt_batch, max_batch), workspace_mib).for_bundle(bundle)
@@ -197,7 +197,7 @@ def run(bundle: Bundle, data: Data, opset: Opset = 18, *, method: Method = DEFAU
     result = run_all(bundle, data, opset=opset, quantize=_quantize_config(method, calib_windows, sensitivity_windows,
                                                                           batch, percentile),
                      build=build_config, verify_config=config, gates=gates, cache_dir=cache_dir, real=real)
-    from edge.bundle import ONNX_FILE, ONNX_FP16_FILE
+    from edge.model.bundle import ONNX_FILE, ONNX_FP16_FILE
 
     typer.echo(f"{ONNX_FILE}: {result.export.nodes} nodes; {ONNX_FP16_FILE}: float32 kept for {result.fp16.float32}")
     _echo_quantize(result.quantize)

@@ -22,9 +22,9 @@ import torch
 
 from calibrate.graph import forbidden_ops, frontend_nodes
 from calibrate.reparam import merge_mixed_convs
-from edge.bundle import atomic_write
 from edge.errors import EegEdgeError
-from edge.model_spec import ModelSpec
+from edge.model.bundle import atomic_write
+from edge.model.model_spec import ModelSpec
 
 DEFAULT_OPSET = 18
 MAX_EXPORT_BATCH = 1024

@@ -26,8 +26,8 @@ import onnx
 from calibrate.bedside_gate import BedsideGate
 from calibrate.graph import COMPUTE_OPS, frontend_nodes, upstream_closure
 from calibrate.sensitivity import SensitivityTarget, agreement, mean_kl, probabilities
-from edge.bundle import atomic_write
 from edge.contract import SAMPLE_RATE_HZ
+from edge.model.bundle import atomic_write
 
 HEADROOM = 1e4  # candidates must stay finite on the scoring windows scaled down this much (quiet channels
 # underflow fp16 before the log's floor) and, up, on them scaled to edge's validity limit

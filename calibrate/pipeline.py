@@ -31,8 +31,9 @@ from calibrate.shipping import PrecisionPlan, plan_precisions
 from calibrate.tensorrt_build import BuildConfig, BuildResult, build_engine
 from calibrate.verify import HELD_OUT, EvalSet, ParityReport, VerifyConfig, runner_label, verify
 from calibrate.windows_plan import bedside_window_set, calibration_plan, holdout_plan
-from edge.backends import open_backend
-from edge.bundle import (
+from edge.errors import BundleError
+from edge.model.backends import open_backend
+from edge.model.bundle import (
     CALIBRATION_FILE,
     CALIBRATION_PNG_FILE,
     ONNX_FILE,
@@ -44,8 +45,7 @@ from edge.bundle import (
     sha256_file,
     write_checksums,
 )
-from edge.errors import BundleError
-from edge.model_spec import ModelSpec
+from edge.model.model_spec import ModelSpec
 
 # Files derived from model.onnx: stale once it is re-exported.
 DERIVED_PATTERNS = (ONNX_FP16_FILE, ONNX_INT8_FILE, "model.*.engine", "model.*.timing.cache", CALIBRATION_FILE,
@@ -181,7 +181,7 @@ def _runners(bundle: Path, spec: ModelSpec) -> dict:
             _check_current(bundle, name)
         backends.append(open_backend(bundle, spec, "onnxruntime", precision=precision))
     if importlib.util.find_spec("tensorrt") is not None:
-        from edge.backends import _tensorrt_engine
+        from edge.model.backends import _tensorrt_engine
 
         if _tensorrt_engine(bundle) is not None:
             backends.append(open_backend(bundle, spec, "tensorrt"))

@@ -29,9 +29,9 @@ from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, 
 from calibrate.calib_data import WindowBatchReader
 from calibrate.graph import COMPUTE_OPS, FRONTEND_TAG, QDQ_OPS, frontend_nodes, qdq_violations, quantized_compute_nodes
 from calibrate.sensitivity import Sensitivity, SensitivityTarget, keep_sensitive_float
-from edge.bundle import ONNX_INT8_FILE, atomic_write
 from edge.config_io import require_field
 from edge.errors import EegEdgeError
+from edge.model.bundle import ONNX_INT8_FILE, atomic_write
 
 CALIBRATION_METHODS: dict[str, CalibrationMethod] = {
     "minmax": CalibrationMethod.MinMax,

@@ -19,7 +19,7 @@ from calibrate.bedside_gate import BedsideGate
 from calibrate.verify import REAL, EvalSet
 from edge.contract import CLASSES
 from edge.errors import DataError
-from edge.model_spec import ModelSpec
+from edge.model.model_spec import ModelSpec
 
 _REPO = Path(__file__).resolve().parents[1]
 SHARED_ENV = "EEG_EDGE_SHARED"  # the shared folder, when not ../shared beside the repository (as the tests read it)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.backends import REFERENCE_PRECISION, BackendBase
+from edge.model.backends import REFERENCE_PRECISION, BackendBase
 
 
 class TorchReference(BackendBase):

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from calibrate.verify import HELD_OUT, ParityReport
-from edge.backends import REFERENCE_PRECISION
-from edge.bundle import PRECISION_FILES
+from edge.model.backends import REFERENCE_PRECISION
+from edge.model.bundle import PRECISION_FILES
 
 SPEED_MARGIN = 0.95  # a lower precision must take at most 95 % of fp32's time per window on the CPU
 TENSORRT_DEFAULT = "fp16"

@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.backends import chosen_precision, verified_precisions
-from edge.bundle import PRECISION_FILES, atomic_write, engine_file
 from edge.errors import BundleError, EegEdgeError, SpecError, import_extra
-from edge.model_spec import ModelSpec
+from edge.model.backends import chosen_precision, verified_precisions
+from edge.model.bundle import PRECISION_FILES, atomic_write, engine_file
+from edge.model.model_spec import ModelSpec
 
 PRECISIONS = tuple(PRECISION_FILES)
 STRONGLY_TYPED_FLAG = "--stronglyTyped"
@@ -114,7 +114,7 @@ def trtexec_text(command: list[str]) -> str:
 
 
 def cuda_device_name() -> str:
-    from edge.backends.tensorrt_backend import gpu_name
+    from edge.model.backends.tensorrt_backend import gpu_name
 
     name = gpu_name()
     if name is None:

@@ -1,4 +1,4 @@
-"""Parity harness: the same windows through every runner edge has (edge.backends) plus the torch reference.
+"""Parity harness: the same windows through every runner edge has (edge.model.backends) plus the torch reference.
 
 Each runner is a Backend (`infer(feed) -> outputs`): onnxruntime on each precision's graph, TensorRT on
 the bundle's engine when this machine can run it, and the trained torch model
@@ -17,8 +17,8 @@ import numpy as np
 
 from calibrate.gates import GateResult, Gates
 from calibrate.sensitivity import agreement, mean_kl, renormalised
-from edge.backends import REFERENCE_PRECISION, Backend
 from edge.errors import SpecError
+from edge.model.backends import REFERENCE_PRECISION, Backend
 from train.metric import score
 
 TORCH_REFERENCE = "torch:fp32"

@@ -18,7 +18,7 @@ import numpy as np
 from calibrate.bedside_gate import BedsideSource
 from calibrate.calib_data import split_by_patient, stratified_indices
 from edge.errors import DataError
-from edge.model_spec import ModelSpec
+from edge.model.model_spec import ModelSpec
 
 HOLDOUT_FRACTION = 0.3  # share of patients held out when the bundle names no validation fold
 

@@ -17,7 +17,7 @@ app = typer.Typer(name="edge", help="Bedside runtime: live EEG over LSL -> rolli
 
 # typer reads these annotations at run time; Optional spells "may be absent" for it on Python 3.10 too.
 BundleOpt = Annotated[Path, typer.Option("--bundle", help="model bundle directory")]
-# run / predict / explain fall back to the model shipped in the package (edge.default_model) and say so.
+# run / predict / explain fall back to the model shipped in the package (edge.model.shipped) and say so.
 DefaultBundleOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045
     "--bundle", help="model bundle directory (default: the shipped synthetic-trained model)")]
 BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="auto | onnxruntime | tensorrt")]  # noqa: UP045
@@ -58,8 +58,8 @@ def run(
 ) -> None:
     """Run the model on live LSL streams."""
     from edge.config import load_run_config
-    from edge.default_model import resolve_bundle
     from edge.display.launch import optional_display
+    from edge.model.shipped import resolve_bundle
     from edge.runtime import StreamRequest, run_streams
 
     bundle = resolve_bundle(bundle, "run")
@@ -87,8 +87,8 @@ def replay(
     counter: Annotated[bool, typer.Option("--counter", help="add a sample-counter channel")] = False,
 ) -> None:
     """Play a recording as an LSL stream, paced against the LSL clock."""
-    from edge.input_files import read_recording
-    from edge.replay import Player, ReplayConfig
+    from edge.inputs.input_files import read_recording
+    from edge.inputs.replay import Player, ReplayConfig
 
     config = ReplayConfig(name=name, source_id=source_id, speed=speed, loop=loop, chunk=chunk, counter=counter)
     sent = Player(read_recording(file), config).run()
@@ -107,9 +107,9 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per window")] = False,
 ) -> None:
     """Predict offline on files, through the same chain and engine as `edge run`."""
-    from edge.default_model import resolve_bundle
-    from edge.engine import Engine
-    from edge.predict import predict_files
+    from edge.model.engine import Engine
+    from edge.model.shipped import resolve_bundle
+    from edge.offline.predict import predict_files
     from edge.records import to_json
 
     with Engine(resolve_bundle(bundle, "predict"), backend or "auto") as engine:
@@ -140,10 +140,10 @@ def explain(
     """Occlusion map of one window: which bipolar pairs and seconds drive the prediction."""
     import json
 
-    from edge.default_model import resolve_bundle
-    from edge.engine import Engine
-    from edge.explain import explain_file
-    from edge.explain_plot import write_explanation
+    from edge.model.engine import Engine
+    from edge.model.shipped import resolve_bundle
+    from edge.offline.explain import explain_file
+    from edge.offline.explain_plot import write_explanation
 
     with Engine(resolve_bundle(bundle, "explain"), backend or "auto") as engine:
         explanation = explain_file(file, engine, offset_s=offset, target=target, allow_missing=allow_missing)
@@ -186,9 +186,9 @@ def evaluate(
 ) -> None:
     """Replay recordings through the live chain and alarm policy; score alarms against annotated seizures."""
     from edge.config import load_run_config
-    from edge.default_model import resolve_bundle
-    from edge.evaluate import evaluate as run_evaluation
-    from edge.evaluate import table
+    from edge.model.shipped import resolve_bundle
+    from edge.offline.evaluate import evaluate as run_evaluation
+    from edge.offline.evaluate import table
 
     run_config = load_run_config(config).replace(backend=backend)
     level_sets = tuple(tuple(name.strip() for name in text.split(",")) for text in level or ["seizure"])
@@ -259,7 +259,7 @@ def report(
     stream: Annotated[OptStr, typer.Option("--stream", help="the stream to review when the log has several")] = None,
 ) -> None:
     """Static offline review of one recording: timeline, burden, alarms, trends, quality, model, time range."""
-    from edge.report import write_report
+    from edge.offline.report import write_report
 
     page, png = write_report(log, out, trends=trends, stream=stream)
     print(f"report: wrote {page} and {png}", file=sys.stderr)

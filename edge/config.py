@@ -13,14 +13,14 @@ from pathlib import Path
 from edge.config_io import from_dict, read_toml, require_field
 from edge.contract import CLASSES
 
-# What a window's quality flags can name (edge/quality.py); every flag marks the prediction `flagged`.
+# What a window's quality flags can name (edge/chain/quality.py); every flag marks the prediction `flagged`.
 QUALITY_FLAGS = ("missing", "reconstructed", "missing_samples", "range", "flat", "amplitude", "railing", "clipping",
                  "constant_step", "line_noise")
 
 
 @dataclass(frozen=True)
 class QualityConfig:
-    """Is a window valid EEG? Checked per channel and 1 s block (edge/quality.py, docs/reliability.md).
+    """Is a window valid EEG? Checked per channel and 1 s block (edge/chain/quality.py, docs/reliability.md).
 
     The labelled span decides whether a window is predicted; problems elsewhere in the window flag it.
     Defaults measured on real EEG (`scripts/quality_stats.py`): sparcnet_iiic (12 segments), tests/data

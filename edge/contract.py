@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.config_io import require_field
-from edge.errors import SpecError
+from edge.errors import DataError, SpecError
 
 # Kaggle parquet column order. EKG is optional at the bedside.
 CHANNELS: tuple[str, ...] = (
@@ -125,3 +125,21 @@ class SignalContract:
     def label_span_seconds(self) -> tuple[float, float]:
         """Labelled span relative to the window start, in seconds."""
         return self.label_start / self.sample_rate_hz, self.label_stop / self.sample_rate_hz
+
+
+# Units: the contract is microvolts; a source states its unit and is scaled on the way in.
+_UNIT_TO_UV = {
+    "uv": 1.0, "µv": 1.0, "μv": 1.0, "microvolt": 1.0, "microvolts": 1.0,
+    "mv": 1e3, "millivolt": 1e3, "millivolts": 1e3,
+    "v": 1e6, "volt": 1e6, "volts": 1e6,
+}  # fmt: skip
+
+
+def unit_scale(unit: str | None) -> float:
+    """Factor to microvolts; a stream that states no unit is taken to be in microvolts (the LSL custom)."""
+    if unit is None or not unit.strip():
+        return 1.0
+    key = unit.strip().lower()
+    if key not in _UNIT_TO_UV:
+        raise DataError(f"unknown channel unit {unit!r}; expected one of V, mV, uV")
+    return _UNIT_TO_UV[key]

@@ -1,6 +1,6 @@
 """`edge demo`: with nothing downloaded and nothing trained, replay a recording over loopback LSL into the runtime.
 
-By default it runs the shipped model (edge.default_model) on the shipped synthetic seizure recording. It
+By default it runs the shipped model (edge.model.shipped) on the shipped synthetic seizure recording. It
 shows rolling predictions for about a minute and leaves the JSONL log and a PNG timeline of the
 probabilities in the output dir. Training a model first is scripts/demo.py's job (`make demo TRAIN=1`):
 the bedside package never runs `train` or looks for repository paths.
@@ -13,8 +13,8 @@ import uuid
 from pathlib import Path
 
 from edge.contract import CLASSES, SignalContract
-from edge.default_model import DEMO_RECORDING, resolve_bundle
 from edge.errors import DataError, EegEdgeError
+from edge.model.shipped import DEMO_RECORDING, resolve_bundle
 
 
 def plot_timeline(records: list[dict], path: Path, speed: float = 1.0) -> Path:
@@ -23,7 +23,7 @@ def plot_timeline(records: list[dict], path: Path, speed: float = 1.0) -> Path:
 
     from matplotlib.figure import Figure  # no pyplot: no global backend or GUI state
 
-    from edge.bundle import atomic_write
+    from edge.model.bundle import atomic_write
 
     # flagged windows are not smoothed (smoothed is null): the timeline shows what the alarm saw
     predictions = [r for r in records if r["type"] == "prediction" and r["smoothed"] is not None]
@@ -49,12 +49,12 @@ def plot_timeline(records: list[dict], path: Path, speed: float = 1.0) -> Path:
 def run_demo(out: Path, bundle: Path | None = None, recording: Path | None = None, *, seconds: float = 60.0,
              speed: float = 5.0) -> Path:
     """Replay ``recording`` (default: the shipped seizure) into ``bundle`` (default: the shipped model)."""
-    from edge.lsl_config import use_loopback_only
+    from edge.inputs.lsl_config import use_loopback_only
 
     use_loopback_only()  # before pylsl loads: demo streams never leave the machine
     from edge.config import RunConfig
-    from edge.input_files import read_recording
-    from edge.replay import Player, ReplayConfig
+    from edge.inputs.input_files import read_recording
+    from edge.inputs.replay import Player, ReplayConfig
     from edge.runtime import StreamRequest, run_streams
     from edge.sinks.jsonl import read_jsonl
 

@@ -1,4 +1,4 @@
-"""The records edge emits (predictions, status; alarms: edge/alarm_policy.py) as plain dicts, and their
+"""The records edge emits (predictions, status; alarms: edge/monitoring/alarm_policy.py) as plain dicts, and their
 one JSON form.
 
 Records carry `run_id`, one per process start (the JSONL sink adds it to any that lack it), so runs
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.chain import Status, Window
+from edge.chain.signal_chain import Status, Window
 from edge.contract import CLASSES, SignalContract
 
 LABEL_SPAN_S = SignalContract().label_span_seconds

@@ -18,18 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from edge.chain import SignalChain, Status, Window
-from edge.channels import build_channel_map
+from edge.chain.channels import build_channel_map
+from edge.chain.signal_chain import SignalChain, Status, Window
 from edge.config import RunConfig
-from edge.engine import Engine
 from edge.errors import DataError
-from edge.lsl_source import LslSource, StreamRequest
-from edge.monitor import StreamMonitor
+from edge.inputs.lsl_source import LslSource, StreamRequest
+from edge.inputs.source import Source, StreamLayout
+from edge.inputs.stream_rate import RateMonitor
+from edge.model.engine import Engine
+from edge.monitoring.smoothing import Smoother
+from edge.monitoring.stream_monitor import StreamMonitor
 from edge.records import prediction_record, status_record
 from edge.sinks import Sink, describe_sink
-from edge.smoothing import Smoother
-from edge.source import Source, StreamLayout
-from edge.stream_rate import RateMonitor
 from edge.timing import StageTimer
 
 __all__ = ["Runtime", "StreamRequest", "run_streams"]
@@ -38,7 +38,7 @@ __all__ = ["Runtime", "StreamRequest", "run_streams"]
 @dataclass
 class StreamState:
     """Everything stateful about one stream: the chain (which resets itself on a gap), smoothing, and the
-    monitor (burden, alarm policy, trends: edge/monitor.py)."""
+    monitor (burden, alarm policy, trends: edge/monitoring/stream_monitor.py)."""
 
     source: Source
     layout: StreamLayout

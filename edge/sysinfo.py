@@ -18,7 +18,7 @@ def _version(distribution: str) -> str:
 
 
 def _cuda_version() -> str:
-    from edge.backends.tensorrt_backend import _check, _cudart, gpu_name
+    from edge.model.backends.tensorrt_backend import _check, _cudart, gpu_name
 
     try:
         cudart = _cudart()
@@ -48,7 +48,7 @@ def collect(bundle: str | Path | None = None) -> dict[str, str]:
         "liblsl": _liblsl_version(),
     }
     if bundle is not None:
-        from edge.bundle import SPEC_FILE, bundle_id, load_spec
+        from edge.model.bundle import SPEC_FILE, bundle_id, load_spec
 
         spec = load_spec(bundle)  # verifies SHA256SUMS
         info["bundle"] = str(bundle)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import ONNX_FILE, save_spec, write_checksums
 from edge.contract import CHANNELS, CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES, montage_matrix
-from edge.model_spec import ModelSpec
+from edge.model.bundle import ONNX_FILE, save_spec, write_checksums
+from edge.model.model_spec import ModelSpec
 
 BLOCK = SAMPLE_RATE_HZ  # one-second blocks: the output depends on where in the window the data is
 

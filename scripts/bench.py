@@ -28,21 +28,21 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 
-from edge.lsl_config import use_loopback_only  # noqa: E402
+from edge.inputs.lsl_config import use_loopback_only  # noqa: E402
 
 use_loopback_only()  # before pylsl loads anywhere in this process
 
 from benchdoc import replace_section  # noqa: E402  (scripts/ is sys.path[0] when run as a script)
 
-from edge.chain import SignalChain, Window  # noqa: E402
-from edge.channels import build_channel_map  # noqa: E402
+from edge.chain.channels import build_channel_map  # noqa: E402
+from edge.chain.signal_chain import SignalChain, Window  # noqa: E402
 from edge.config import ChainConfig, SmoothingConfig  # noqa: E402
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES  # noqa: E402
-from edge.engine import Engine  # noqa: E402
-from edge.model_spec import ModelSpec  # noqa: E402
+from edge.inputs.replay import COUNTER_LABEL, Player, ReplayConfig  # noqa: E402
+from edge.model.engine import Engine  # noqa: E402
+from edge.model.model_spec import ModelSpec  # noqa: E402
+from edge.monitoring.smoothing import Smoother  # noqa: E402
 from edge.records import prediction_record  # noqa: E402
-from edge.replay import COUNTER_LABEL, Player, ReplayConfig  # noqa: E402
-from edge.smoothing import Smoother  # noqa: E402
 from edge.testing import synthetic_eeg, write_parquet  # noqa: E402
 from edge.timing import StageTimer  # noqa: E402
 
@@ -60,7 +60,7 @@ def build_bundle(directory: Path):
     import torch
 
     from calibrate.export import export_onnx
-    from edge.bundle import ONNX_FILE, save_spec, write_checksums
+    from edge.model.bundle import ONNX_FILE, save_spec, write_checksums
     from train.models import ProbabilityModel, create_model
 
     torch.manual_seed(0)
@@ -175,7 +175,7 @@ _RECORDINGS: dict[Path, object] = {}
 
 
 def read(path: Path):
-    from edge.input_files import read_recording
+    from edge.inputs.input_files import read_recording
 
     if path not in _RECORDINGS:
         _RECORDINGS[path] = read_recording(path)
@@ -227,7 +227,7 @@ def main() -> None:
 
     rows, stages = [], {}
     backends = ["onnxruntime"]  # the bedside runners; eager torch is timed below
-    from edge.backends import _tensorrt_engine
+    from edge.model.backends import _tensorrt_engine
 
     if _tensorrt_engine(bundle) is not None:
         backends.insert(0, "tensorrt")

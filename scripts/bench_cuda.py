@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from edge.contract import CHANNELS, WINDOW_SAMPLES
-from edge.model_spec import FrontEndConfig, ModelSpec
+from edge.model.model_spec import FrontEndConfig, ModelSpec
 from scripts.bench_train import loader_rate, step_rate
 from scripts.benchdoc import replace_section
 from train.models import ProbabilityModel, create_model
@@ -73,8 +73,8 @@ def forward_table(device: torch.device) -> list[str]:
 def backend_table(workdir: Path) -> list[str]:
     from calibrate.export import export_onnx
     from calibrate.reference import TorchReference
-    from edge.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from edge.bundle import ONNX_FILE
+    from edge.model.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from edge.model.bundle import ONNX_FILE
 
     torch.manual_seed(0)
     spec = ModelSpec(model="mel2d")

@@ -126,7 +126,7 @@ def pump_cost(streams: int, *, hops: int = 100) -> float:
     from edge.display.server import Hub, Subscriber
     from edge.display.sink import DisplaySink
     from edge.display.state import DisplayConfig
-    from edge.trends import trend_channels
+    from edge.monitoring.trends import trend_channels
 
     asyncio.set_event_loop(asyncio.new_event_loop())  # subscriber queues belong to a loop
     sink = DisplaySink()

@@ -1,7 +1,7 @@
 """`edge explain` latency: one window's occlusion map with the default mel2d on onnxruntime -> docs/benchmarks.md.
 
 Builds the default mel2d model untrained (latency does not depend on the weights) with the same helper as
-scripts/bench.py, then times edge.explain.explain_file (read the file, 1 + pairs x blocks engine rows,
+scripts/bench.py, then times edge.offline.explain.explain_file (read the file, 1 + pairs x blocks engine rows,
 batched) and the PNG rendering separately. Section "explain" of docs/benchmarks.md.
 """
 
@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ (benchdoc, 
 from bench import build_bundle  # noqa: E402
 from benchdoc import replace_section  # noqa: E402
 
-from edge.engine import Engine  # noqa: E402
-from edge.explain import BLOCK_S, explain_file  # noqa: E402
-from edge.explain_plot import render  # noqa: E402
+from edge.model.engine import Engine  # noqa: E402
+from edge.offline.explain import BLOCK_S, explain_file  # noqa: E402
+from edge.offline.explain_plot import render  # noqa: E402
 from edge.testing import synthetic_eeg, write_parquet  # noqa: E402
 
 SPARCNET = REPO.parent / "shared" / "data" / "sparcnet_iiic" / "SZ_sample1.parquet"

@@ -30,7 +30,7 @@ from bench import REPO, _rss_bytes, build_bundle, percentiles, read  # also sets
 from benchdoc import replace_section
 
 from edge.contract import WINDOW_SAMPLES
-from edge.replay import COUNTER_LABEL, Player, ReplayConfig
+from edge.inputs.replay import COUNTER_LABEL, Player, ReplayConfig
 from edge.sinks.jsonl import read_jsonl
 from edge.testing import synthetic_eeg, write_parquet
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 from benchdoc import replace_section
 
-from edge.chain import SignalChain, Window
-from edge.channels import build_channel_map
+from edge.chain.channels import build_channel_map
+from edge.chain.signal_chain import SignalChain, Window
 from edge.config import RunConfig
 from edge.contract import CHANNELS, CLASSES, SAMPLE_RATE_HZ
-from edge.monitor import StreamMonitor
+from edge.monitoring.stream_monitor import StreamMonitor
 from edge.testing import synthetic_eeg
 
 REPO = Path(__file__).resolve().parent.parent

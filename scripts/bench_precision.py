@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from benchdoc import replace_section
 
-from edge.backends import open_backend, verified_precisions
-from edge.bundle import PRECISION_FILES
 from edge.contract import CHANNELS, WINDOW_SAMPLES
-from edge.engine import Engine
+from edge.model.backends import open_backend, verified_precisions
+from edge.model.bundle import PRECISION_FILES
+from edge.model.engine import Engine
 
 REPO = Path(__file__).resolve().parent.parent
 BATCHES = (1, 16)

@@ -21,8 +21,8 @@ from pathlib import Path
 from benchdoc import replace_section
 
 from edge.config import RunConfig
-from edge.engine import Engine
-from edge.file_source import FileSource
+from edge.inputs.file_source import FileSource
+from edge.model.engine import Engine
 from edge.runtime import Runtime
 from edge.sinks.jsonl import JsonlSink
 from edge.sinks.trends_file import TrendsFileSink, trends_path

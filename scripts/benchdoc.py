@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from edge.bundle import atomic_write
+from edge.model.bundle import atomic_write
 
 HEADER = "# Benchmarks\n\nEvery figure here is written by a command the project ships, named in its section.\n"
 

@@ -29,8 +29,8 @@ import hashlib, json, sys
 import numpy as np
 import edge
 from edge.config import ChainConfig
-from edge.engine import Engine
-from edge.predict import file_windows
+from edge.model.engine import Engine
+from edge.offline.predict import file_windows
 from edge.testing import build_test_bundle
 from pathlib import Path
 assert edge.__file__.startswith(sys.argv[1]), edge.__file__
@@ -63,10 +63,10 @@ def base_windows(tree: Path, bundle: Path, files: list[Path]) -> dict[tuple[str,
 
 
 def new_windows(bundle: Path, files: list[Path]) -> dict[tuple[str, int], dict]:
-    from edge.chain import Window
+    from edge.chain.signal_chain import Window
     from edge.config import ChainConfig
-    from edge.engine import Engine
-    from edge.predict import file_windows
+    from edge.model.engine import Engine
+    from edge.offline.predict import file_windows
 
     found = {}
     with Engine(bundle, "onnxruntime") as engine:

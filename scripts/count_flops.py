@@ -16,7 +16,7 @@ from benchdoc import replace_section  # scripts/ is sys.path[0] when run as a sc
 from torch import nn
 
 from edge.contract import WINDOW_SAMPLES
-from edge.model_spec import FrontEndConfig
+from edge.model.model_spec import FrontEndConfig
 from train.models import create_model, list_models
 from train.models.cost import ModelCost, model_cost
 from train.models.frontend import MelImageFrontEnd, SignalFrontEnd

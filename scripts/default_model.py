@@ -1,4 +1,4 @@
-"""`make default-model`: build the model shipped in edge/models/default/ with one command.
+"""`make default-model`: build the model shipped in edge/model/default/ with one command.
 
     .venv/bin/python -m scripts.default_model [--work build/default-model] [--eegs 1200] [--seed 0] \\
         [--epochs N] [--background ../shared/data/eegmat] [--calibrate run|export] [--compare] [--doc F]
@@ -7,7 +7,7 @@
 2. `train fit` with the default config, 3. `calibrate run` (export, quantize, parity gates),
 4. checks: Kaggle KL on the 12 real sparcnet_iiic segments, seizure alarms of `edge run`'s alarm policy
    over eegmat subjects 18-23 (healthy adults: every alarm is false), and the demo recording,
-5. copies spec.json + model.onnx (fp32, the reference graph) into edge/models/default/ with its figures in
+5. copies spec.json + model.onnx (fp32, the reference graph) into edge/model/default/ with its figures in
    spec.json's training.default_model, and a fresh SHA256SUMS.
 `--compare` also trains the same budget and seed without real background and writes both figures to the
 "default-model" section of docs/benchmarks.md. Steps whose output exists are skipped (rerun to resume).
@@ -28,11 +28,11 @@ import numpy as np
 if not __package__:  # run as a file: make the `scripts` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge.bundle import ONNX_FILE, SPEC_FILE, load_spec, save_spec, write_checksums
 from edge.config import RunConfig
 from edge.contract import CLASSES
-from edge.default_model import DEFAULT_BUNDLE, DEMO_RECORDING
 from edge.errors import DataError
+from edge.model.bundle import ONNX_FILE, SPEC_FILE, load_spec, save_spec, write_checksums
+from edge.model.shipped import DEFAULT_BUNDLE, DEMO_RECORDING
 from scripts.benchdoc import replace_section
 from scripts.eval_sparcnet import DEFAULT_DATA as SPARCNET
 from scripts.eval_sparcnet import evaluate as sparcnet_kl
@@ -66,7 +66,7 @@ def build(work: Path, *, eegs: int, seed: int, background: Path | None, epochs: 
 
 def false_alarms(bundle: Path, eegmat: Path) -> dict:
     """Seizure alarms (any level) that `edge run`'s policy raises over eegmat subjects 18-23."""
-    from edge.evaluate import replay
+    from edge.offline.evaluate import replay
     from train.synth.real_background import HELD_OUT_EEGMAT_SUBJECTS, eegmat_subject
 
     files = sorted(p for p in eegmat.glob("Subject*_*.edf") if eegmat_subject(p) in HELD_OUT_EEGMAT_SUBJECTS)
@@ -83,8 +83,8 @@ def false_alarms(bundle: Path, eegmat: Path) -> dict:
 def demo_recording(bundle: Path, out: Path, seed: int) -> dict:
     """The clearest of a few synthetic 90 s seizures (model background, a patient the model never saw): the
     one whose windows the model gives the highest mean seizure probability, kept only if it calls it seizure."""
-    from edge.engine import Engine
-    from edge.predict import predict_files
+    from edge.model.engine import Engine
+    from edge.offline.predict import predict_files
     from train.data.writer import write_eeg_parquet
     from train.synth.background import draw_patient
     from train.synth.generate import synth_recording

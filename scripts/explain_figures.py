@@ -15,10 +15,10 @@ import csv
 import io
 from pathlib import Path
 
-from edge.bundle import atomic_write
-from edge.engine import Engine
-from edge.explain import explain_file as occlusion_explanation
-from edge.explain_plot import Explanation, render
+from edge.model.bundle import atomic_write
+from edge.model.engine import Engine
+from edge.offline.explain import explain_file as occlusion_explanation
+from edge.offline.explain_plot import Explanation, render
 from train.explain import explain_file as grad_cam_explanation
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.chain import SignalChain, Window
-from edge.channels import build_channel_map
+from edge.chain.channels import build_channel_map
+from edge.chain.quality import BLOCK, block_stats
+from edge.chain.signal_chain import SignalChain, Window
 from edge.config import ChainConfig, QualityConfig
 from edge.contract import CHANNELS, OPTIONAL_CHANNELS, WINDOW_SAMPLES
-from edge.input_files import read_recording
-from edge.quality import BLOCK, block_stats
+from edge.inputs.input_files import read_recording
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edge.bundle import sign_bundle
 from edge.errors import EegEdgeError
-from edge.signing import generate_keypair
+from edge.model.bundle import sign_bundle
+from edge.model.signing import generate_keypair
 
 
 def main(argv: list[str] | None = None) -> int:

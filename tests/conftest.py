@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.lsl_config import use_loopback_only
+from edge.inputs.lsl_config import use_loopback_only
 
 use_loopback_only()
 

@@ -10,9 +10,17 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from edge.bundle import SPEC_FILE, WEIGHTS_FILE, atomic_target, atomic_write, load_spec, save_spec, write_checksums
 from edge.errors import BundleError
-from edge.model_spec import ModelSpec
+from edge.model.bundle import (
+    SPEC_FILE,
+    WEIGHTS_FILE,
+    atomic_target,
+    atomic_write,
+    load_spec,
+    save_spec,
+    write_checksums,
+)
+from edge.model.model_spec import ModelSpec
 
 CALIBRATION_KEY = "calibration.temperature"  # train.models.layers.Temperature inside every model
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import ONNX_FILE
 from edge.contract import VOTE_COLUMNS
 from edge.errors import EegEdgeError
+from edge.model.bundle import ONNX_FILE
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"
 

@@ -25,9 +25,9 @@ import torch.nn.functional as F
 
 from edge.contract import CLASSES, SAMPLE_RATE_HZ
 from edge.errors import SpecError
-from edge.explain import first_window, require_class
-from edge.explain_plot import Explanation
-from edge.model_spec import FrontEndConfig
+from edge.model.model_spec import FrontEndConfig
+from edge.offline.explain import first_window, require_class
+from edge.offline.explain_plot import Explanation
 from train.models.grouped1d import Grouped1d
 from train.models.mel2d import Mel2d
 

@@ -13,14 +13,14 @@ import time
 
 import numpy as np
 
-from edge.channels import ChannelMap, build_channel_map
+from edge.chain.channels import ChannelMap, build_channel_map
+from edge.chain.resample import StreamingResampler
+from edge.chain.ring import RingBuffer
 from edge.config import WatchdogConfig
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ
 from edge.display.sink import DisplaySink
-from edge.lsl_source import LslSource
-from edge.resample import StreamingResampler
-from edge.ring import RingBuffer
-from edge.source import StreamLayout
+from edge.inputs.lsl_source import LslSource
+from edge.inputs.source import StreamLayout
 
 MIN_SECONDS = 2.0  # show traces once this much has arrived, not only after the whole screen
 

@@ -19,7 +19,7 @@ from edge.contract import SAMPLE_RATE_HZ
 from edge.display.eeg_tap import EegTap
 from edge.display.sink import DisplaySink
 from edge.errors import DataError
-from edge.lsl_source import predicate
+from edge.inputs.lsl_source import predicate
 from edge.sinks.lsl_out import RECORDS_TYPE, records_stream, trends_stream
 
 MAX_PULL = 1024

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from edge.burden import BURDEN_NAMES
 from edge.config_io import require_field
 from edge.contract import CLASSES, SAMPLE_RATE_HZ, montage_matrix, montage_names
-from edge.trends import CDSA_CENTRES_HZ, CHAIN_NAMES, trend_channels
+from edge.monitoring.burden import BURDEN_NAMES
+from edge.monitoring.trends import CDSA_CENTRES_HZ, CHAIN_NAMES, trend_channels
 
 MONTAGE = montage_matrix("double_banana")
 PAIRS = montage_names("double_banana")

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge.burden import BURDEN_NAMES
 from edge.contract import CLASSES
+from edge.monitoring.burden import BURDEN_NAMES
+from edge.monitoring.trends import trend_channels
 from edge.records import to_json
-from edge.trends import trend_channels
 
 BURDEN_CHANNELS = ("coverage", *BURDEN_NAMES)
 RECORDS_TYPE = "EegEdgeRecords"

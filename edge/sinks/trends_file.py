@@ -1,4 +1,4 @@
-"""Compact trends file next to the JSONL log: one CSV row per stream per hop (labels from edge.trends)."""
+"""Compact trends file next to the JSONL log: one CSV row per stream per hop (labels from edge.monitoring.trends)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from edge.trends import trend_channels
+from edge.monitoring.trends import trend_channels
 
 
 def trends_path(jsonl: str | Path) -> Path:

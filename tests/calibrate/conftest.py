@@ -11,7 +11,7 @@ CALIB_WINDOWS = 12
 VERIFY_WINDOWS = 8
 SCORE_WINDOWS = 8
 # An untrained tiny model's probabilities are near ties: any rounding flips some top classes, so the argmax
-# agreement gate is off on it (tests/calibrate/test_calibrate_verify.py and the fragile-model test check it).
+# agreement gate is off on it (tests/calibrate/test_verify.py and the fragile-model test check it).
 TINY_MIN_AGREEMENT = 0.0
 
 
@@ -27,7 +27,7 @@ def synth_data(tmp_path_factory) -> Path:
 def make_tiny_bundle(path: Path, name: str = "mel2d") -> Path:
     import torch
 
-    from edge.model_spec import FrontEndConfig, ModelSpec
+    from edge.model.model_spec import FrontEndConfig, ModelSpec
     from train.checkpoint import save_bundle
     from train.models import TINY_KWARGS, create_model
 

@@ -30,7 +30,7 @@ def live_session():
     import time
 
     from edge.config import RunConfig
-    from edge.engine import Engine
+    from edge.model.engine import Engine
     from edge.runtime import Runtime
 
     def session(bundle, requests, script, config: RunConfig | None = None, grace: float = 1.0,
@@ -78,12 +78,12 @@ def edge_run_child(test_bundle, recording_70s, tmp_path):
     def run(stream: str, args: list[str], after: str = "") -> subprocess.CompletedProcess:
         script = (
             "import sys, threading\n"
-            "from edge.lsl_config import use_loopback_only\n"
+            "from edge.inputs.lsl_config import use_loopback_only\n"
             "use_loopback_only()\n"
             "from edge.cli import app\n"
             "from edge.cli_support import run_app\n"
-            "from edge.input_files import read_recording\n"
-            "from edge.replay import Player, ReplayConfig\n"
+            "from edge.inputs.input_files import read_recording\n"
+            "from edge.inputs.replay import Player, ReplayConfig\n"
             f"p = Player(read_recording({str(recording_70s)!r}), ReplayConfig(name={stream!r}, speed=25, loop=True))\n"
             "threading.Thread(target=p.run, daemon=True).start()\n"
             f"code = run_app(app, ['run', '--stream', {stream!r}, '--bundle', {str(test_bundle)!r}, '--backend', "

@@ -11,11 +11,11 @@ import pytest
 
 from edge.config import RunConfig
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ
-from edge.engine import Engine
-from edge.file_source import FileSource
-from edge.input_files import Recording
+from edge.inputs.file_source import FileSource
+from edge.inputs.input_files import Recording
+from edge.inputs.source import StreamLayout
+from edge.model.engine import Engine
 from edge.runtime import Runtime
-from edge.source import StreamLayout
 from edge.testing import ListSink, synthetic_eeg
 
 HOP = 400
@@ -231,8 +231,8 @@ def test_a_stream_back_at_its_rate_is_predicted_again_after_a_full_window(engine
 @pytest.mark.lsl
 def test_live_slow_consumer_sheds_stale_windows_and_keeps_predicting(stream_name, test_bundle, recording_70s,
                                                                      live_session) -> None:
-    from edge.input_files import read_recording
-    from edge.replay import Player, ReplayConfig
+    from edge.inputs.input_files import read_recording
+    from edge.inputs.replay import Player, ReplayConfig
     from edge.runtime import StreamRequest
 
     player = Player(read_recording(recording_70s), ReplayConfig(name=stream_name, speed=20.0, chunk=50))

@@ -24,9 +24,9 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 
 from torch import nn  # noqa: E402
 
-from edge.bundle import verify_checksums  # noqa: E402
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES  # noqa: E402
-from edge.model_spec import FrontEndConfig  # noqa: E402
+from edge.model.bundle import verify_checksums  # noqa: E402
+from edge.model.model_spec import FrontEndConfig  # noqa: E402
 from edge.testing import synthetic_eeg  # noqa: E402
 from train.models import ProbabilityModel, create_model  # noqa: E402
 from train.models.frontend import MelImageFrontEnd, SignalFrontEnd  # noqa: E402
@@ -216,7 +216,7 @@ def test_fit_on_cuda_with_amp_writes_a_bundle_that_scores_like_on_the_cpu(cuda_f
 
 
 def test_exported_onnx_scores_like_the_cuda_model(cuda_fit, exported, window_set, no_tf32) -> None:
-    from edge.engine import Engine
+    from edge.model.engine import Engine
     from train.checkpoint import load_bundle_model
     from train.fit.evaluate import predict_probs
 
@@ -230,7 +230,7 @@ def test_exported_onnx_scores_like_the_cuda_model(cuda_fit, exported, window_set
 def test_torch_reference_runs_on_cuda_like_onnxruntime(exported, window_set) -> None:
     """No TF32 fixture: the runner must compute in float32 whatever the process's flags are."""
     from calibrate.reference import TorchReference
-    from edge.engine import Engine
+    from edge.model.engine import Engine
 
     _, batch = first_rows(window_set)
     flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32

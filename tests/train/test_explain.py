@@ -17,9 +17,9 @@ import torch
 
 from edge.contract import CHANNELS, CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES
 from edge.errors import SpecError
-from edge.explain import montage_chains, occlusion_map
-from edge.explain_plot import Explanation
-from edge.model_spec import FrontEndConfig, ModelSpec
+from edge.model.model_spec import FrontEndConfig, ModelSpec
+from edge.offline.explain import montage_chains, occlusion_map
+from edge.offline.explain_plot import Explanation
 from train.explain import explain_window
 from train.models import TINY_KWARGS, create_model
 
@@ -99,7 +99,7 @@ def test_grad_cam_puts_most_positive_evidence_on_the_true_chain_and_seconds(foca
 
 def exported_engine(model: torch.nn.Module, directory):
     from calibrate.pipeline import export_step
-    from edge.engine import Engine
+    from edge.model.engine import Engine
     from train.checkpoint import save_bundle
 
     bundle = save_bundle(directory / "bundle", model,

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from edge.contract import CLASSES
-from edge.model_spec import FrontEndConfig, ModelSpec
+from edge.model.model_spec import FrontEndConfig, ModelSpec
 from train.checkpoint import CALIBRATION_KEY, load_bundle_model, save_bundle
 from train.fit.calibration import calibrate, classwise_ece, figures, fit_temperature, patient_halves, scale_probs
 from train.fit.run import set_temperature

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from edge.bundle import verify_checksums
 from edge.cli_support import run_app
 from edge.contract import VOTE_COLUMNS
+from edge.model.bundle import verify_checksums
 from train.checkpoint import load_bundle_model
 from train.data import build_window_set
 from train.fit.calibration import scale_probs

@@ -14,7 +14,7 @@ import scipy.signal
 import torch
 
 from edge.contract import CHANNELS, WINDOW_SAMPLES
-from edge.model_spec import FrontEndConfig
+from edge.model.model_spec import FrontEndConfig
 from train.models.dsp import mel_filterbank
 from train.models.frontend import LogMelSpectrogram, MelImageFrontEnd, SignalFrontEnd
 

@@ -9,7 +9,7 @@ import torch
 
 from edge.contract import CHANNELS, MONTAGE_CHAINS, SAMPLE_RATE_HZ, WINDOW_SAMPLES, montage_pairs
 from edge.errors import DataError
-from edge.model_spec import FrontEndConfig
+from edge.model.model_spec import FrontEndConfig
 from train.models.dsp import antialias_taps, bandpass_taps
 from train.models.frontend import BlockFir, LogMelSpectrogram, MelImageFrontEnd, SignalFrontEnd
 

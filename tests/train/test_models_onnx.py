@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from edge.contract import CHANNELS, WINDOW_SAMPLES
-from edge.model_spec import FrontEndConfig
+from edge.model.model_spec import FrontEndConfig
 from train.models import TINY_KWARGS, ProbabilityModel, create_model, list_models
 from train.models.frontend import MelImageFrontEnd
 

@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 from edge.contract import CHANNELS, CLASSES, WINDOW_SAMPLES
 from edge.errors import SpecError
-from edge.model_spec import FrontEndConfig, ModelSpec
+from edge.model.model_spec import FrontEndConfig, ModelSpec
 from train._compat import import_timm
 from train.checkpoint import build_model, load_bundle_model, save_bundle
 from train.models import TINY_KWARGS, ProbabilityModel, create_model, list_models, model_options

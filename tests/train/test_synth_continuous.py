@@ -10,7 +10,7 @@ import pytest
 
 from edge.cli_support import run_app
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ
-from edge.input_files import read_recording
+from edge.inputs.input_files import read_recording
 from train.cli import app
 from train.synth.continuous import MIN_SPACING_S, ContinuousConfig, generate_continuous, plan_events
 

@@ -24,7 +24,7 @@ def explain_command(
     as_json: Annotated[bool, typer.Option("--json", help="Also print the map as JSON.")] = False,
 ) -> None:
     """Grad-CAM of one window: which bipolar pairs and seconds drive the prediction (mel2d, grouped1d)."""
-    from edge.explain_plot import write_explanation
+    from edge.offline.explain_plot import write_explanation
     from train.explain import explain_file
 
     explanation = explain_file(bundle, file, offset_s=offset, target=target, allow_missing=allow_missing)

@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edge.bundle import atomic_write
 from edge.contract import CHANNELS, VOTE_COLUMNS
 from edge.errors import DataError
+from edge.model.bundle import atomic_write
 from train.data.columns import CONSENSUS_NAMES, csv_path, required_columns
 
 

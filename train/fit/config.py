@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config_io import from_dict, read_toml, require_field
-from edge.model_spec import FrontEndConfig
+from edge.model.model_spec import FrontEndConfig
 
 MIXUP_TARGETS = ("signal", "encoding")
 FINAL_MODELS = ("fold", "refit")

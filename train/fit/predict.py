@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import atomic_write
 from edge.contract import VOTE_COLUMNS
+from edge.model.bundle import atomic_write
 from train.fit.evaluate import predict_probs
 
 

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from edge.bundle import atomic_target, atomic_write
 from edge.errors import BundleError
+from edge.model.bundle import atomic_target, atomic_write
 
 STATE_FILE = "state.json"
 

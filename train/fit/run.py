@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from edge.errors import DataError
-from edge.model_spec import ModelSpec
+from edge.model.model_spec import ModelSpec
 from train.fit.calibration import MIN_PATIENTS, calibrate
 from train.fit.config import FitConfig
 from train.fit.cv import CvResult, run_cv

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.signal import firwin, kaiserord
 
 from edge.contract import SAMPLE_RATE_HZ
-from edge.model_spec import FrontEndConfig
+from edge.model.model_spec import FrontEndConfig
 
 ANTIALIAS_STOPBAND_DB = 60.0  # 50/60 Hz mains alias onto 0/10 Hz at 50 Hz: 100 uV of it leaves 0.1 uV
 

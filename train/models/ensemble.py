@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from edge.errors import SpecError
-from edge.model_spec import FrontEndConfig
+from edge.model.model_spec import FrontEndConfig
 from train.models.layers import Temperature
 from train.models.registry import create_model, register_model, without_init_options
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from edge.contract import WINDOW_SAMPLES, montage_matrix
 from edge.errors import DataError
-from edge.model_spec import FrontEndConfig
+from edge.model.model_spec import FrontEndConfig
 from train.models.dsp import antialias_taps, bandpass_taps, dft_basis, mel_filterbank, polyphase_kernel, used_bins
 
 FIR_BLOCK = 16  # samples per polyphase block; divides WINDOW_SAMPLES so no sample is cropped

@@ -17,7 +17,7 @@ from torch import nn
 
 from edge.config_io import require_field
 from edge.contract import CLASSES
-from edge.model_spec import FrontEndConfig
+from edge.model.model_spec import FrontEndConfig
 from train.models.frontend import SignalFrontEnd
 from train.models.layers import ChannelShuffle, ConvBnAct1d, GeM, Temperature
 from train.models.registry import register_model

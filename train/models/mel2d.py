@@ -11,7 +11,7 @@ from torch import nn
 
 from edge.contract import CLASSES
 from edge.errors import SpecError
-from edge.model_spec import FrontEndConfig
+from edge.model.model_spec import FrontEndConfig
 from train._compat import import_timm
 from train.models.frontend import MelImageFrontEnd
 from train.models.layers import GeM, Temperature

@@ -16,7 +16,7 @@ from torch import nn
 
 from edge.config_io import coerce_json
 from edge.errors import SpecError
-from edge.model_spec import FrontEndConfig
+from edge.model.model_spec import FrontEndConfig
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 Builder = TypeVar("Builder", bound=Callable[..., nn.Module])

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.channels import build_channel_map
+from edge.chain.channels import build_channel_map
+from edge.chain.resample import StreamingResampler
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ
 from edge.errors import DataError
-from edge.input_files import read_recording
-from edge.resample import StreamingResampler
+from edge.inputs.input_files import read_recording
 
 HELD_OUT_EEGMAT_SUBJECTS: frozenset[int] = frozenset(range(18, 24))
 _EEGMAT_NAME = re.compile(r"subject(\d+)_\d+\.edf", re.IGNORECASE)

@@ -30,8 +30,8 @@ from edge.display.launch import display_config
 from edge.display.process import DisplayProcess
 from edge.display.server import ServeConfig
 from edge.display.state import PAIRS
-from edge.input_files import read_recording
-from edge.replay import Player, ReplayConfig
+from edge.inputs.input_files import read_recording
+from edge.inputs.replay import Player, ReplayConfig
 from edge.runtime import Runtime, StreamRequest
 from edge.sinks.jsonl import JsonlSink, read_jsonl
 from edge.testing import synthetic_eeg, write_parquet
@@ -73,7 +73,7 @@ def bed_recordings(folder: Path) -> dict[str, tuple[Path, bool]]:
 @pytest.fixture
 def ward(tmp_path, stream_name, test_bundle):
     """The four beds streaming into a runtime with the JSONL and display sinks; yields (url, names, log)."""
-    from edge.engine import Engine
+    from edge.model.engine import Engine
 
     names = {bed: f"{stream_name}-{bed}" for bed in ("normal", "seizure", "flat", "stopped")}
     players = [Player(read_recording(path), ReplayConfig(name=names[bed], speed=SPEED, loop=loop, chunk=40))

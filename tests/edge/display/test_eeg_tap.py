@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.channels import build_channel_map
+from edge.chain.channels import build_channel_map
+from edge.chain.resample import StreamingResampler
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ
 from edge.display.eeg_tap import EegTap
 from edge.display.sink import DisplaySink
-from edge.input_files import read_recording
-from edge.replay import Player, ReplayConfig
-from edge.resample import StreamingResampler
+from edge.inputs.input_files import read_recording
+from edge.inputs.replay import Player, ReplayConfig
 
 EEGMAT = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "eegmat" / "Subject18_1.edf"
 

@@ -105,10 +105,10 @@ def test_monitor_shows_a_runtime_from_its_lsl_outlets(stream_name, make_predicti
     """`edge monitor --lsl NAME` in one process, the runtime's LSL sink in another role: the ward shows the
     newest prediction, the bed its alarm log and trends, exactly as published, and the EEG stream's traces."""
     from edge.display.launch import serve_config
-    from edge.input_files import read_recording
-    from edge.replay import Player, ReplayConfig
+    from edge.inputs.input_files import read_recording
+    from edge.inputs.replay import Player, ReplayConfig
+    from edge.monitoring.trends import trend_channels
     from edge.sinks.lsl_out import LslSink
-    from edge.trends import trend_channels
 
     sink = LslSink("test-model", [stream_name])
     player = Player(read_recording(recording_70s), ReplayConfig(name=stream_name, loop=True))  # the amplifier
@@ -194,8 +194,8 @@ def test_edge_run_serve_shows_each_stream_with_its_eeg(tmp_path, stream_name, te
     import socket
 
     from edge.cli import app
-    from edge.input_files import read_recording
-    from edge.replay import Player, ReplayConfig
+    from edge.inputs.input_files import read_recording
+    from edge.inputs.replay import Player, ReplayConfig
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -104,7 +104,7 @@ def test_config_validation_names_the_field() -> None:
 
 
 def test_trend_records_are_kept_per_chain_within_their_span() -> None:
-    from edge.trends import CDSA_CENTRES_HZ, trend_channels
+    from edge.monitoring.trends import CDSA_CENTRES_HZ, trend_channels
 
     labels = [label for label, _ in trend_channels()]
     ward = WardState(DisplayConfig(trends_s=5.0))

@@ -1,0 +1,1 @@
+"""The signal chain of one stream: channel map, quality masks, resampler, ring buffer, windows."""

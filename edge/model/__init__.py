@@ -1,0 +1,1 @@
+"""The model: bundle files and their trust (checksums, signatures), the spec, engine and backends."""

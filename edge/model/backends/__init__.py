@@ -1,0 +1,137 @@
+"""Inference backends: small runners behind one protocol (Polygraphy style).
+
+A backend is a context manager with `infer(feed) -> outputs` over name-bound float32 arrays. Heavy
+runtimes (TensorRT) are imported only when their backend is opened. Nothing here unpickles: the
+bedside runs ONNX graphs (onnxruntime) and serialized TensorRT engines only.
+
+Which graph a backend runs is the precision `calibrate` verified and chose for it, recorded in the
+bundle's calibration.json (covered by SHA256SUMS); fp32 when the bundle records none.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from edge.errors import BundleError, SpecError
+from edge.model.bundle import CALIBRATION_FILE, PRECISION_FILES
+from edge.model.model_spec import ModelSpec
+
+BACKENDS: tuple[str, ...] = ("auto", "onnxruntime", "tensorrt")
+EDGE_BACKENDS: tuple[str, ...] = BACKENDS[1:]
+REFERENCE_PRECISION = "fp32"
+
+
+class Backend(Protocol):
+    name: str
+    precision: str
+
+    def infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Backend: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class BackendBase:
+    """Context-manager plumbing shared by the runners."""
+
+    name = "base"
+    precision = REFERENCE_PRECISION
+
+    def close(self) -> None:
+        """Release runtime resources; the runners hold nothing that needs more than garbage collection."""
+
+    def __enter__(self) -> BackendBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_io_names(where: str, inputs: list[str], outputs: list[str], *, spec: ModelSpec) -> None:
+    """One clear line when spec.json's tensor names are not the model's (a hand-edited or mismatched spec)."""
+    if inputs != [spec.input_name] or spec.output_name not in outputs:
+        raise BundleError(f"spec.json names input {spec.input_name!r} and output {spec.output_name!r}, but {where} "
+                          f"takes {inputs} and gives {outputs}; fix spec.json or re-export with `calibrate run`")
+
+
+def resolve_backend(bundle: Path, name: str) -> str:
+    """``name``, with "auto" resolved: TensorRT when an engine for this GPU is in the bundle, else onnxruntime."""
+    if name not in BACKENDS:
+        raise SpecError(f"--backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    if name == "auto":
+        return "tensorrt" if _tensorrt_engine(bundle) is not None else "onnxruntime"
+    return name
+
+
+def _precision_record(bundle: Path) -> dict:
+    path = bundle / CALIBRATION_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text()).get("precision", {})
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{path} is not valid JSON ({exc.msg}); re-run `calibrate run` on the bundle") from None
+
+
+def verified_precisions(bundle: Path) -> tuple[str, ...]:
+    """The precisions whose graphs passed calibrate's parity gates (fp32 alone when none are recorded)."""
+    return tuple(_precision_record(bundle).get("verified", (REFERENCE_PRECISION,)))
+
+
+def chosen_precision(bundle: Path, backend: str) -> str:
+    """The precision calibration.json says ``backend`` runs (fp32 when the bundle has not been calibrated)."""
+    precision = _precision_record(bundle).get("chosen", {}).get(backend, REFERENCE_PRECISION)
+    if precision not in PRECISION_FILES:
+        raise BundleError(f"{bundle / CALIBRATION_FILE} chooses precision {precision!r} for {backend}; expected one "
+                          f"of {', '.join(PRECISION_FILES)}")
+    return precision
+
+
+def open_backend(bundle: Path, spec: ModelSpec, name: str = "auto", *, threads: int = 0,
+                 precision: str | None = None) -> Backend:
+    """Open backend ``name`` on the bundle's graph of ``precision`` (default: the one calibrate chose for it)."""
+    name = resolve_backend(bundle, name)
+    precision = precision or chosen_precision(bundle, name)
+    if precision not in PRECISION_FILES:
+        raise SpecError(f"precision must be one of {', '.join(PRECISION_FILES)}, got {precision!r}")
+    if name == "onnxruntime":
+        from edge.model.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+        return OnnxRuntimeBackend(_need(bundle / PRECISION_FILES[precision], "calibrate run"), spec,
+                                  threads=threads, precision=precision)
+    from edge.model.backends.tensorrt_backend import TensorRTBackend
+
+    engine = _tensorrt_engine(bundle)
+    if engine is None:
+        raise BundleError(f"{bundle} has no TensorRT engine for this GPU (or TensorRT/CUDA is missing); "
+                          "build one on this device with `calibrate build`")
+    return TensorRTBackend(engine, spec, precision=precision)
+
+
+def _need(path: Path, how: str) -> Path:
+    if not path.is_file():
+        raise BundleError(f"bundle file {path.name} is missing from {path.parent}; create it with {how}")
+    return path
+
+
+def _tensorrt_engine(bundle: Path) -> Path | None:
+    """The engine built for this machine's GPU, when TensorRT and a GPU are both present."""
+    if importlib.util.find_spec("tensorrt") is None:
+        return None
+    from edge.model.backends.tensorrt_backend import gpu_name
+
+    name = gpu_name()
+    if name is None:
+        return None
+    from edge.model.bundle import engine_file
+
+    path = bundle / engine_file(name)
+    return path if path.is_file() else None

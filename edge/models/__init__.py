@@ -1,1 +1,0 @@
-"""Package data: the shipped default model (default/) and the demo's seizure recording; see edge.default_model."""

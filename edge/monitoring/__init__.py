@@ -1,0 +1,1 @@
+"""What the predictions mean over time: smoothing, burden, the alarm policy, qEEG trends."""

@@ -1,0 +1,1 @@
+"""Consumers of whole recordings: predict, evaluate, explain and the report."""

@@ -1,0 +1,89 @@
+"""StreamMonitor: what counts as a valid prediction, and which status records advance the signal alarm."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.chain.signal_chain import Window
+from edge.config import RunConfig
+from edge.contract import CHANNELS, CLASSES, WINDOW_SAMPLES
+from edge.monitoring.stream_monitor import StreamMonitor
+from edge.testing import synthetic_eeg
+
+DATA = np.ascontiguousarray(synthetic_eeg(50.0).T)
+
+
+def _window(t_end: float, start_sample: int = 0, eligible: bool = True) -> Window:
+    return Window(DATA, t_end - 50.0, t_end, start_sample, 1, 0.0, {}, alarm_eligible=eligible)
+
+
+def test_flagged_predictions_and_invalid_statuses_raise_only_the_signal_alarm() -> None:
+    monitor = StreamMonitor(RunConfig().replace(alarm={"signal_after_s": 30.0}), "m")
+    seizure = np.eye(len(CLASSES))[0]
+    burden, events = monitor.on_prediction(_window(100.0), seizure, seizure)
+    assert burden.known_s == 0  # no cell is final after one prediction
+    assert [(e.level, e.state, e.p) for e in events] == [("window", "on", 1.0)]
+    assert monitor.on_status("reconnected", 110.0) == []  # not a sign of missing predictions
+    assert monitor.on_ineligible(_window(120.0)) == []
+    events = monitor.on_status("artifact", 131.0)
+    assert [(e.level, e.state) for e in events] == [("signal", "on")] and events[0].span == (100.0, 131.0)
+    _, events = monitor.on_prediction(_window(133.0), seizure, seizure)
+    assert ("signal", "off") in [(e.level, e.state) for e in events]
+    assert monitor.current_burden() is not None
+    monitor.reset()
+    assert monitor.current_burden() is None
+
+
+def test_trends_record_per_window_and_off_switch() -> None:
+    monitor = StreamMonitor(RunConfig(), "m")
+    record = monitor.on_window("EEG", _window(50.0))
+    assert record["type"] == "trends" and len(record["values"]) == 96 and record["t"] == 50.0
+    assert len(CHANNELS) == DATA.shape[0] and DATA.shape[1] == WINDOW_SAMPLES
+    assert StreamMonitor(RunConfig().replace(trends={"enabled": False}), "m").on_window("EEG", _window(50.0)) is None
+
+
+@pytest.mark.lsl
+def test_edge_run_publishes_burden_and_trends_and_writes_the_trends_file(stream_name, test_bundle, recording_70s,
+                                                                        tmp_path) -> None:
+    import threading
+    import time
+
+    import pylsl
+
+    from edge.inputs.input_files import read_recording
+    from edge.inputs.replay import Player, ReplayConfig
+    from edge.monitoring.trends import trend_channels
+    from edge.runtime import StreamRequest, run_streams
+    from edge.sinks.jsonl import read_jsonl
+
+    player = Player(read_recording(recording_70s), ReplayConfig(name=stream_name, chunk=50, speed=20.0))
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (time.sleep(1.0), player.run(), time.sleep(1.0), done.set()))
+    thread.start()
+    found: dict[str, pylsl.StreamInfo] = {}
+
+    def listen() -> None:
+        for kind in ("burden", "trends"):
+            streams = pylsl.resolve_bypred(f"name='{stream_name}-{kind}'", 1, 20.0)
+            found[kind] = pylsl.StreamInlet(streams[0]).info(5.0)
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    out = tmp_path / "run.jsonl"
+    config = RunConfig().replace(watchdog={"check_rate": False})
+    count = run_streams(str(test_bundle), [StreamRequest(stream_name)], config, out=str(out), lsl_out=True,
+                        console=False, stop=done)
+    thread.join()
+    listener.join()
+    trends = found["trends"]
+    assert trends.channel_count() == len(trend_channels()) and trends.nominal_srate() == 0.5
+    first = trends.desc().child("channels").child("channel")
+    assert (first.child_value("label"), first.child_value("unit")) == trend_channels()[0]
+    assert found["burden"].channel_count() == 7
+    records = read_jsonl(out)
+    assert count > 0 and not [r for r in records if r["type"] == "trends"]
+    assert all("burden" in r for r in records if r["type"] == "prediction")
+    rows = (tmp_path / "run.trends.csv").read_text().splitlines()
+    assert rows[0].startswith("stream,t,LL_cdsa_1Hz [dB(uV^2)]") and len(rows) - 1 == count
+    assert len(rows[1].split(",")) == 2 + len(trend_channels())
