@@ -30,8 +30,8 @@ trtexec=${TRTEXEC:-$(command -v trtexec || echo /usr/src/tensorrt/bin/trtexec)}
 # Tensor name and [channels, samples] come from the bundle's spec (load_spec refuses a tampered bundle),
 # the precision and its graph from calibration.json (as edge reads them), the file name from the GPU.
 io=$("$python" -c "import sys; from pathlib import Path
-from edge.bundle import PRECISION_FILES, load_spec
-from edge.backends import chosen_precision, verified_precisions
+from edge.model.bundle import PRECISION_FILES, load_spec
+from edge.model.backends import chosen_precision, verified_precisions
 bundle, precision = Path(sys.argv[1]), sys.argv[2]
 s = load_spec(bundle)
 precision = chosen_precision(bundle, 'tensorrt') if precision == 'chosen' else precision
@@ -42,7 +42,7 @@ read -r input shape precision onnx_file verified <<<"$io"
 [[ "$verified" == 1 ]] || { echo "build_engine.sh: $precision has not passed calibrate's parity gates for $bundle" >&2; exit 2; }
 onnx="$bundle/$onnx_file"
 [[ -f "$onnx" ]] || { echo "build_engine.sh: $onnx is missing; run calibrate on the workstation first" >&2; exit 2; }
-stem=$("$python" -c "from edge.backends.tensorrt_backend import gpu_name; from edge.bundle import engine_file
+stem=$("$python" -c "from edge.model.backends.tensorrt_backend import gpu_name; from edge.model.bundle import engine_file
 name = gpu_name(); assert name, 'no CUDA GPU visible'; print(engine_file(name).removesuffix('.engine'))")
 
 "$trtexec" --onnx="$onnx" --stronglyTyped \
@@ -52,5 +52,5 @@ name = gpu_name(); assert name, 'no CUDA GPU visible'; print(engine_file(name).r
   --timingCacheFile="$bundle/$stem.timing.cache" \
   --saveEngine="$bundle/$stem.engine"
 
-"$python" -c "import sys; from edge.bundle import write_checksums; write_checksums(sys.argv[1])" "$bundle"
+"$python" -c "import sys; from edge.model.bundle import write_checksums; write_checksums(sys.argv[1])" "$bundle"
 echo "wrote $bundle/$stem.engine ($precision)"
