@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Empty (TORCH_INDEX=) leaves it to pip's own configuration.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install test test-all lint bench demo default-model clean
+.PHONY: install test test-fast test-all lint bench demo default-model clean
 
 install: $(VENV)/.installed
 
@@ -23,7 +23,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 test: install
 	$(VENV)/bin/ruff check edge train calibrate tests scripts
-	scripts/in-loopback-netns $(PY) -m pytest -m "not gpu and not trt" $(PYTEST_ARGS)
+	scripts/in-loopback-netns $(PY) -m pytest -m "not gpu and not trt" --durations=20 $(PYTEST_ARGS)
+
+# The quick loop while editing: no slow, LSL or browser tests (a minute or two); `make test` before a push.
+test-fast: install
+	$(VENV)/bin/ruff check edge train calibrate tests scripts
+	scripts/in-loopback-netns $(PY) -m pytest -m "not gpu and not trt and not slow and not lsl" -q $(PYTEST_ARGS)
 
 test-all: install
 	scripts/in-loopback-netns $(PY) -m pytest $(PYTEST_ARGS)
