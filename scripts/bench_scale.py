@@ -42,7 +42,7 @@ import json, sys, time
 from pathlib import Path
 import train.fit.run as run
 from train.fit.config import load_config
-from train.fit.progress import ProgressReporter
+from train.fit.loop import ProgressReporter
 stamps = []
 class Stamped(ProgressReporter):
     def step(self, step, epoch, loss, lr):

@@ -37,8 +37,7 @@ from train.data import build_window_set
 from train.fit.augment import step_rng
 from train.fit.config import FitConfig, ModelConfig
 from train.fit.distributed import DistContext, resolve_device
-from train.fit.loop import build_trainer
-from train.fit.sampling import epoch_order, make_loader
+from train.fit.loop import build_trainer, epoch_order, make_loader
 from train.metric import class_prior
 
 REPO = Path(__file__).resolve().parents[1]

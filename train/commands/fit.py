@@ -74,7 +74,7 @@ def predict_command(
     device: DeviceOpt = "auto",
 ) -> None:
     """Write a Kaggle submission (eeg_id + six <class>_vote probabilities) for the test layout."""
-    from train.fit.predict import predict_submission
+    from train.fit.evaluate import predict_submission
 
     path = predict_submission(bundle, data, out, device=device)
     typer.echo(f"wrote {path}")
