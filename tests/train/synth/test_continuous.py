@@ -14,7 +14,7 @@ from edge.inputs.input_files import read_recording
 from train.cli import app
 from train.synth.continuous import MIN_SPACING_S, ContinuousConfig, generate_continuous, plan_events
 
-SHARED_EEGMAT = Path(__file__).resolve().parents[3] / "shared" / "data" / "eegmat"
+SHARED_EEGMAT = Path(__file__).resolve().parents[4] / "shared" / "data" / "eegmat"
 
 
 def _events(out: Path) -> list[dict]:
