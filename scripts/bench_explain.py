@@ -26,9 +26,9 @@ from benchdoc import replace_section  # noqa: E402
 from edge.model.engine import Engine  # noqa: E402
 from edge.offline.explain import BLOCK_S, explain_file  # noqa: E402
 from edge.offline.explain_plot import render  # noqa: E402
-from edge.testing import synthetic_eeg, write_parquet  # noqa: E402
+from edge.testing import shared_data_dir, synthetic_eeg, write_parquet  # noqa: E402
 
-SPARCNET = REPO.parent / "shared" / "data" / "sparcnet_iiic" / "SZ_sample1.parquet"
+SPARCNET = shared_data_dir() / "sparcnet_iiic" / "SZ_sample1.parquet"
 TARGET_S = 2.0
 
 
