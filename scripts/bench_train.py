@@ -3,7 +3,8 @@
 Measures, on this machine: training throughput (windows/s through the full training step: augment,
 forward, KL, backward, clip, AdamW) for each default model, and the loader alone (memmap windows with
 random shifts through the DataLoader). Then tabulates trained bundles (their metrics.json: held-out KL
-vs the class prior, time), scores them on the 12 real sparcnet_iiic segments (scripts/eval_sparcnet.py),
+vs the class prior, time), scores them on the 12 real sparcnet_iiic segments
+(train.fit.evaluate.evaluate_bundle_on_segments),
 compares bundles' KL on training-fold and held-out rows (overfitting or not), and plots a 2-process
 torchrun loss curve against a 1-process one.
 
@@ -31,12 +32,13 @@ import torch
 if not __package__:  # run as a file (python scripts/bench_train.py): make the `scripts` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edge.testing import shared_data_dir
 from scripts.benchdoc import replace_section
-from scripts.eval_sparcnet import DEFAULT_DATA, evaluate
 from train.data import build_window_set
 from train.fit.augment import step_rng
 from train.fit.config import FitConfig, ModelConfig
 from train.fit.distributed import DistContext, resolve_device
+from train.fit.evaluate import evaluate_bundle_on_segments
 from train.fit.loop import build_trainer, epoch_order, make_loader
 from train.metric import class_prior
 
@@ -101,7 +103,7 @@ def bundle_rows(bundles: list[Path], sparcnet: Path) -> list[str]:
         metrics = json.loads((bundle / "metrics.json").read_text())
         spec = json.loads((bundle / "spec.json").read_text())
         data = spec["training"]["data"]
-        real = evaluate(bundle, sparcnet) if sparcnet.is_dir() else None
+        real = evaluate_bundle_on_segments(bundle, sparcnet) if sparcnet.is_dir() else None
         cells = [bundle.name, spec["model"], f"{data['eegs']} ({data['patients']})", str(metrics["oof_rows"]),
                  f"{metrics['oof_kl']:.3f}", f"{metrics['oof_prior_kl']:.3f}",
                  f"{metrics['oof_kl'] / metrics['oof_prior_kl']:.2f}", f"{metrics['wall_seconds']:.0f}",
@@ -181,7 +183,7 @@ def main() -> None:
                         "fitted on")
     parser.add_argument("--ddp", type=Path, nargs=2, metavar=("SINGLE", "DDP"), help="bundles for the DDP figure")
     parser.add_argument("--command", action="append", default=[], help="command line that made the bundles")
-    parser.add_argument("--sparcnet", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--sparcnet", type=Path, default=shared_data_dir() / "sparcnet_iiic")
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
 

@@ -245,6 +245,41 @@ def evaluate_bundle(bundle: str | Path, data_dir: str | Path, device: str = "aut
                                 None if prior is None else np.asarray(prior, dtype=np.float64))
 
 
+def evaluate_bundle_on_segments(bundle: Path, data: Path) -> dict[str, Any]:
+    """A bundle's Kaggle KL on labelled real segments (e.g. the 12 of sparcnet_iiic, Jing et al., Neurology 2023)
+    beside the class prior of its training data and the published SPaRCNet probabilities of the same segments.
+
+    SPaRCNet's probabilities are printed to 4 decimals, so their rows are renormalised to sum to 1 first.
+    Gaps (NaN) are filled with each channel's mean, as in training.
+    """
+    from train.checkpoint import load_bundle_model
+    from train.data import fill_gaps
+    from train.data.sparcnet import load_segments
+
+    model, spec = load_bundle_model(bundle)
+    segments = load_segments(data, columns=("file", *VOTE_COLUMNS, *(f"sparcnet_p_{c}" for c in CLASSES)))
+    eeg = np.stack([s.eeg for s in segments])
+    for row in eeg:
+        fill_gaps(row)
+    targets = np.stack([s.votes for s in segments])
+    sparcnet = np.array([[float(s.row[f"sparcnet_p_{c}"]) for c in CLASSES] for s in segments])
+    sparcnet /= sparcnet.sum(1, keepdims=True)
+    with torch.no_grad():
+        probs = torch.softmax(model(torch.from_numpy(eeg)).double(), dim=1).numpy()
+    prior = np.asarray(spec.training["data"]["class_prior"], dtype=np.float64)
+    return {
+        "bundle": Path(bundle).name, "model": spec.model, "segments": len(segments),
+        "kl_model": score(targets, probs),
+        "kl_class_prior": score(targets, np.broadcast_to(prior, targets.shape)),
+        "kl_sparcnet": score(targets, sparcnet),
+        "argmax_agreement_model": float((probs.argmax(1) == targets.argmax(1)).mean()),
+        "argmax_agreement_sparcnet": float((sparcnet.argmax(1) == targets.argmax(1)).mean()),
+        "per_segment": [{"file": s.path.name, "expert_majority": CLASSES[int(t.argmax())],
+                         "model_top": CLASSES[int(p.argmax())], "model_p_top": round(float(p.max()), 3)}
+                        for s, t, p in zip(segments, targets, probs, strict=True)],
+    }
+
+
 def mean_by_eeg(eeg_ids: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One row per eeg_id (first-appearance order): the mean of its windows' probabilities."""
     unique, first, inverse = np.unique(eeg_ids, return_index=True, return_inverse=True)
