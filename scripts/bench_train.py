@@ -23,7 +23,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,54 +32,13 @@ if not __package__:  # run as a file (python scripts/bench_train.py): make the `
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.testing import shared_data_dir
-from scripts.benchdoc import replace_section
+from scripts.bench_common import loader_rate, replace_section, step_rate
 from train.data import build_window_set
-from train.fit.augment import step_rng
-from train.fit.config import FitConfig, ModelConfig
-from train.fit.distributed import DistContext, resolve_device
+from train.fit.config import FitConfig
 from train.fit.evaluate import evaluate_bundle_on_segments
-from train.fit.loop import build_trainer, epoch_order, make_loader
-from train.metric import class_prior
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURE = "figures/train_ddp_vs_single.png"  # relative to the benchmarks document
-
-
-def loader_rate(windows, batch_size: int, batches: int) -> tuple[float, float]:
-    """Windows/s of the training loader over the same batches twice: the first pass reads the memory-mapped
-    window cache from disk (a run's first epoch), the second from the page cache (every later epoch)."""
-    keys = epoch_order(np.arange(len(windows)), 0, 0, epoch=0, max_shift=windows.margin)[: batch_size * batches]
-    rates = []
-    for _ in range(2):
-        started = time.perf_counter()
-        count = sum(len(eeg) for eeg, *_ in make_loader(windows, keys, batch_size, num_workers=0))
-        rates.append(count / (time.perf_counter() - started))
-    return rates[0], rates[1]
-
-
-def step_rate(model: str, windows, batch_size: int, *, steps: int, device: str = "cpu") -> float:
-    """Windows/s of Trainer.step (the whole optimizer step of `train fit`) on pre-loaded batches.
-
-    On CUDA the step runs under bf16 autocast (FitConfig's run.amp), and the clock is read only once the
-    GPU has finished the queued work.
-    """
-    config = FitConfig(model=ModelConfig(name=model))
-    torch.manual_seed(0)
-    prior = torch.as_tensor(class_prior(windows.targets), dtype=torch.float32)
-    trainer = build_trainer(config, DistContext(0, 1, resolve_device(device)), prior)
-    sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
-    keys = epoch_order(np.arange(len(windows)), 0, 0, epoch=0, max_shift=windows.margin)
-    keys = [keys[i % len(keys)] for i in range(batch_size * (steps + 1))]  # repeats windows if there are too few
-    batches = list(make_loader(windows, keys, batch_size, num_workers=0))
-    trainer.model.train()
-    eeg, targets, votes, _ = batches[0]
-    trainer.step(eeg, targets, votes, step_rng(0, 0, 0), 1e-4, 0)  # warm-up: allocator, first-call overheads
-    sync()
-    started = time.perf_counter()
-    for step, (eeg, targets, votes, _) in enumerate(batches[1:], 1):
-        trainer.step(eeg, targets, votes, step_rng(0, 0, step), 1e-4, step)
-    sync()
-    return sum(len(eeg) for eeg, *_ in batches[1:]) / (time.perf_counter() - started)
 
 
 def throughput_table(data: Path, steps: int) -> list[str]:

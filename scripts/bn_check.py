@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scripts.benchdoc import replace_section
+from scripts.bench_common import replace_section
 from train.checkpoint import load_bundle_model
 from train.data import build_window_set
 from train.fit.evaluate import predict_probs

@@ -34,7 +34,7 @@ from edge.errors import DataError
 from edge.model.bundle import ONNX_FILE, SPEC_FILE, load_spec, save_spec, write_checksums
 from edge.model.shipped import DEFAULT_BUNDLE, DEMO_RECORDING
 from edge.testing import shared_data_dir
-from scripts.benchdoc import replace_section
+from scripts.bench_common import replace_section
 from train.fit.evaluate import evaluate_bundle_on_segments as sparcnet_kl
 
 REPO = Path(__file__).resolve().parents[1]
