@@ -1,4 +1,4 @@
-"""`calibrate` command line: export, fp16, quantize, verify, run (all of them), build, trtexec."""
+"""`calibrate` command line: export, fp16, quantize, verify, run (all of them), build, trtexec; keygen, sign."""
 
 from __future__ import annotations
 
@@ -205,6 +205,29 @@ def run(bundle: Bundle, data: Data, opset: Opset = 18, *, method: Method = DEFAU
     typer.echo(f"engine: {engine}")
     typer.echo("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items()))
     _report(result.verify)
+
+
+@app.command()
+def keygen(private: Annotated[Path, typer.Argument(help="Private key file to create (never overwritten).")],
+           public: Annotated[Path, typer.Argument(help="Public key file for the sites.")]) -> None:
+    """Make an ed25519 key pair for signing bundles (once, on the producer side; needs extra `signing`)."""
+    from edge.model.signing import generate_keypair
+
+    generate_keypair(private, public)
+    typer.echo(f"wrote {private} (keep it private) and {public} (give it to the sites)")
+
+
+@app.command()
+def sign(bundle: Annotated[Path, typer.Argument(help="Bundle directory to sign.")],
+         key: Annotated[Path, typer.Option("--key", help="PEM ed25519 private key (`calibrate keygen`).")]) -> None:
+    """Sign a bundle's SHA256SUMS so sites can require it (`edge run --require-signature PUBLIC.pem`).
+
+    Verifies SHA256SUMS first, then writes SHA256SUMS.sig. Any later calibrate step rewrites SHA256SUMS and
+    removes the signature: sign last.
+    """
+    from edge.model.bundle import sign_bundle
+
+    typer.echo(f"wrote {sign_bundle(bundle, key)}")
 
 
 def main() -> None:

@@ -10,31 +10,28 @@ would refuse is left out and counted, the others are masked as edge masks them.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 
 from calibrate.bedside_gate import BedsideGate
 from calibrate.verify import REAL, EvalSet
-from edge.contract import CLASSES
 from edge.errors import DataError
 from edge.model.model_spec import ModelSpec
+from edge.testing import shared_data_dir
 
 _REPO = Path(__file__).resolve().parents[1]
-SHARED_ENV = "EEG_EDGE_SHARED"  # the shared folder, when not ../shared beside the repository (as the tests read it)
 
 
 def default_folders() -> list[Path]:
-    shared = Path(os.environ.get(SHARED_ENV, _REPO.parent / "shared")) / "data" / "sparcnet_iiic"
+    shared = shared_data_dir() / "sparcnet_iiic"
     return [folder for folder in (shared, _REPO / "tests" / "data") if (folder / "labels.csv").is_file()]
 
 
 def load_real_segments(folders: list[Path], spec: ModelSpec, *, gate: BedsideGate | None = None) -> EvalSet | None:
     """The centred window of every labelled segment in ``folders`` (duplicates once) that the bedside would predict
     on, or None when there are none."""
-    from train.data.eeg_file import read_eeg_file
-    from train.data.sparcnet import read_labels
+    from train.data.sparcnet import load_segments
 
     gate = gate or BedsideGate()
     gate.reset()
@@ -42,25 +39,22 @@ def load_real_segments(folders: list[Path], spec: ModelSpec, *, gate: BedsideGat
     samples = spec.contract.window_samples
     seen, names, signals, votes = set(), [], [], []
     for folder in folders:
-        for row in read_labels(folder):
-            path = folder / row["file"]
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        for segment in load_segments(folder):
+            digest = hashlib.sha256(segment.path.read_bytes()).hexdigest()
             if digest in seen:
                 continue
-            eeg = read_eeg_file(path)
-            if eeg.shape[1] < samples:
-                raise DataError(f"{path} holds {eeg.shape[1]} samples, fewer than one {samples}-sample window")
-            start = (eeg.shape[1] - samples) // 2
+            if segment.eeg.shape[1] < samples:
+                raise DataError(f"{segment.path} holds {segment.eeg.shape[1]} samples, fewer than one "
+                                f"{samples}-sample window")
+            start = (segment.eeg.shape[1] - samples) // 2
             seen.add(digest)
-            window = gate.judge(eeg[:, start:start + samples])  # gaps (NaN) are missing data, as at the bedside
+            window = gate.judge(segment.eeg[:, start:start + samples])  # gaps (NaN) are missing data, as at the bedside
             if window is None:
                 continue
-            names.append(path.name)
+            names.append(segment.path.name)
             signals.append(window)
-            votes.append([float(row[f"{c}_vote"]) for c in CLASSES])
+            votes.append(segment.votes)
     if not signals:
         return None
-    targets = np.asarray(votes)
     note = f"{len(signals)} real segments from " + ", ".join(str(f) for f in folders)
-    return EvalSet(REAL, np.stack(signals).astype(np.float32), targets / targets.sum(1, keepdims=True), note,
-                   dict(gate.refused))
+    return EvalSet(REAL, np.stack(signals).astype(np.float32), np.stack(votes), note, dict(gate.refused))

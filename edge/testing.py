@@ -1,4 +1,5 @@
-"""Small artefacts for tests and benchmarks, made without torch: a tiny ONNX bundle and synthetic EEG.
+"""Small artefacts for tests and benchmarks, made without torch: a tiny ONNX bundle and synthetic EEG; and
+where the real EEG of a development checkout lives (`shared_data_dir`).
 
 The bundle's graph genuinely depends on where in the window the data is (one feature per pair per
 second), so parity checks between the live and offline paths are meaningful. onnx is imported lazily.
@@ -6,6 +7,7 @@ second), so parity checks between the live and offline paths are meaningful. onn
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,15 @@ from edge.contract import CHANNELS, CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES, mon
 from edge.model.bundle import ONNX_FILE, save_spec, write_checksums
 from edge.model.model_spec import ModelSpec
 
+SHARED_ENV = "EEG_EDGE_SHARED"  # the shared folder, when it is not ../shared beside the repository
 BLOCK = SAMPLE_RATE_HZ  # one-second blocks: the output depends on where in the window the data is
+
+
+def shared_data_dir() -> Path:
+    """The real EEG beside a development checkout: $EEG_EDGE_SHARED/data, else ../shared/data (read its
+    MANIFEST.md). It may be absent (a fresh clone, an installed package): callers check before use."""
+    root = os.environ.get(SHARED_ENV)
+    return (Path(root) if root else Path(__file__).resolve().parents[1].parent / "shared") / "data"
 
 
 def write_test_onnx(path: Path, seed: int = 0) -> None:

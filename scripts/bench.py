@@ -14,63 +14,28 @@ This is a repo script: it imports torch/train/calibrate (edge itself never does)
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import platform
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+# First: it sets the loopback LSL config before pylsl loads (scripts/ is sys.path[0] when run as a script).
+from bench_common import HOP, MODEL, REPO, build_bundle, live_run, percentiles, replace_section, stream_health
 
-from edge.inputs.lsl_config import use_loopback_only  # noqa: E402
-
-use_loopback_only()  # before pylsl loads anywhere in this process
-
-from benchdoc import replace_section  # noqa: E402  (scripts/ is sys.path[0] when run as a script)
-
-from edge.chain.channels import build_channel_map  # noqa: E402
-from edge.chain.signal_chain import SignalChain, Window  # noqa: E402
-from edge.config import ChainConfig, SmoothingConfig  # noqa: E402
-from edge.contract import CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES  # noqa: E402
-from edge.inputs.replay import COUNTER_LABEL, Player, ReplayConfig  # noqa: E402
-from edge.model.engine import Engine  # noqa: E402
-from edge.model.model_spec import ModelSpec  # noqa: E402
-from edge.monitoring.smoothing import Smoother  # noqa: E402
-from edge.records import prediction_record  # noqa: E402
-from edge.testing import synthetic_eeg, write_parquet  # noqa: E402
-from edge.timing import StageTimer  # noqa: E402
+from edge.chain.channels import build_channel_map
+from edge.chain.signal_chain import SignalChain, Window
+from edge.config import ChainConfig, SmoothingConfig
+from edge.contract import CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES
+from edge.model.engine import Engine
+from edge.monitoring.smoothing import Smoother
+from edge.records import prediction_record
+from edge.testing import synthetic_eeg, write_parquet
+from edge.timing import StageTimer
 
 BATCHES = (1, 8, 32)
-HOP = 400
-MODEL = "mel2d"
-
-
-def percentiles(values: list[float]) -> tuple[float, float]:
-    return float(np.percentile(values, 50)), float(np.percentile(values, 99))
-
-
-def build_bundle(directory: Path):
-    """Default mel2d, untrained (latency does not depend on the weights), exported with the calibrate API."""
-    import torch
-
-    from calibrate.export import export_onnx
-    from edge.model.bundle import ONNX_FILE, save_spec, write_checksums
-    from train.models import ProbabilityModel, create_model
-
-    torch.manual_seed(0)
-    spec = ModelSpec(model=MODEL)
-    model = ProbabilityModel(create_model(MODEL, spec.frontend)).eval()
-    directory.mkdir(parents=True, exist_ok=True)
-    export_onnx(model, spec, directory / ONNX_FILE)
-    save_spec(directory, spec)
-    write_checksums(directory)
-    return model
 
 
 def full_chains(count: int, steps: int, timer: StageTimer) -> tuple[list[SignalChain], np.ndarray]:
@@ -122,80 +87,6 @@ def eager_latency(model, batch: int, steps: int) -> list[float]:
 
 def steps_for(batch: int, quick: bool) -> int:
     return max(3, (60 if batch == 1 else 12 if batch == 8 else 5) // (3 if quick else 1))
-
-
-def live_run(bundle: Path, recording: Path, streams: int, *, speed: float, seconds: float, workdir: Path,
-             extra_args: tuple[str, ...] = ()) -> dict:
-    """`edge run` in a child process on `streams` replays at `speed`x; its records, peak RSS and samples sent.
-    `extra_args` go to `edge run` too (scripts/bench_display.py: `--serve PORT`)."""
-    names = [f"bench-{os.getpid()}-{i}-{time.monotonic_ns() % 10**8}" for i in range(streams)]
-    out = workdir / f"live-{streams}-{speed:g}.jsonl"
-    out.unlink(missing_ok=True)
-    players = [Player(read(recording), ReplayConfig(name=n, speed=speed, loop=True, counter=True)) for n in names]
-    config = workdir / "faster-than-real-time.toml"  # N streams emulated by fewer outlets at N/outlets x
-    config.write_text("[run.watchdog]\ncheck_rate = false\n")
-    command = [sys.executable, "-c", "from edge.cli import main; main()", "run", "--bundle", str(bundle),
-               "--backend", "onnxruntime", "--for", str(seconds), "--out", str(out), "--counter", COUNTER_LABEL,
-               "--config", str(config)]
-    for name in names:
-        command += ["--stream", name]
-    command += extra_args
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "LSLAPICFG": os.environ["LSLAPICFG"]})
-    stop = threading.Event()
-    time.sleep(3.0)  # the child resolves and subscribes before the replays start
-    threads = [threading.Thread(target=p.run, args=(stop,), daemon=True) for p in players]
-    for thread in threads:
-        thread.start()
-    peak_rss = 0
-    while child.poll() is None:
-        peak_rss = max(peak_rss, _rss_bytes(child.pid))
-        time.sleep(0.25)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    if child.returncode != 0:
-        raise RuntimeError(f"edge run failed: {child.stderr.read()[-2000:]}")
-    from edge.sinks.jsonl import read_jsonl
-
-    return {"records": read_jsonl(out), "peak_rss": peak_rss, "names": names}
-
-
-def _rss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return 0
-    return 0
-
-
-_RECORDINGS: dict[Path, object] = {}
-
-
-def read(path: Path):
-    from edge.inputs.input_files import read_recording
-
-    if path not in _RECORDINGS:
-        _RECORDINGS[path] = read_recording(path)
-    return _RECORDINGS[path]
-
-
-def stream_health(run: dict) -> dict:
-    """Dropped samples (gaps in the counter) and lag (emission minus the window's last sample, LSL clock)."""
-    preds = [r for r in run["records"] if r["type"] == "prediction"]
-    dropped = 0
-    per_stream = 0
-    for name in run["names"]:
-        mine = [r for r in preds if r["stream"] == name]
-        per_stream = min(per_stream or len(mine), len(mine))
-        dropped += sum(not r["counter_contiguous"] for r in mine)
-        dropped += sum(b["counter"][0] - a["counter"][0] != HOP for a, b in itertools.pairwise(mine))
-    lag = [1e3 * (r["emitted_at"] - r["window_end"]) for r in preds]
-    return {"predictions": len(preds), "min_per_stream": per_stream, "dropped": dropped,
-            "lag_p50": percentiles(lag)[0] if lag else float("nan"),
-            "lag_p99": percentiles(lag)[1] if lag else float("nan")}
 
 
 def search_capacity(keeps_up) -> int:

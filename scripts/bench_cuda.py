@@ -25,8 +25,7 @@ import torch
 
 from edge.contract import CHANNELS, WINDOW_SAMPLES
 from edge.model.model_spec import FrontEndConfig, ModelSpec
-from scripts.bench_train import loader_rate, step_rate
-from scripts.benchdoc import replace_section
+from scripts.bench_common import loader_rate, replace_section, step_rate
 from train.models import ProbabilityModel, create_model
 from train.models.frontend import MelImageFrontEnd, SignalFrontEnd
 

@@ -26,8 +26,14 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-from bench import REPO, build_bundle, live_run, percentiles, stream_health  # also sets the loopback LSL config
-from benchdoc import replace_section
+from bench_common import (  # also sets the loopback LSL config
+    REPO,
+    build_bundle,
+    live_run,
+    percentiles,
+    replace_section,
+    stream_health,
+)
 
 from edge.testing import synthetic_eeg, write_parquet
 

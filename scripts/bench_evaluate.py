@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from benchdoc import replace_section
+from bench_common import replace_section
 
 from edge.offline.evaluate import read_annotations
 

@@ -17,18 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ (benchdoc, bench) when run as a module
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ (bench_common) when run as a module
 
-from bench import build_bundle  # noqa: E402
-from benchdoc import replace_section  # noqa: E402
+from bench_common import REPO, build_bundle, replace_section
 
-from edge.model.engine import Engine  # noqa: E402
-from edge.offline.explain import BLOCK_S, explain_file  # noqa: E402
-from edge.offline.explain_plot import render  # noqa: E402
-from edge.testing import synthetic_eeg, write_parquet  # noqa: E402
+from edge.model.engine import Engine
+from edge.offline.explain import BLOCK_S, explain_file
+from edge.offline.explain_plot import render
+from edge.testing import shared_data_dir, synthetic_eeg, write_parquet
 
-SPARCNET = REPO.parent / "shared" / "data" / "sparcnet_iiic" / "SZ_sample1.parquet"
+SPARCNET = shared_data_dir() / "sparcnet_iiic" / "SZ_sample1.parquet"
 TARGET_S = 2.0
 
 

@@ -10,7 +10,7 @@ Overload: `--overload` real outlets; once predictions flow, the child is frozen 
 seconds, as a starved machine would leave it, then let go: its inlets hold a backlog of every stream, it
 must shed the stale windows (status "shed") and catch up with bounded memory. Then the load drops to
 `--streams` outlets; recovery is the time from the release until every stream's prediction lag is < 2 s.
-The default mel2d model (untrained weights) is exported to ONNX as in scripts/bench.py.
+The default mel2d model (untrained weights) is exported to ONNX (bench_common.build_bundle).
 """
 
 from __future__ import annotations
@@ -19,88 +19,14 @@ import argparse
 import os
 import signal
 import subprocess
-import sys
-import tempfile
-import threading
 import time
-from pathlib import Path
 
 import numpy as np
-from bench import REPO, _rss_bytes, build_bundle, percentiles, read  # also sets the loopback LSL config
-from benchdoc import replace_section
+from bench_common import REPO, Fleet, health, prepare, replace_section, run_child  # also: loopback LSL
 
 from edge.contract import WINDOW_SAMPLES
-from edge.inputs.replay import COUNTER_LABEL, Player, ReplayConfig
-from edge.sinks.jsonl import read_jsonl
-from edge.testing import synthetic_eeg, write_parquet
 
 RECOVERED_LAG_S = 2.0
-
-
-def prepare(bundle: str | None, name: str) -> tuple[Path, Path, Path]:
-    """A scratch folder, the bundle (`bundle`, or the default mel2d built there) and a 300 s recording to replay."""
-    work = Path(tempfile.mkdtemp(prefix=f"eeg-edge-{name}-"))
-    if bundle is None:
-        print(f"bench_{name}: building and exporting the default mel2d model", flush=True)
-        build_bundle(work / "bundle")
-    recording = write_parquet(work / "load.parquet", synthetic_eeg(300.0))
-    return work, Path(bundle) if bundle else work / "bundle", recording
-
-
-class Fleet:
-    """Real-time outlets, each in its own thread, that can be stopped one by one."""
-
-    def __init__(self, recording: Path, count: int, tag: str) -> None:
-        self.names = [f"load-{tag}-{os.getpid()}-{i}" for i in range(count)]
-        self.players = [Player(read(recording), ReplayConfig(name=n, loop=True, counter=True)) for n in self.names]
-        self.stops = [threading.Event() for _ in self.players]
-        self.threads = [threading.Thread(target=p.run, args=(s,), daemon=True)
-                        for p, s in zip(self.players, self.stops, strict=True)]
-        for thread in self.threads:
-            thread.start()
-
-    def stop(self, keep: int = 0) -> None:
-        """Stop all outlets but the first `keep` (they vanish from the network)."""
-        for event in self.stops[keep:]:
-            event.set()
-        for thread, player in zip(self.threads[keep:], self.players[keep:], strict=True):
-            thread.join()
-            player.close()
-
-
-def run_child(bundle: Path, names: list[str], seconds: float, *, out: Path, script=None,
-              config: Path | None = None) -> dict:
-    """`edge run` on `names` for `seconds`; `script(child, t0)` runs alongside. RSS trace and records."""
-    out.unlink(missing_ok=True)
-    command = [sys.executable, "-c", "from edge.cli import main; main()", "run", "--bundle", str(bundle),
-               "--backend", "onnxruntime", "--for", str(seconds), "--out", str(out), "--counter", COUNTER_LABEL]
-    if config is not None:
-        command += ["--config", str(config)]
-    for name in names:
-        command += ["--stream", name]
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    t0 = time.monotonic()
-    trace: list[tuple[float, int]] = []
-    events: dict[str, float] = {}
-    if script is not None:
-        threading.Thread(target=script, args=(child, t0, events), daemon=True).start()
-    while child.poll() is None:
-        trace.append((time.monotonic() - t0, _rss_bytes(child.pid)))
-        time.sleep(1.0)
-    if child.returncode != 0:
-        raise RuntimeError(f"edge run failed: {child.stderr.read()[-2000:]}")
-    return {"records": read_jsonl(out), "trace": trace, "events": events, "names": names}
-
-
-def health(records: list[dict], names: list[str]) -> dict:
-    preds = [r for r in records if r["type"] == "prediction"]
-    broken = sum(not r["counter_contiguous"] for r in preds)
-    lag = [r["emitted_at"] - r["window_end"] for r in preds]
-    per_stream = [sum(r["stream"] == n for r in preds) for n in names]
-    p50, p99 = percentiles(lag) if lag else (float("nan"), float("nan"))
-    return {"predictions": len(preds), "min_per_stream": min(per_stream), "broken": broken, "lag_p50": p50,
-            "lag_p99": p99, "shed": sum(r.get("kind") == "shed" for r in records),
-            "rate": sum(r.get("kind") == "rate" for r in records)}
 
 
 def rss_trend(trace: list[tuple[float, int]], after_s: float) -> tuple[float, float, float]:

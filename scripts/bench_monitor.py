@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchdoc import replace_section
+from bench_common import replace_section
 
 from edge.chain.channels import build_channel_map
 from edge.chain.signal_chain import SignalChain, Window

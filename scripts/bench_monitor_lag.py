@@ -17,8 +17,7 @@ import os
 import time
 
 import numpy as np
-from bench_load import REPO, Fleet, health, prepare, run_child  # also sets the loopback LSL config
-from benchdoc import replace_section
+from bench_common import REPO, Fleet, health, prepare, replace_section, run_child  # also sets the loopback LSL config
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchdoc import replace_section
+from bench_common import replace_section
 
 from edge.contract import CHANNELS, WINDOW_SAMPLES
 from edge.model.backends import open_backend, verified_precisions

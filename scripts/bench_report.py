@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchdoc import replace_section
+from bench_common import replace_section
 
 from edge.config import RunConfig
 from edge.inputs.file_source import FileSource

@@ -27,7 +27,7 @@ if not __package__:  # run as a file: make the `scripts` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.contract import CHANNELS, WINDOW_SAMPLES
-from scripts.benchdoc import replace_section
+from scripts.bench_common import replace_section
 from train.data import build_window_set, load_table
 from train.data.columns import start_sample
 from train.data.windows import merge_intervals, plan_spans
@@ -42,7 +42,7 @@ import json, sys, time
 from pathlib import Path
 import train.fit.run as run
 from train.fit.config import load_config
-from train.fit.progress import ProgressReporter
+from train.fit.loop import ProgressReporter
 stamps = []
 class Stamped(ProgressReporter):
     def step(self, step, epoch, loss, lr):

@@ -3,7 +3,8 @@
 Measures, on this machine: training throughput (windows/s through the full training step: augment,
 forward, KL, backward, clip, AdamW) for each default model, and the loader alone (memmap windows with
 random shifts through the DataLoader). Then tabulates trained bundles (their metrics.json: held-out KL
-vs the class prior, time), scores them on the 12 real sparcnet_iiic segments (scripts/eval_sparcnet.py),
+vs the class prior, time), scores them on the 12 real sparcnet_iiic segments
+(train.fit.evaluate.evaluate_bundle_on_segments),
 compares bundles' KL on training-fold and held-out rows (overfitting or not), and plots a 2-process
 torchrun loss curve against a 1-process one.
 
@@ -22,7 +23,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,55 +31,14 @@ import torch
 if not __package__:  # run as a file (python scripts/bench_train.py): make the `scripts` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.benchdoc import replace_section
-from scripts.eval_sparcnet import DEFAULT_DATA, evaluate
+from edge.testing import shared_data_dir
+from scripts.bench_common import loader_rate, replace_section, step_rate
 from train.data import build_window_set
-from train.fit.augment import step_rng
-from train.fit.config import FitConfig, ModelConfig
-from train.fit.distributed import DistContext, resolve_device
-from train.fit.loop import build_trainer
-from train.fit.sampling import epoch_order, make_loader
-from train.metric import class_prior
+from train.fit.config import FitConfig
+from train.fit.evaluate import evaluate_bundle_on_segments
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURE = "figures/train_ddp_vs_single.png"  # relative to the benchmarks document
-
-
-def loader_rate(windows, batch_size: int, batches: int) -> tuple[float, float]:
-    """Windows/s of the training loader over the same batches twice: the first pass reads the memory-mapped
-    window cache from disk (a run's first epoch), the second from the page cache (every later epoch)."""
-    keys = epoch_order(np.arange(len(windows)), 0, 0, epoch=0, max_shift=windows.margin)[: batch_size * batches]
-    rates = []
-    for _ in range(2):
-        started = time.perf_counter()
-        count = sum(len(eeg) for eeg, *_ in make_loader(windows, keys, batch_size, num_workers=0))
-        rates.append(count / (time.perf_counter() - started))
-    return rates[0], rates[1]
-
-
-def step_rate(model: str, windows, batch_size: int, *, steps: int, device: str = "cpu") -> float:
-    """Windows/s of Trainer.step (the whole optimizer step of `train fit`) on pre-loaded batches.
-
-    On CUDA the step runs under bf16 autocast (FitConfig's run.amp), and the clock is read only once the
-    GPU has finished the queued work.
-    """
-    config = FitConfig(model=ModelConfig(name=model))
-    torch.manual_seed(0)
-    prior = torch.as_tensor(class_prior(windows.targets), dtype=torch.float32)
-    trainer = build_trainer(config, DistContext(0, 1, resolve_device(device)), prior)
-    sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
-    keys = epoch_order(np.arange(len(windows)), 0, 0, epoch=0, max_shift=windows.margin)
-    keys = [keys[i % len(keys)] for i in range(batch_size * (steps + 1))]  # repeats windows if there are too few
-    batches = list(make_loader(windows, keys, batch_size, num_workers=0))
-    trainer.model.train()
-    eeg, targets, votes, _ = batches[0]
-    trainer.step(eeg, targets, votes, step_rng(0, 0, 0), 1e-4, 0)  # warm-up: allocator, first-call overheads
-    sync()
-    started = time.perf_counter()
-    for step, (eeg, targets, votes, _) in enumerate(batches[1:], 1):
-        trainer.step(eeg, targets, votes, step_rng(0, 0, step), 1e-4, step)
-    sync()
-    return sum(len(eeg) for eeg, *_ in batches[1:]) / (time.perf_counter() - started)
 
 
 def throughput_table(data: Path, steps: int) -> list[str]:
@@ -102,7 +61,7 @@ def bundle_rows(bundles: list[Path], sparcnet: Path) -> list[str]:
         metrics = json.loads((bundle / "metrics.json").read_text())
         spec = json.loads((bundle / "spec.json").read_text())
         data = spec["training"]["data"]
-        real = evaluate(bundle, sparcnet) if sparcnet.is_dir() else None
+        real = evaluate_bundle_on_segments(bundle, sparcnet) if sparcnet.is_dir() else None
         cells = [bundle.name, spec["model"], f"{data['eegs']} ({data['patients']})", str(metrics["oof_rows"]),
                  f"{metrics['oof_kl']:.3f}", f"{metrics['oof_prior_kl']:.3f}",
                  f"{metrics['oof_kl'] / metrics['oof_prior_kl']:.2f}", f"{metrics['wall_seconds']:.0f}",
@@ -182,7 +141,7 @@ def main() -> None:
                         "fitted on")
     parser.add_argument("--ddp", type=Path, nargs=2, metavar=("SINGLE", "DDP"), help="bundles for the DDP figure")
     parser.add_argument("--command", action="append", default=[], help="command line that made the bundles")
-    parser.add_argument("--sparcnet", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--sparcnet", type=Path, default=shared_data_dir() / "sparcnet_iiic")
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
 

@@ -3,7 +3,7 @@
     python -m scripts.bn_check --data DIR --bundle B [--bundle B2 ...] [--windows 400] [--doc docs/benchmarks.md]
 
 For each bundle: the rows of its oof.csv (its held-out patients) are scored as shipped, then after
-`train.fit.batchnorm.recalibrate_batchnorm` over `--windows` clean windows of the other (training)
+`train.fit.loop.recalibrate_batchnorm` over `--windows` clean windows of the other (training)
 rows. This is how the BN mismatch that precise BN now removes during training was measured. With
 --doc, the table replaces the section "train-bn" of that document.
 """
@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scripts.benchdoc import replace_section
+from scripts.bench_common import replace_section
 from train.checkpoint import load_bundle_model
 from train.data import build_window_set
-from train.fit.batchnorm import recalibrate_batchnorm
 from train.fit.evaluate import predict_probs
+from train.fit.loop import recalibrate_batchnorm
 from train.metric import score
 
 BATCH = 32

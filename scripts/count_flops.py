@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchdoc import replace_section  # scripts/ is sys.path[0] when run as a script
+from bench_common import replace_section  # scripts/ is sys.path[0] when run as a script
 from torch import nn
 
 from edge.contract import WINDOW_SAMPLES

@@ -19,10 +19,11 @@ from edge.model.bundle import atomic_write
 from edge.model.engine import Engine
 from edge.offline.explain import explain_file as occlusion_explanation
 from edge.offline.explain_plot import Explanation, render
+from edge.testing import shared_data_dir
 from train.explain import explain_file as grad_cam_explanation
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "sparcnet_iiic"
+DEFAULT_DATA = shared_data_dir() / "sparcnet_iiic"
 COLOURS = 256
 
 

@@ -19,9 +19,10 @@ from edge.chain.signal_chain import SignalChain, Window
 from edge.config import ChainConfig, QualityConfig
 from edge.contract import CHANNELS, OPTIONAL_CHANNELS, WINDOW_SAMPLES
 from edge.inputs.input_files import read_recording
+from edge.testing import shared_data_dir
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "data"
+SHARED = shared_data_dir()
 SETS = {
     "sparcnet_iiic": sorted((SHARED / "sparcnet_iiic").glob("*.parquet")),
     "tests/data": sorted((REPO / "tests" / "data").glob("*.parquet")),

@@ -6,19 +6,19 @@ traffic leaves the machine (the Makefile also runs the suite inside `unshare --n
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
 import pytest
 
 from edge.inputs.lsl_config import use_loopback_only
+from edge.testing import shared_data_dir
 
 use_loopback_only()
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA = Path(__file__).resolve().parent / "data"
-SHARED_DATA = Path(os.environ.get("EEG_EDGE_SHARED", REPO.parent / "shared")) / "data"
+SHARED_DATA = shared_data_dir()
 
 
 @pytest.fixture

@@ -39,8 +39,8 @@ def _check_distributions(name: str, values: np.ndarray) -> np.ndarray:
     return values
 
 
-def score(targets: np.ndarray, preds: np.ndarray) -> float:
-    """Mean over rows of KL(targets || clip(preds)); lower is better, 0 is perfect."""
+def kl_terms(targets: np.ndarray, preds: np.ndarray) -> np.ndarray:
+    """Per-row, per-class terms targets * log(targets / clip(preds)) [rows, 6]; 0 where no expert voted."""
     targets = _check_distributions("targets", targets)
     preds = _check_distributions("preds", preds)
     if targets.shape != preds.shape:
@@ -51,7 +51,12 @@ def score(targets: np.ndarray, preds: np.ndarray) -> float:
     positive = targets > 0
     terms = np.zeros_like(targets)
     terms[positive] = targets[positive] * np.log(targets[positive] / clipped[positive])
-    return float(terms.sum(axis=1).mean())
+    return terms
+
+
+def score(targets: np.ndarray, preds: np.ndarray) -> float:
+    """Mean over rows of KL(targets || clip(preds)); lower is better, 0 is perfect."""
+    return float(kl_terms(targets, preds).sum(axis=1).mean())
 
 
 def class_prior(targets: np.ndarray) -> np.ndarray:

@@ -109,7 +109,7 @@ def _is_plain_name(name: str) -> bool:
 
 def write_checksums(bundle: str | Path) -> Path:
     """(Re)write SHA256SUMS over every file in the bundle (sha256sum -c compatible). A signature of the
-    previous SHA256SUMS no longer holds and is removed: sign again (scripts/sign_bundle.py)."""
+    previous SHA256SUMS no longer holds and is removed: sign again (`calibrate sign`)."""
     bundle = Path(bundle)
     names = [n for n in _bundle_names(bundle) if n not in _CONTROL_FILES]
     lines = [f"{sha256_file(bundle / name)}  {name}\n" for name in names]
@@ -152,7 +152,7 @@ def verify_checksums(bundle: str | Path, *, public_key: str | Path | None = None
         signature = _read_control(bundle, SIGNATURE_FILE)
         if signature is None:
             raise BundleError(f"bundle {bundle} is not signed (no {SIGNATURE_FILE}) and signed bundles are required "
-                              f"(key {public_key}); sign it with scripts/sign_bundle.py")
+                              f"(key {public_key}); sign it with `calibrate sign`")
         verify(data, signature, public_key, what=f"{SUMS_FILE} of {bundle}")
     table = _parse_checksums(data, str(bundle / SUMS_FILE))
     present = set(_bundle_names(bundle))

@@ -37,3 +37,35 @@ def test_cli_gate_flags_reach_the_gates_they_name():
     _, gates = cli._verify_args(8, 4, (1e-3, 0.02, 0.9, 0.05, 0.6))
     assert (gates.fp32_max_abs_diff, gates.max_mean_kl, gates.min_argmax_agreement, gates.max_kaggle_kl_degradation,
             gates.min_int8_conv_share) == (1e-3, 0.02, 0.9, 0.05, 0.6)
+
+
+def test_keygen_and_sign_commands_sign_a_bundle_and_refuse_to_overwrite_a_key(tmp_path, capsys):
+    pytest.importorskip("cryptography")
+    from edge.cli_support import run_app
+    from edge.model.bundle import verify_checksums
+    from edge.testing import build_test_bundle
+
+    bundle = build_test_bundle(tmp_path / "bundle")
+    private, public = tmp_path / "k.pem", tmp_path / "k.pub.pem"
+    assert run_app(cli.app, ["keygen", str(private), str(public)]) == 0
+    assert run_app(cli.app, ["sign", str(bundle), "--key", str(private)]) == 0
+    verify_checksums(bundle, public_key=public)  # raises unless SHA256SUMS.sig verifies with the public key
+    capsys.readouterr()
+    assert run_app(cli.app, ["keygen", str(private), str(public)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "File exists" in err
+
+
+def test_sign_refuses_a_tampered_bundle_in_one_line(tmp_path, capsys):
+    pytest.importorskip("cryptography")
+    from edge.cli_support import run_app
+    from edge.model.bundle import SIGNATURE_FILE
+    from edge.testing import build_test_bundle
+
+    bundle = build_test_bundle(tmp_path / "bundle")
+    assert run_app(cli.app, ["keygen", str(tmp_path / "k.pem"), str(tmp_path / "k.pub.pem")]) == 0
+    (bundle / "spec.json").write_text((bundle / "spec.json").read_text() + " ")
+    capsys.readouterr()
+    assert run_app(cli.app, ["sign", str(bundle), "--key", str(tmp_path / "k.pem")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "calibrate: error:" in err and not (bundle / SIGNATURE_FILE).exists()

@@ -13,7 +13,9 @@ app = typer.Typer()  # merged into the `train` command line by train/cli.py
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Kaggle HMS layout (train.csv + train_eegs/ ...).")]
 BundleOpt = Annotated[Path, typer.Option("--bundle", help="Bundle directory written by `train fit`.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+# None: `train fit` takes the config's run.device, `train eval` / `train predict` take "auto".
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda (default: auto, or the config's "
+                                                                 "run.device for fit).")]
 
 
 @app.command("fit")
@@ -27,7 +29,7 @@ def fit_command(
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs")] = None,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from the last checkpoint.")] = True,
-    device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")] = None,
+    device: DeviceOpt = None,
 ) -> None:
     """Train with patient-grouped CV and write a bundle with metrics, OOF predictions and plots."""
     from train.fit.config import load_config
@@ -50,11 +52,11 @@ def fit_command(
 
 
 @app.command("eval")
-def eval_command(data: DataOpt, bundle: BundleOpt, device: DeviceOpt = "auto") -> None:
+def eval_command(data: DataOpt, bundle: BundleOpt, device: DeviceOpt = None) -> None:
     """Kaggle KL of a bundle on a labelled layout, with per-class figures."""
     from train.fit.evaluate import evaluate_bundle
 
-    report = evaluate_bundle(bundle, data, device=device)
+    report = evaluate_bundle(bundle, data, device=device or "auto")
     table = Table(title=f"{bundle} on {data}: KL {report.kl:.4f} (class prior {report.prior_kl:.4f}), "
                         f"{report.rows} rows, accuracy {report.accuracy:.3f}")
     for column in ("class", "rows (expert argmax)", "mean target", "mean pred", "KL share", "recall"):
@@ -71,10 +73,10 @@ def predict_command(
     bundle: BundleOpt,
     out: Annotated[Path, typer.Option("--out", help="Submission CSV to write.")],
     *,
-    device: DeviceOpt = "auto",
+    device: DeviceOpt = None,
 ) -> None:
     """Write a Kaggle submission (eeg_id + six <class>_vote probabilities) for the test layout."""
-    from train.fit.predict import predict_submission
+    from train.fit.evaluate import predict_submission
 
-    path = predict_submission(bundle, data, out, device=device)
+    path = predict_submission(bundle, data, out, device=device or "auto")
     typer.echo(f"wrote {path}")

@@ -1,4 +1,4 @@
-"""The IIIC-SPaRCNet sample segments (50 s parquet + labels.csv of expert votes) as a Kaggle layout.
+"""The IIIC-SPaRCNet sample segments (50 s parquet + labels.csv of expert votes): loaded, or as a Kaggle layout.
 
 Origin: bdsp-core IIIC-SPaRCNet (Jing et al., Neurology 2023;100(17):e1750), ODC-By 1.0. Each
 segment becomes one eeg_id labelled at offset 0 and, since patients are not given, its own patient.
@@ -7,15 +7,17 @@ segment becomes one eeg_id labelled at offset 0 and, since patients are not give
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow.csv as pcsv
 
-from edge.contract import VOTE_COLUMNS
+from edge.contract import CLASSES, VOTE_COLUMNS
 from edge.errors import DataError
 from train.data.columns import eeg_path
+from train.data.eeg_file import read_eeg_file
 from train.data.writer import train_columns, write_csv
 
 
@@ -31,6 +33,24 @@ def read_labels(source_dir: Path, *, columns: tuple[str, ...] = ("file", *VOTE_C
     if missing:
         raise DataError(f"{labels}: missing column(s) {', '.join(missing)}")
     return rows
+
+
+@dataclass(frozen=True)
+class Segment:
+    path: Path
+    eeg: np.ndarray  # [20, samples] uV as recorded: NaN where the recording has gaps
+    votes: np.ndarray  # [6] expert vote distribution, CLASSES order
+    row: dict[str, Any]  # its labels.csv row (e.g. SPaRCNet's published probabilities)
+
+
+def load_segments(source_dir: Path, *, columns: tuple[str, ...] = ("file", *VOTE_COLUMNS)) -> list[Segment]:
+    """Every segment listed in ``source_dir``/labels.csv, in its order; the one reader of these folders."""
+    segments = []
+    for row in read_labels(source_dir, columns=columns):
+        votes = np.array([float(row[f"{c}_vote"]) for c in CLASSES])
+        path = Path(source_dir) / row["file"]
+        segments.append(Segment(path, read_eeg_file(path), votes / votes.sum(), row))
+    return segments
 
 
 def sparcnet_layout(source_dir: Path, out_dir: Path) -> Path:

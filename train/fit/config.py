@@ -36,7 +36,7 @@ class OptimConfig:
     weight_decay: float = 1e-2
     grad_clip: float = 1.0  # max global L2 norm; 0 disables clipping
     ema_decay: float = 0.995  # 0 disables the weight EMA; typical 0.99-0.999
-    bn_recalibration_windows: int = 400  # after each epoch, recompute BN statistics on this many clean windows
+    bn_recalibration_windows: int = 400  # clean windows that re-estimate BN statistics of scored/shipped weights
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class AugmentConfig:
     time_mask_max_s: float = 5.0
     mixup_p: float = 0.2
     mixup_alpha: float = 0.4
-    mixup_on: str = "signal"  # "signal" mixes raw windows, "encoding" mixes encode() outputs
+    mixup_on: str = "signal"  # "signal" mixes raw windows, "encoding" mixes forward_frontend() outputs
     cutout_p: float = 0.2  # time/frequency cutout on a 2D encoding (mel2d); time-only on 1D encodings
     cutout_max_fraction: float = 0.15
 

@@ -1,37 +1,285 @@
-"""The training loop for one model: AdamW, warmup + cosine, clipping, AMP on CUDA, EMA, resume, DDP.
+"""The training loop for one model, read top to bottom: the loss, the LR schedule, the weight EMA, the
+epoch order and loader, BatchNorm recalibration, progress, then `Trainer.step` and `train_model`.
 
-Readable top to bottom: build model and optimizer, restore a checkpoint if there is one, then for each
-epoch walk a deterministic (row, shift) order, augment in the step, step the optimizer, checkpoint
-every N steps and at the epoch end, and validate under no_grad.
+AdamW, warmup + cosine, clipping, AMP on CUDA, EMA, resume, DDP: build model and optimizer, restore a
+checkpoint if there is one, then for each epoch walk a deterministic (row, shift) order, augment in the
+step, step the optimizer, checkpoint every N steps and at the epoch end, and validate under no_grad.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import math
+import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
 
 from edge.contract import SAMPLE_RATE_HZ
 from edge.errors import DataError
 from train.fit.augment import EncodingFn, augment_batch, identity, step_rng
-from train.fit.batchnorm import recalibrate_batchnorm
 from train.fit.config import FitConfig
 from train.fit.distributed import DistContext, all_reduce_mean, barrier
-from train.fit.ema import WeightEma
-from train.fit.evaluate import predict_probs
-from train.fit.loss import kl_loss, smooth_toward_prior, vote_weights
-from train.fit.progress import ProgressReporter
+from train.fit.evaluate import predict_probs, window_batches
 from train.fit.resume import TrainProgress, load_checkpoint, save_checkpoint
-from train.fit.sampling import epoch_order, epoch_size, make_loader, steps_in_epoch
-from train.fit.schedule import get_lr
 from train.metric import class_prior, score
+
+# ----------------------------------------------------------------------------------------------------
+# Training loss: KL divergence of the predicted from the expert vote distribution, optionally vote-weighted.
+#
+# Same quantity as the Kaggle metric (targets * log(targets / p), summed over classes), computed from
+# log_softmax so it is stable, with `KLDivLoss(reduction="batchmean")` semantics when unweighted.
+# ----------------------------------------------------------------------------------------------------
+
+
+def vote_weights(total_votes: torch.Tensor, cap: int) -> torch.Tensor:
+    """Rows that more experts agreed on weigh more: min(votes, cap) / cap, in (0, 1]."""
+    return total_votes.float().clamp(min=1, max=cap) / cap
+
+
+def kl_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over rows of KL(targets || softmax(logits)); with weights, a weighted mean over rows."""
+    log_probs = F.log_softmax(logits.float(), dim=1)
+    if weights is None:
+        return F.kl_div(log_probs, targets, reduction="batchmean")
+    per_row = F.kl_div(log_probs, targets, reduction="none").sum(dim=1)
+    return (per_row * weights).sum() / weights.sum().clamp_min(1e-12)
+
+
+def smooth_toward_prior(targets: torch.Tensor, prior: torch.Tensor, amount: float) -> torch.Tensor:
+    """Label smoothing toward the class prior: (1 - amount) * targets + amount * prior (rows still sum to 1)."""
+    return targets if amount == 0 else (1.0 - amount) * targets + amount * prior
+
+# ----------------------------------------------------------------------------------------------------
+# Learning-rate schedule: linear warmup, then cosine decay to a floor. A pure function of the step.
+# ----------------------------------------------------------------------------------------------------
+
+
+def get_lr(step: int, total_steps: int, lr: float, *, warmup_steps: int, min_lr_ratio: float) -> float:
+    """LR for optimizer step `step` (0-based) of `total_steps`."""
+    min_lr = lr * min_lr_ratio
+    warmup = min(warmup_steps, max(total_steps - 1, 0))
+    if step < warmup:
+        return lr * (step + 1) / (warmup + 1)
+    if step >= total_steps:
+        return min_lr
+    progress = (step - warmup) / max(total_steps - warmup, 1)
+    return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * progress))
+
+# ----------------------------------------------------------------------------------------------------
+# Exponential moving average of model weights (evaluated and shipped instead of the raw weights).
+# ----------------------------------------------------------------------------------------------------
+
+
+class WeightEma:
+    """ema = d * ema + (1 - d) * weights after every optimizer step; integer buffers are copied.
+
+    d = min(decay, (1 + step) / (10 + step)): early on the average follows the weights closely, so a
+    short run (the demo, a tiny config) does not ship an average dominated by the random initialisation.
+    It depends only on the step count, so a resumed run averages exactly as the uninterrupted one.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.module = copy.deepcopy(model).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+
+    def decay_at(self, step: int) -> float:
+        return min(self.decay, (1 + step) / (10 + step))
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        """Average in ``model``'s weights after optimizer step ``step`` (0-based).
+
+        One fused lerp over all floating tensors: building two state dicts and lerping tensor by tensor
+        took ~5 % of a mel2d training step on the 2-core CPU. The tensors are paired on every call (cheap),
+        so moving either model between calls is safe.
+        """
+        ema_floats, floats, ema_others, others = [], [], [], []
+        for ema_value, value in zip(_tensors(self.module), _tensors(model), strict=True):
+            if value.dtype.is_floating_point:
+                ema_floats.append(ema_value)
+                floats.append(value)
+            else:
+                ema_others.append(ema_value)
+                others.append(value)
+        torch._foreach_lerp_(ema_floats, floats, 1 - self.decay_at(step))
+        if others:
+            torch._foreach_copy_(ema_others, others)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.module.state_dict()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.module.load_state_dict(state)
+
+
+def _tensors(module: torch.nn.Module) -> list[torch.Tensor]:
+    """Parameters then persistent and non-persistent buffers, in registration order (the same for a deep copy)."""
+    return [*module.parameters(), *module.buffers()]
+
+# ----------------------------------------------------------------------------------------------------
+# Which windows a rank sees in an epoch, and in what order: a pure function of (seed, fold, epoch).
+#
+# The permutation and the random shifts are drawn per epoch from a seeded Generator, so a run killed
+# mid-epoch resumes by skipping the batches already done. Sharding over ranks follows
+# torch's DistributedSampler (pad to a multiple of world_size, then take every world_size-th index),
+# extended with the per-window shift, which DistributedSampler cannot carry.
+# ----------------------------------------------------------------------------------------------------
+
+
+def one_row_per_group(rows: np.ndarray, groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random row of each group (e.g. each EEG): overlapping windows of one recording count once an epoch."""
+    shuffled = rows[rng.permutation(len(rows))]
+    _, first = np.unique(groups[shuffled], return_index=True)
+    return np.sort(shuffled[first])
+
+
+def epoch_size(rows: np.ndarray, groups: np.ndarray | None) -> int:
+    return len(rows) if groups is None else len(np.unique(groups[rows]))
+
+
+def epoch_order(rows: np.ndarray, seed: int, fold: int, *, epoch: int, max_shift: int,
+                rank: int = 0, world_size: int = 1, groups: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(row, shift) pairs for this rank's share of the epoch, in training order (one row per group if given)."""
+    rng = np.random.default_rng([seed, fold, epoch, 7919])
+    if groups is not None:
+        rows = one_row_per_group(rows, groups, rng)
+    order = rows[rng.permutation(len(rows))]
+    shifts = rng.integers(-max_shift, max_shift + 1, size=len(order)) if max_shift else np.zeros(len(order), int)
+    padded = math.ceil(len(order) / world_size) * world_size
+    index = np.resize(np.arange(len(order)), padded)[rank::world_size]
+    return [(int(order[i]), int(shifts[i])) for i in index]
+
+
+def steps_in_epoch(n_rows: int, batch_size: int, world_size: int = 1) -> int:
+    """Optimizer steps: whole global batches (batch_size per rank); a trailing partial one is dropped
+    (a 1-row batch breaks BatchNorm), so 1 and N processes with the same global batch take the same steps."""
+    return max(n_rows // (batch_size * world_size), 1)
+
+
+class WindowDataset(Dataset):
+    """Items are keyed by (row, shift): returns (eeg [20, 10000], target [6], total_votes, row)."""
+
+    def __init__(self, windows) -> None:
+        self.windows = windows
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, key: tuple[int, int]):
+        row, shift = key
+        eeg = torch.from_numpy(np.ascontiguousarray(self.windows.window(row, shift), dtype=np.float32))
+        target = torch.from_numpy(np.asarray(self.windows.targets[row], dtype=np.float32))
+        return eeg, target, int(self.windows.total_votes[row]), row
+
+
+def make_loader(windows, keys: list[tuple[int, int]], batch_size: int, *, num_workers: int) -> DataLoader:
+    # An explicit generator keeps the loader from drawing from torch's global RNG, which the model's
+    # dropout uses: otherwise creating an iterator at a resume point would shift dropout draws.
+    return DataLoader(WindowDataset(windows), batch_size=batch_size, sampler=keys, num_workers=num_workers,
+                      drop_last=len(keys) >= batch_size, generator=torch.Generator().manual_seed(0),
+                      persistent_workers=False)
+
+# ----------------------------------------------------------------------------------------------------
+# Recompute BatchNorm statistics for the weights that are evaluated and shipped ("precise BN").
+#
+# During training each BatchNorm keeps a running average of the statistics of small, augmented
+# batches (mixup, cutout, masks) computed by weights that keep changing; the weight EMA then averages
+# those buffers too. The shipped weights never produced those statistics, and on held-out patients
+# the mismatch was the largest error we measured in mel2d (`python -m scripts.bn_check`, figures in
+# docs/benchmarks.md "train").
+# ----------------------------------------------------------------------------------------------------
+
+
+def recalibrate_batchnorm(model: nn.Module, windows, rows: np.ndarray, *, count: int, batch_size: int,
+                          device: torch.device) -> int:
+    """Reset every BatchNorm's running statistics of ``model`` and re-estimate them as the plain average of
+    the per-batch statistics over ``count`` unshifted, unaugmented windows spread evenly over ``rows``
+    (whole batches only, so every window weighs the same); returns the windows used.
+
+    Deterministic (no random choice) and gradient-free; the model's train/eval mode is restored.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms or count <= 0 or len(rows) == 0:
+        return 0
+    count = min(count, len(rows))
+    if count >= batch_size:
+        count -= count % batch_size  # whole batches only, so every window weighs the same
+    chosen = np.asarray(rows)[np.linspace(0, len(rows) - 1, count).round().astype(int)]
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over the batches below, not an exponential one
+    was_training = model.training
+    model.train()
+    with torch.no_grad():
+        for batch in window_batches(windows, chosen, batch_size, device=device):
+            model(batch)
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+    model.train(was_training)
+    return len(chosen)
+
+# ----------------------------------------------------------------------------------------------------
+# Training progress: a rich bar with live loss/LR/val KL on a TTY, one plain line per epoch otherwise.
+# ----------------------------------------------------------------------------------------------------
+
+
+class ProgressReporter:
+    def __init__(self, enabled: bool = True, stream: TextIO | None = None) -> None:
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.live = enabled and self.stream.isatty()
+        self._bar: Progress | None = None
+        self._task = None
+        self._label = ""
+
+    def start(self, label: str, total_steps: int, done_steps: int) -> None:
+        self._label = label
+        if not self.enabled:
+            return
+        if self.live:
+            self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 transient=False)
+            self._bar.start()
+            self._task = self._bar.add_task(label, total=total_steps, completed=done_steps, stats="")
+        else:
+            print(f"[{label}] {total_steps} steps, starting at {done_steps}", file=self.stream, flush=True)
+
+    def step(self, step: int, *, epoch: int, loss: float, lr: float) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=step, stats=f"epoch {epoch} loss {loss:.4f} lr {lr:.2e}")
+
+    def epoch_end(self, epoch: int, *, step: int, train_loss: float, val_kl: float | None) -> None:
+        val = "" if val_kl is None else f" val_kl {val_kl:.4f}"
+        text = f"epoch {epoch} step {step} train_loss {train_loss:.4f}{val}"
+        if self._bar is not None:
+            self._bar.console.log(f"[{self._label}] {text}")
+        elif self.enabled:
+            print(f"[{self._label}] {text}", file=self.stream, flush=True)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+# ----------------------------------------------------------------------------------------------------
+# The trainer and the loop
+# ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -217,4 +465,3 @@ def train_model(config: FitConfig, windows, split: FoldSplit, *, checkpoint_dir:
     reporter.stop()
     final = (ema.module if ema is not None else model).eval()
     return TrainedModel(final, tuple(history), tuple(val_history))
-

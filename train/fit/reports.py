@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 
 from edge.contract import CLASSES
-from train.fit.calibration import CalibrationResult, reliability_bins
-from train.fit.evaluate import EvalReport
+from train.fit.evaluate import CalibrationResult, EvalReport, reliability_bins
 
 METRICS_FILE = "metrics.json"
 OOF_FILE = "oof.csv"

@@ -1,8 +1,9 @@
 """Models: an in-graph signal front end plus a 2D (Mel image) or 1D (grouped conv) classifier.
 
-Every model maps eeg [B, 20, 10000] uV (spec.CHANNELS order) to logits [B, 6]; ``encode``/``classify``
-split the front end from the classifier (forward == classify(encode(x))) so training can augment
-between them. ``ProbabilityModel`` wraps a model for export.
+Every model maps eeg [B, 20, 10000] uV (edge.contract.CHANNELS order) to logits [B, 6];
+``forward_frontend``/``forward_classifier`` split the front end from the classifier
+(forward == forward_classifier(forward_frontend(x))) so training can augment between them.
+``ProbabilityModel`` wraps a model for export.
 """
 
 from train.models import ensemble, grouped1d, mel2d  # noqa: F401  (importing registers the models)

@@ -29,7 +29,7 @@ class Temperature(nn.Module):
     """logits / temperature: post-hoc calibration, the last step of every model's logits.
 
     Training leaves it at 1 (the identity); `train fit` then fits it on held-out patients
-    (train.fit.calibration). A buffer, not a Parameter: the optimiser never moves it, yet it is saved in
+    (train.fit.evaluate). A buffer, not a Parameter: the optimiser never moves it, yet it is saved in
     weights.safetensors and traced into the exported graph, so the edge emits calibrated probabilities.
     """
 

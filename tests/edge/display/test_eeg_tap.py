@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +17,9 @@ from edge.display.eeg_tap import EegTap
 from edge.display.sink import DisplaySink
 from edge.inputs.input_files import read_recording
 from edge.inputs.replay import Player, ReplayConfig
+from edge.testing import shared_data_dir
 
-EEGMAT = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "eegmat" / "Subject18_1.edf"
+EEGMAT = shared_data_dir() / "eegmat" / "Subject18_1.edf"
 
 
 @pytest.mark.lsl

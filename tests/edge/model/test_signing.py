@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +12,6 @@ from edge.errors import BundleError
 from edge.model.bundle import SIGNATURE_FILE, atomic_write, load_spec, sign_bundle, verify_checksums, write_checksums
 from edge.model.signing import generate_keypair
 from edge.testing import build_test_bundle
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -81,14 +77,3 @@ def test_edge_run_requires_the_signature_and_says_so_in_one_line(tmp_path, keys,
                          str(keys[1])])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "is not signed (no SHA256SUMS.sig)" in err[0]
-
-
-def test_sign_script_keygen_and_sign(tmp_path) -> None:
-    bundle = build_test_bundle(tmp_path / "bundle")
-    script = [sys.executable, str(REPO / "scripts" / "sign_bundle.py")]
-    private, public = tmp_path / "k.pem", tmp_path / "k.pub.pem"
-    subprocess.run([*script, "keygen", str(private), str(public)], check=True, capture_output=True)
-    subprocess.run([*script, "sign", str(bundle), "--key", str(private)], check=True, capture_output=True)
-    verify_checksums(bundle, public_key=public)
-    again = subprocess.run([*script, "keygen", str(private), str(public)], capture_output=True, text=True)
-    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "File exists" in again.stderr

@@ -22,8 +22,9 @@ from edge.offline.explain import (
     occlusion_operators,
 )
 from edge.offline.explain_plot import render
+from edge.testing import shared_data_dir
 
-SPARCNET = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "sparcnet_iiic"
+SPARCNET = shared_data_dir() / "sparcnet_iiic"
 
 
 def _chain_of_pair(montage: str) -> list[int]:

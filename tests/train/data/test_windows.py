@@ -116,7 +116,7 @@ def test_a_killed_build_leaves_nothing_that_is_accepted(tmp_path):
     write_csv(data, "train", train_columns([1, 2], [0.0, 4.0], [1, 2], votes=[[1, 0, 0, 0, 0, 2]] * 2))
     cache_dir = tmp_path / "cache"
     killed = subprocess.run([sys.executable, "-c", KILL_AFTER_FIRST_RECORDING, str(data), str(cache_dir), str(MARGIN)],
-                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}, check=False)
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}, check=False)
     assert killed.returncode == -9
     leftovers = list(cache_dir.iterdir())
     assert leftovers and all(p.name.endswith(".tmp") for p in leftovers)  # the half-written build is there...

@@ -1,4 +1,5 @@
-"""Temperature scaling: the fit, the figures, the cross-fit, and the temperature inside the exported graph."""
+"""train/fit/evaluate.py: evaluation figures; temperature scaling (the fit, the figures, the cross-fit, the
+temperature inside the exported graph); Kaggle submissions."""
 
 from __future__ import annotations
 
@@ -11,9 +12,26 @@ import torch
 from edge.contract import CLASSES
 from edge.model.model_spec import FrontEndConfig, ModelSpec
 from train.checkpoint import CALIBRATION_KEY, load_bundle_model, save_bundle
-from train.fit.calibration import calibrate, classwise_ece, figures, fit_temperature, patient_halves, scale_probs
+from train.fit.evaluate import calibrate, classwise_ece, figures, fit_temperature, patient_halves, scale_probs
 from train.fit.run import set_temperature
+from train.metric import score
 from train.models import TINY_KWARGS, ProbabilityModel, create_model
+
+
+def test_evaluation_figures_and_confusion_matrix():
+    from train.fit.evaluate import evaluate_predictions
+
+    targets = np.array([[1, 0, 0, 0, 0, 0], [0, 0.5, 0.5, 0, 0, 0], [0, 0, 0, 0, 0, 1.0]])
+    report = evaluate_predictions(targets, targets.copy())
+    assert report.kl == pytest.approx(0) and report.accuracy == 1.0
+    assert np.array_equal(np.diag(report.confusion), [1, 1, 0, 0, 0, 1])
+    wrong = np.roll(targets, 1, axis=1) * 0.9 + 0.1 / 6
+    report = evaluate_predictions(targets, wrong)
+    assert report.kl == pytest.approx(score(targets, wrong))
+    assert report.prior_kl == pytest.approx(score(targets, np.broadcast_to(targets.mean(0), targets.shape)))
+    assert sum(c.kl_share for c in report.classes) == pytest.approx(report.kl)
+    assert report.classes[0].recall == 0.0 and report.classes[0].rows == 1
+
 
 N = len(CLASSES)
 
@@ -132,3 +150,15 @@ def test_temperature_is_inside_model_onnx(tmp_path: Path) -> None:
     assert list(stored.values()) == [2.0]
     assert np.abs(outputs[2.0] - outputs[1.0]).max() > 1e-3
     np.testing.assert_allclose(outputs[2.0], scale_probs(outputs[1.0], 2.0), atol=1e-5)
+
+
+def test_submission_averages_windows_per_eeg_in_first_seen_order():
+    from train.fit.evaluate import mean_by_eeg, submission_csv
+
+    ids, means = mean_by_eeg(np.array([7, 3, 7]), np.array([[1.0, 0, 0, 0, 0, 0], [0, 1.0, 0, 0, 0, 0],
+                                                           [0, 0, 1.0, 0, 0, 0]]))
+    assert ids.tolist() == [7, 3]
+    np.testing.assert_allclose(means[0], [0.5, 0, 0.5, 0, 0, 0])
+    lines = submission_csv(ids, means).splitlines()
+    assert lines[0] == "eeg_id,seizure_vote,lpd_vote,gpd_vote,lrda_vote,grda_vote,other_vote"
+    assert lines[1].startswith("7,0.50000000,")

@@ -35,7 +35,7 @@ def test_config_loads_toml_applies_overrides_and_names_bad_fields(tmp_path):
 
 
 def test_configs_shipped_in_the_repo_are_valid_and_default_toml_is_the_defaults():
-    configs = Path(__file__).resolve().parents[2] / "configs"
+    configs = Path(__file__).resolve().parents[3] / "configs"
     for path in sorted(configs.glob("*.toml")):
         load_config(path)
     assert load_config(configs / "default.toml") == FitConfig()

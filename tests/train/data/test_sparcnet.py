@@ -10,7 +10,7 @@ from train.data import build_window_set, load_table
 from train.data.eeg_file import read_eeg_file
 from train.data.sparcnet import sparcnet_layout
 
-FIXTURES = Path(__file__).resolve().parent.parent / "data"
+FIXTURES = Path(__file__).resolve().parents[2] / "data"
 
 
 def test_real_segments_read_back_through_the_data_layer(tmp_path):

@@ -5,6 +5,9 @@ same bundle as the working tree. For every window it reports whether it was pred
 exact model input, and the probabilities. A window predicted before and refused now is listed with
 the reason; the figures say how many windows kept identical input and how far probabilities moved.
 
+A record of issue 16, kept with its figures (docs/reliability.md): run it from a checkout of f7595c1, where
+scripts/check_clean_unchanged.py lived and c27e85b's module paths still matched:
+
     .venv/bin/python scripts/check_clean_unchanged.py --base c27e85b \\
         --synthetic /work/scratch/t1/syn [--eegmat]
 """

@@ -11,10 +11,11 @@ import pytest
 from edge.cli_support import run_app
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ
 from edge.inputs.input_files import read_recording
+from edge.testing import shared_data_dir
 from train.cli import app
 from train.synth.continuous import MIN_SPACING_S, ContinuousConfig, generate_continuous, plan_events
 
-SHARED_EEGMAT = Path(__file__).resolve().parents[3] / "shared" / "data" / "eegmat"
+SHARED_EEGMAT = shared_data_dir() / "eegmat"
 
 
 def _events(out: Path) -> list[dict]:

@@ -8,7 +8,7 @@ from matplotlib.image import imread
 from edge.contract import CLASSES
 from train.synth.plot import DPI, MM_PER_S, PAGE_SECONDS, plot_real_segments, render_eeg
 
-FIXTURES = Path(__file__).resolve().parent.parent / "data"
+FIXTURES = Path(__file__).resolve().parents[2] / "data"
 
 
 def test_real_fixture_pages_are_titled_with_votes_and_drawn_to_scale(tmp_path):

@@ -1,6 +1,6 @@
 """`make default-model`: build the model shipped in edge/model/default/ with one command.
 
-    .venv/bin/python -m scripts.default_model [--work build/default-model] [--eegs 1200] [--seed 0] \\
+    .venv/bin/python -m scripts.build_default_model [--work build/default-model] [--eegs 1200] [--seed 0] \\
         [--epochs N] [--background ../shared/data/eegmat] [--calibrate run|export] [--compare] [--doc F]
 
 1. `train synth --background` (real eegmat background for half the patients, subjects 18-23 left out),
@@ -33,12 +33,13 @@ from edge.contract import CLASSES
 from edge.errors import DataError
 from edge.model.bundle import ONNX_FILE, SPEC_FILE, load_spec, save_spec, write_checksums
 from edge.model.shipped import DEFAULT_BUNDLE, DEMO_RECORDING
-from scripts.benchdoc import replace_section
-from scripts.eval_sparcnet import DEFAULT_DATA as SPARCNET
-from scripts.eval_sparcnet import evaluate as sparcnet_kl
+from edge.testing import shared_data_dir
+from scripts.bench_common import replace_section
+from train.fit.evaluate import evaluate_bundle_on_segments as sparcnet_kl
 
 REPO = Path(__file__).resolve().parents[1]
-EEGMAT = REPO.parent / "shared" / "data" / "eegmat"
+SPARCNET = shared_data_dir() / "sparcnet_iiic"
+EEGMAT = shared_data_dir() / "eegmat"
 SHIPPED = (SPEC_FILE, ONNX_FILE)  # fp32 ONNX: the reference graph every backend can run, 10 MB for mel2d
 MAX_BYTES = 12_000_000
 DEMO_CANDIDATES = 5
@@ -151,7 +152,7 @@ def main() -> None:
     metrics = json.loads((bundle / "metrics.json").read_text())
     real12 = sparcnet_kl(bundle, SPARCNET)
     figures = {
-        "made_by": f"make default-model (scripts/default_model.py --eegs {args.eegs} --seed {args.seed}"
+        "made_by": f"make default-model (scripts/build_default_model.py --eegs {args.eegs} --seed {args.seed}"
                    + (f" --epochs {args.epochs})" if args.epochs else ")"),
         "training_data": f"train synth --eegs {args.eegs} --seed {args.seed} --background eegmat (subjects 00-17, "
                          "half the patients; synthetic patterns, artifacts and votes)",
@@ -169,7 +170,7 @@ def main() -> None:
         p12 = sparcnet_kl(plain, SPARCNET)
         plain_metrics = json.loads((plain / "metrics.json").read_text())
         lines = [
-            "## Default model: real against model background (`scripts/default_model.py --compare`)",
+            "## Default model: real against model background (`scripts/build_default_model.py --compare`)",
             "",
             f"Same budget and seeds: `train synth --eegs {args.eegs} --seed {args.seed}` with and without "
             "`--background ../shared/data/eegmat` (half the patients on real background), then `train fit` "
