@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import os
 import re
 import socket
+import stat
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -34,6 +36,7 @@ from edge.records import to_json
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 COOKIE = "edge_display_token"
 MIN_TOKEN_CHARS = 16
+MAX_TOKEN_FILE_BYTES = 4096
 TOKEN_PATTERN = re.compile(rf"[A-Za-z0-9._~+/=-]{{{MIN_TOKEN_CHARS},}}")  # cookie-safe
 ASSET_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                ".css": "text/css; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
@@ -71,10 +74,29 @@ def parse_serve_address(text: str) -> tuple[str, int]:
 
 
 def read_token(path: str | Path) -> str:
-    token = Path(path).read_text(encoding="utf-8").strip()
-    if not TOKEN_PATTERN.fullmatch(token):
+    """The display's token from a regular file only its owner may read (mode 600), else a one-line DataError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)  # a FIFO must not block the start
+    except OSError as error:
+        raise DataError(f"cannot read the display token file {path} ({error.strerror or error})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DataError(f"{path}: the display token file is not a regular file")
+        if info.st_mode & 0o077:
+            raise DataError(f"{path}: the display token file is open to other users (mode "
+                            f"{stat.S_IMODE(info.st_mode):o}); run `chmod 600 {path}`")
+        data = os.read(fd, MAX_TOKEN_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    try:
+        token = data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        token = ""
+    if len(data) > MAX_TOKEN_FILE_BYTES or not TOKEN_PATTERN.fullmatch(token):
         raise DataError(f"{path}: the display token must be one line of at least {MIN_TOKEN_CHARS} letters, digits "
-                        "or ._~+/=- (e.g. `python -c 'import secrets; print(secrets.token_urlsafe())' > FILE`)")
+                        "or ._~+/=- (e.g. `(umask 077; python -c 'import secrets; print(secrets.token_urlsafe())' "
+                        "> FILE)`)")
     return token
 
 
