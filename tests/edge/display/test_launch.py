@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,15 +102,24 @@ def test_monitor_needs_exactly_one_source(tmp_path, capsys) -> None:
         assert len(err) == 1 and "either --from LOG or --lsl NAME" in err[-1], err
 
 
-def test_monitor_follows_a_growing_log(tmp_path, make_prediction) -> None:
-    port = _free_port()
-    log = tmp_path / "p.jsonl"
-    log.write_text(json.dumps(make_prediction("bed-1", 60.0)) + "\n")
+@contextlib.contextmanager
+def monitored(log: Path) -> Iterator[tuple[str, threading.Thread]]:
+    """`edge monitor --from LOG` on a thread, serving on a free port: /api/ward's URL and the thread."""
     stop = threading.Event()
+    port = _free_port()
     thread = threading.Thread(target=monitor, args=(serve_config(str(port)),), kwargs={"log": log, "stop": stop})
     thread.start()
     try:
-        url = f"http://127.0.0.1:{port}/api/ward"
+        yield f"http://127.0.0.1:{port}/api/ward", thread
+    finally:
+        stop.set()
+        thread.join(timeout=WAIT_S)
+
+
+def test_monitor_follows_a_growing_log(tmp_path, make_prediction) -> None:
+    log = tmp_path / "p.jsonl"
+    log.write_text(json.dumps(make_prediction("bed-1", 60.0)) + "\n")
+    with monitored(log) as (url, _):
         deadline = time.monotonic() + WAIT_S
         tiles = _get(url, deadline, lambda a: a["tiles"])["tiles"]
         assert tiles and tiles[0]["window_end"] == 60.0
@@ -115,15 +127,11 @@ def test_monitor_follows_a_growing_log(tmp_path, make_prediction) -> None:
             f.write(json.dumps(make_prediction("bed-1", 62.0, seizure=0.7)) + "\n")
         tiles = _get(url, deadline, lambda a: a["tiles"][0]["window_end"] == 62.0)["tiles"]
         assert tiles[0]["smoothed"]["seizure"] == 0.7
-    finally:
-        stop.set()
-        thread.join(timeout=10)
 
 
 def test_monitor_goes_on_past_bad_records_and_shows_their_count(tmp_path, make_prediction) -> None:
     """Was: one bad record (string, missing or NaN window_end, string smoothed, non-numeric trend values) froze
     every bed, a non-JSON line made `edge monitor` exit, and an endless line grew memory without bound."""
-    port = _free_port()
     log = tmp_path / "p.jsonl"
     good = make_prediction("bed-1", 60.0)
     bad_lines = [json.dumps({**good, "window_end": "62"}), json.dumps({k: v for k, v in good.items()
@@ -132,11 +140,7 @@ def test_monitor_goes_on_past_bad_records_and_shows_their_count(tmp_path, make_p
                  json.dumps({"type": "trends", "stream": "bed-1", "t": 61.0, "values": ["a", "b"]}),
                  "this is not json", "x" * 200_000]
     log.write_text(json.dumps(good) + "\n" + "\n".join(bad_lines) + "\n")
-    stop = threading.Event()
-    thread = threading.Thread(target=monitor, args=(serve_config(str(port)),), kwargs={"log": log, "stop": stop})
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{port}/api/ward"
+    with monitored(log) as (url, thread):
         deadline = time.monotonic() + WAIT_S
         ward = _get(url, deadline, lambda a: a["rejected"]["count"] == len(bad_lines))
         assert ward["rejected"]["count"] == len(bad_lines), ward
@@ -150,9 +154,6 @@ def test_monitor_goes_on_past_bad_records_and_shows_their_count(tmp_path, make_p
         # on bed-1: the four that parse as records naming it (NaN is no JSON, the junk and long lines name none)
         assert tiles["bed-1"]["smoothed"]["seizure"] == 0.7 and tiles["bed-1"]["rejected"]["count"] == 4
         assert thread.is_alive()  # never an exit
-    finally:
-        stop.set()
-        thread.join(timeout=WAIT_S)
 
 
 @pytest.mark.lsl
