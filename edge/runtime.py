@@ -124,11 +124,8 @@ class Runtime:
         sink."""
         with self.timer.stage("sinks"):
             for sink in list(self.sinks):
-                observe = getattr(sink, "observe_frame", None)
-                if observe is None:
-                    continue
                 try:
-                    observe(worker.source.name, data, t_end)
+                    sink.observe_frame(worker.source.name, data, t_end)
                 except Exception as exc:
                     self._disable(sink, exc)
 

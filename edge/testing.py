@@ -15,6 +15,7 @@ import numpy as np
 from edge.contract import CHANNELS, CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES, montage_matrix
 from edge.model.bundle import ONNX_FILE, save_spec, write_checksums
 from edge.model.model_spec import ModelSpec
+from edge.sinks import Sink
 
 SHARED_ENV = "EEG_EDGE_SHARED"  # the shared folder, when it is not ../shared beside the repository
 BLOCK = SAMPLE_RATE_HZ  # one-second blocks: the output depends on where in the window the data is
@@ -94,7 +95,7 @@ def write_parquet(path: Path, data: np.ndarray, columns: tuple[str, ...] = CHANN
     return path
 
 
-class ListSink:
+class ListSink(Sink):
     """A sink that keeps every record in a list (records stay readable after close)."""
 
     def __init__(self) -> None:

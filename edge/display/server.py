@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import os
 import re
 import socket
+import stat
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -34,6 +36,7 @@ from edge.records import to_json
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 COOKIE = "edge_display_token"
 MIN_TOKEN_CHARS = 16
+MAX_TOKEN_FILE_BYTES = 4096
 TOKEN_PATTERN = re.compile(rf"[A-Za-z0-9._~+/=-]{{{MIN_TOKEN_CHARS},}}")  # cookie-safe
 ASSET_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                ".css": "text/css; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
@@ -71,10 +74,29 @@ def parse_serve_address(text: str) -> tuple[str, int]:
 
 
 def read_token(path: str | Path) -> str:
-    token = Path(path).read_text(encoding="utf-8").strip()
-    if not TOKEN_PATTERN.fullmatch(token):
+    """The display's token from a regular file only its owner may read (mode 600), else a one-line DataError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)  # a FIFO must not block the start
+    except OSError as error:
+        raise DataError(f"cannot read the display token file {path} ({error.strerror or error})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DataError(f"{path}: the display token file is not a regular file")
+        if info.st_mode & 0o077:
+            raise DataError(f"{path}: the display token file is open to other users (mode "
+                            f"{stat.S_IMODE(info.st_mode):o}); run `chmod 600 {path}`")
+        data = os.read(fd, MAX_TOKEN_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    try:
+        token = data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        token = ""
+    if len(data) > MAX_TOKEN_FILE_BYTES or not TOKEN_PATTERN.fullmatch(token):
         raise DataError(f"{path}: the display token must be one line of at least {MIN_TOKEN_CHARS} letters, digits "
-                        "or ._~+/=- (e.g. `python -c 'import secrets; print(secrets.token_urlsafe())' > FILE`)")
+                        "or ._~+/=- (e.g. `(umask 077; python -c 'import secrets; print(secrets.token_urlsafe())' "
+                        "> FILE)`)")
     return token
 
 
@@ -124,6 +146,7 @@ class Hub:
         self._last_refresh = 0.0
 
     def tick(self, now: float | None = None) -> None:
+        """Apply what the sink holds (bad records are counted by the ward, never raised) and push the news."""
         now = time.monotonic() if now is None else now
         records, frames = self.sink.drain(limit=20_000)
         wall = time.time()
@@ -144,7 +167,7 @@ class Hub:
                     if subscriber.stream == stream:
                         subscriber.offer(message)
         if records or refresh:
-            message = _sse("ward", {"tiles": self.ward.tiles(now)})
+            message = _sse("ward", self.ward.summary(now))
             for subscriber in self.subscribers:
                 if subscriber.stream is None:
                     subscriber.offer(message)
@@ -152,7 +175,7 @@ class Hub:
     def snapshot(self, stream: str | None) -> str:
         now = time.monotonic()
         if stream is None:
-            return _sse("ward", {"tiles": self.ward.tiles(now)})
+            return _sse("ward", self.ward.summary(now))
         return _sse("snapshot", self.ward.bed(stream).snapshot(now))
 
     async def events(self, subscriber: Subscriber) -> AsyncIterator[str]:
@@ -173,100 +196,134 @@ class Hub:
                 subscriber.queue.put_nowait(None)
 
 
-def create_app(hub: Hub, *, token: str | None = None, tick_s: float = 0.2):
+def token_given(scope: dict[str, Any]) -> tuple[str, bool]:
+    """The token a request carries (header `Authorization: Bearer`, `?token=`, or the cookie; "" when none),
+    and whether it came in the query (then the response sets the cookie)."""
+    from starlette.requests import Request
+
+    request = Request(scope)
+    via_query = request.query_params.get("token")
+    header = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    return header or via_query or request.cookies.get(COOKIE) or "", bool(via_query)
+
+
+def token_matches(given: str, token: str) -> bool:
+    """In constant time, so the answer's timing says nothing about how much of a guess was right."""
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+class TokenCheck:
+    """ASGI middleware: every HTTP request needs the token, or it is a 401. Pure ASGI (not
+    BaseHTTPMiddleware), so event streams pass through unbuffered."""
+
+    def __init__(self, app: Any, *, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from starlette.datastructures import MutableHeaders
+        from starlette.responses import PlainTextResponse
+
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given, via_query = token_given(scope)
+        if not token_matches(given, self.token):
+            await PlainTextResponse("a valid display token is required", status_code=401,
+                                    headers=HEADERS)(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: dict[str, Any]) -> None:
+            if via_query and message["type"] == "http.response.start":  # the page's assets and events carry it
+                MutableHeaders(scope=message).append("set-cookie", f"{COOKIE}={self.token}; HttpOnly; "
+                                                     "SameSite=Strict; Path=/")
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+# Route handlers: the hub and the assets are on `request.app.state` (set by create_app).
+
+def _asset(request: Any, name: str) -> Any:
+    from starlette.responses import PlainTextResponse, Response
+
+    assets = request.app.state.assets
+    if name not in assets:  # a lookup in a dict built at start-up: never a path on disk
+        return PlainTextResponse("not found", status_code=404, headers=HEADERS)
+    body, media = assets[name]
+    return Response(body, media_type=media, headers=HEADERS)
+
+
+async def ward_page(request: Any) -> Any:
+    return _asset(request, "ward.html")
+
+
+async def bed_page(request: Any) -> Any:
+    return _asset(request, "bed.html")
+
+
+async def static(request: Any) -> Any:
+    return _asset(request, request.path_params["name"])
+
+
+def _known_stream(request: Any) -> str | None:
+    stream = request.query_params.get("stream")
+    return stream if stream in request.app.state.hub.ward.beds else None
+
+
+async def api_ward(request: Any) -> Any:
+    return _json(request.app.state.hub.ward.summary(time.monotonic()))
+
+
+async def api_bed(request: Any) -> Any:
+    stream = _known_stream(request)
+    if stream is None:
+        return _json({"error": "no such stream"}, status_code=404)
+    return _json(request.app.state.hub.ward.beds[stream].snapshot(time.monotonic()))
+
+
+async def events(request: Any) -> Any:
+    from starlette.responses import PlainTextResponse, StreamingResponse
+
+    stream = None
+    if "stream" in request.query_params:
+        stream = _known_stream(request)
+        if stream is None:
+            return PlainTextResponse("no such stream", status_code=404, headers=HEADERS)
+    return StreamingResponse(request.app.state.hub.events(Subscriber(stream)), media_type="text/event-stream",
+                             headers={**HEADERS, "X-Accel-Buffering": "no"})
+
+
+@contextlib.asynccontextmanager
+async def _pumping(app: Any) -> AsyncIterator[None]:
+    """The app's lifespan: the hub's pump runs on the server's loop."""
+    hub, tick_s = app.state.hub, app.state.tick_s
+
+    async def pump() -> None:
+        while True:
+            hub.tick()
+            await asyncio.sleep(tick_s)
+
+    hub.loop = asyncio.get_running_loop()
+    task = asyncio.create_task(pump())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+def create_app(hub: Hub, *, token: str | None = None, tick_s: float = 0.2) -> Any:
     """The Starlette app; the pump runs for the app's lifespan."""
     from starlette.applications import Starlette
-    from starlette.datastructures import MutableHeaders
     from starlette.middleware import Middleware
-    from starlette.requests import Request
-    from starlette.responses import PlainTextResponse, Response, StreamingResponse
     from starlette.routing import Route
-
-    assets = _load_assets()
-
-    def asset(name: str) -> Response:
-        body, media = assets[name]
-        return Response(body, media_type=media, headers=HEADERS)
-
-    async def ward_page(request: Request) -> Response:
-        return asset("ward.html")
-
-    async def bed_page(request: Request) -> Response:
-        return asset("bed.html")
-
-    async def static(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in assets:  # a lookup in a dict built at start-up: never a path on disk
-            return PlainTextResponse("not found", status_code=404, headers=HEADERS)
-        return asset(name)
-
-    def _stream_param(request: Request) -> str | None:
-        stream = request.query_params.get("stream")
-        return stream if stream in hub.ward.beds else None
-
-    async def api_ward(request: Request) -> Response:
-        return _json({"tiles": hub.ward.tiles(time.monotonic())})
-
-    async def api_bed(request: Request) -> Response:
-        stream = _stream_param(request)
-        if stream is None:
-            return _json({"error": "no such stream"}, status_code=404)
-        return _json(hub.ward.beds[stream].snapshot(time.monotonic()))
-
-    async def events(request: Request) -> Response:
-        stream = None
-        if "stream" in request.query_params:
-            stream = _stream_param(request)
-            if stream is None:
-                return PlainTextResponse("no such stream", status_code=404, headers=HEADERS)
-        return StreamingResponse(hub.events(Subscriber(stream)), media_type="text/event-stream",
-                                 headers={**HEADERS, "X-Accel-Buffering": "no"})
-
-    class TokenCheck:
-        """Pure ASGI (not BaseHTTPMiddleware), so event streams pass through unbuffered."""
-
-        def __init__(self, app) -> None:
-            self.app = app
-
-        async def __call__(self, scope, receive, send) -> None:
-            if scope["type"] != "http":
-                await self.app(scope, receive, send)
-                return
-            request = Request(scope)
-            via_query = request.query_params.get("token")
-            given = (request.headers.get("authorization", "").removeprefix("Bearer ").strip() or via_query
-                     or request.cookies.get(COOKIE) or "")
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                await PlainTextResponse("a valid display token is required", status_code=401,
-                                        headers=HEADERS)(scope, receive, send)
-                return
-
-            async def send_with_cookie(message) -> None:
-                if via_query and message["type"] == "http.response.start":  # the page's assets and events carry it
-                    MutableHeaders(scope=message).append("set-cookie", f"{COOKIE}={token}; HttpOnly; SameSite=Strict; "
-                                                         "Path=/")
-                await send(message)
-
-            await self.app(scope, receive, send_with_cookie)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        async def pump() -> None:
-            while True:
-                hub.tick()
-                await asyncio.sleep(tick_s)
-
-        hub.loop = asyncio.get_running_loop()
-        task = asyncio.create_task(pump())
-        try:
-            yield
-        finally:
-            task.cancel()
 
     routes = [Route("/", ward_page), Route("/bed", bed_page), Route("/static/{name}", static),
               Route("/api/ward", api_ward), Route("/api/bed", api_bed), Route("/events", events)]
-    middleware = [Middleware(TokenCheck)] if token is not None else []
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    middleware = [Middleware(TokenCheck, token=token)] if token is not None else []
+    app = Starlette(routes=routes, middleware=middleware, lifespan=_pumping)
+    app.state.hub, app.state.assets, app.state.tick_s = hub, _load_assets(), tick_s
+    return app
 
 
 def bind(config: ServeConfig) -> socket.socket:

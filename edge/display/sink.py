@@ -14,11 +14,13 @@ from typing import Any
 import numpy as np
 
 from edge.contract import SAMPLE_RATE_HZ
+from edge.display.intake import Item
+from edge.sinks import Sink
 
 
-class DisplaySink:
+class DisplaySink(Sink):
     def __init__(self, *, max_records: int = 10_000, eeg_s: float = 15.0) -> None:
-        self.records: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_records)
+        self.records: queue.Queue[Item] = queue.Queue(maxsize=max_records)
         self.eeg_samples = round(eeg_s * SAMPLE_RATE_HZ)
         self._frames: dict[str, tuple[np.ndarray, float]] = {}
         self._lock = threading.Lock()  # held for a dict assignment or swap only
@@ -30,8 +32,9 @@ class DisplaySink:
         except queue.Full:
             self.dropped += 1
 
-    def feed(self, record: dict[str, Any]) -> None:
-        """For a producer that may wait (the JSONL follower): blocks while the queue is full, drops nothing."""
+    def feed(self, record: Item) -> None:
+        """For a producer that may wait (the followers, with a line of text each): blocks while the queue is
+        full, drops nothing; the display's intake checks what it gets."""
         self.records.put(record)
 
     def observe_frame(self, stream: str, data: np.ndarray, t_end: float) -> None:
@@ -41,7 +44,7 @@ class DisplaySink:
         with self._lock:
             self._frames[stream] = frame
 
-    def drain(self, limit: int) -> tuple[list[dict[str, Any]], dict[str, tuple[np.ndarray, float]]]:
+    def drain(self, limit: int) -> tuple[list[Item], dict[str, tuple[np.ndarray, float]]]:
         """Up to `limit` queued records, and the newest EEG frame of each stream since the last drain."""
         records = []
         for _ in range(limit):

@@ -1,8 +1,9 @@
 """What the pages show, built from records: one `BedState` per stream, a `WardState` over all of them.
 
 Pure bookkeeping with no threads or I/O: the server's pump applies records and EEG windows to it and
-sends the snapshots and per-tick deltas it returns. Fields added to records later (burden, alarm
-levels, trends) are passed through when present, so the pages can render whatever the runtime emits.
+sends the snapshots and per-tick deltas it returns. Every record passes edge.display.intake first: a bad
+one is counted (per bed when it names one, and for the ward) with its reason, shown, and never applied,
+so it cannot stop the other beds or later records.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from edge.config_io import require_field
 from edge.contract import CLASSES, SAMPLE_RATE_HZ, montage_matrix, montage_names
+from edge.display.intake import BadRecord, Item, accept
 from edge.monitoring.burden import BURDEN_NAMES
 from edge.monitoring.trends import CDSA_CENTRES_HZ, CHAIN_NAMES, trend_channels
 
@@ -26,7 +28,6 @@ EEG_STEP_UV = 0.1
 CLEARING_STATES = frozenset({"off", "clear", "cleared", "ended"})
 RESTARTING = frozenset({"warming", "gap", "reconnected", "rate_ok"})  # predictions resume after a full window
 NOTICES = frozenset({"shed"})  # predictions go on: the bed's state does not change
-RUNTIME_KINDS = frozenset({"sink_failed"})  # about the runtime's outputs, not a bed (its stream is "edge")
 # tile order on the ward overview: the bed that needs someone first
 STATE_RANK = {"alarm": 0, "stale": 1, "quality": 2, "warming": 3, "ok": 4}
 
@@ -38,6 +39,7 @@ class DisplayConfig:
     trends_s: float = 3600.0  # qEEG trend records kept per bed (stream clock): they are far larger than points
     eeg_s: float = 15.0  # seconds of EEG on the bed page
     alarm_log: int = 200  # alarm events kept per bed
+    max_beds: int = 256  # records for more streams are rejected (and counted): a ward, not an unbounded table
     # dashed lines: burden alarm levels (name, on) on the burden panel; the per-window alarm's on/off on the
     # smoothed-probability panel shown while records carry no burden
     burden_levels: tuple[tuple[str, float], ...] = ()
@@ -48,6 +50,7 @@ class DisplayConfig:
             require_field(getattr(self, name) > 0, f"display.{name}", "must be > 0", value=getattr(self, name))
         require_field(self.eeg_s <= 50, "display.eeg_s", "must be <= 50 (one window)", value=self.eeg_s)
         require_field(self.alarm_log >= 1, "display.alarm_log", "must be >= 1", value=self.alarm_log)
+        require_field(self.max_beds >= 1, "display.max_beds", "must be >= 1", value=self.max_beds)
         return self
 
 
@@ -125,6 +128,21 @@ def _append_within(items: deque[dict[str, Any]], item: dict[str, Any], t: float 
         items.popleft()
 
 
+@dataclass
+class Rejected:
+    """Records not shown (edge.display.intake said why): how many, and the newest reason."""
+
+    count: int = 0
+    last: str | None = None
+
+    def add(self, reason: str) -> None:
+        self.count += 1
+        self.last = reason
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "last": self.last}
+
+
 class BedState:
     def __init__(self, stream: str, config: DisplayConfig) -> None:
         self.stream = stream
@@ -143,6 +161,7 @@ class BedState:
         self.eeg: dict[str, Any] | None = None
         self._pending: dict[str, list[Any]] = {"points": [], "alarms": [], "trends": []}
         self._eeg_new = False
+        self.rejected = Rejected()
 
     def apply(self, record: dict[str, Any], now: float, wall: float) -> None:
         kind = record.get("type")
@@ -218,6 +237,7 @@ class BedState:
             "model": p.get("model"), "latency_ms": p.get("latency_ms"),
             "quality": {k: v for k, v in quality.items() if v},
             "status": {k: self.status.get(k) for k in ("kind", "message", "t")} if newest_status else None,
+            "rejected": self.rejected.as_dict(),
         }
 
     def snapshot(self, now: float) -> dict[str, Any]:
@@ -245,16 +265,48 @@ class WardState:
     def __init__(self, config: DisplayConfig | None = None) -> None:
         self.config = (config or DisplayConfig()).validate()
         self.beds: dict[str, BedState] = {}
+        self.rejected = Rejected()
 
     def bed(self, stream: str) -> BedState:
         if stream not in self.beds:
             self.beds[stream] = BedState(stream, self.config)
         return self.beds[stream]
 
-    def apply(self, record: dict[str, Any], now: float, wall: float) -> None:
-        stream = record.get("stream")
-        if isinstance(stream, str) and record.get("kind") not in RUNTIME_KINDS:
-            self.bed(stream).apply(record, now, wall)
+    def apply(self, item: Item, now: float, wall: float) -> None:
+        """A record (or a line of text holding one) from any source; a bad one is counted, never applied. A
+        bad record naming a valid stream counts on its bed (which appears, so staff see that its records
+        are unreadable)."""
+        try:
+            record = accept(item)
+            if record is None:
+                return  # about the runtime's outputs, not a bed
+            bed = self._bed_within_bound(record["stream"])
+            try:
+                bed.apply(record, now, wall)
+            except Exception as exc:  # intake should make this impossible; a display that freezes is worse
+                raise BadRecord(f"{record['type']}: could not be shown ({type(exc).__name__}: {exc})",
+                                record["stream"]) from exc
+        except BadRecord as bad:
+            self.rejected.add(bad.reason if bad.stream is None else f"{bad.stream}: {bad.reason}")
+            if bad.stream is not None and (bed := self._known_or_new(bad.stream)) is not None:
+                bed.rejected.add(bad.reason)
+
+    def _known_or_new(self, stream: str) -> BedState | None:
+        """The bed, created while the ward has room; None when it is full."""
+        if stream in self.beds or len(self.beds) < self.config.max_beds:
+            return self.bed(stream)
+        return None
+
+    def _bed_within_bound(self, stream: str) -> BedState:
+        bed = self._known_or_new(stream)
+        if bed is None:
+            raise BadRecord(f"{stream[:40]!r} would be bed {len(self.beds) + 1}; at most {self.config.max_beds} "
+                            "beds are shown")
+        return bed
+
+    def summary(self, now: float) -> dict[str, Any]:
+        """The ward overview: tiles in order, and the records rejected over all beds."""
+        return {"tiles": self.tiles(now), "rejected": self.rejected.as_dict()}
 
     def tiles(self, now: float) -> list[dict[str, Any]]:
         tiles = [bed.tile(now) for bed in self.beds.values()]

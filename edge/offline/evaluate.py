@@ -23,6 +23,7 @@ import numpy as np
 from edge.config import RunConfig
 from edge.errors import DataError
 from edge.inputs.file_source import FileSource
+from edge.sinks import Sink
 
 ONSET_TOLERANCE_S, OFFSET_TOLERANCE_S = 30.0, 60.0  # SzCORE event tolerances
 TUH_SEIZURE_LABELS = frozenset({"seiz", "fnsz", "gnsz", "spsz", "cpsz", "absz", "tnsz", "cnsz", "tcsz", "atsz",
@@ -66,7 +67,7 @@ class StreamLog:
     invalid: int = 0  # status records that stand for missing predictions
 
 
-class _Collector:
+class _Collector(Sink):
     """A sink that keeps the records evaluate needs (trends are not kept)."""
 
     def __init__(self, logs: dict[str, StreamLog]) -> None:

@@ -6,6 +6,7 @@ import sys
 from typing import Any, TextIO
 
 from edge.contract import CLASSES
+from edge.sinks import Sink
 
 
 def _shown(record: dict[str, Any]) -> dict[str, float]:
@@ -25,7 +26,7 @@ def _line(record: dict[str, Any]) -> str:
     return f"{record['stream']} status {record['kind']}: {record['message']}"
 
 
-class ConsoleSink:
+class ConsoleSink(Sink):
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
         self.live = None

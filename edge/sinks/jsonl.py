@@ -9,9 +9,10 @@ from typing import Any
 
 from edge.errors import DataError
 from edge.records import RUN_ID, to_json
+from edge.sinks import Sink
 
 
-class JsonlSink:
+class JsonlSink(Sink):
     def __init__(self, path: str | Path, *, skip: frozenset[str] = frozenset()) -> None:
         """`skip`: record types not to write (e.g. "trends", which have their own file)."""
         self.path = Path(path)

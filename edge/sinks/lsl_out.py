@@ -10,6 +10,7 @@ from edge.contract import CLASSES
 from edge.monitoring.burden import BURDEN_NAMES
 from edge.monitoring.trends import trend_channels
 from edge.records import to_json
+from edge.sinks import Sink
 
 BURDEN_CHANNELS = ("coverage", *BURDEN_NAMES)
 RECORDS_TYPE = "EegEdgeRecords"
@@ -23,7 +24,7 @@ def trends_stream(stream: str) -> str:
     return f"{stream}-trends"
 
 
-class LslSink:
+class LslSink(Sink):
     def __init__(self, model_id: str, streams: list[str], *, hop_s: float = 2.0) -> None:
         self.model_id = model_id
         self.hop_s = hop_s

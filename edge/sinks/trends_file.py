@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.monitoring.trends import trend_channels
+from edge.sinks import Sink
 
 
 def trends_path(jsonl: str | Path) -> Path:
@@ -15,7 +16,7 @@ def trends_path(jsonl: str | Path) -> Path:
     return jsonl.with_name(f"{jsonl.stem}.trends.csv")
 
 
-class TrendsFileSink:
+class TrendsFileSink(Sink):
     """Writes only "trends" records; appends to an existing file (the header is written once)."""
 
     def __init__(self, path: str | Path) -> None:

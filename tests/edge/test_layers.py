@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "display": FOUNDATION | {"inputs", "chain", "monitoring", "records", "sinks"},
     "offline": FOUNDATION | {"inputs", "chain", "model", "monitoring", "records", "sinks", "display", "runtime"},
     "sysinfo": FOUNDATION | {"model"},
-    "testing": FOUNDATION | {"model"},
+    "testing": FOUNDATION | {"model", "sinks"},  # ListSink is a Sink
     "demo": FOUNDATION | {"inputs", "model", "runtime", "sinks"},
     "cli_support": FOUNDATION,
     "cli": {"*"},

@@ -16,6 +16,7 @@ from edge.inputs.input_files import Recording
 from edge.inputs.source import StreamLayout
 from edge.model.engine import Engine
 from edge.runtime import Runtime
+from edge.sinks import Sink
 from edge.testing import ListSink, synthetic_eeg
 
 HOP = 400
@@ -47,7 +48,7 @@ class ArraySource(FileSource):
         return float(self.stamp(self.position - 1)) + self.behind_s
 
 
-class FailingSink:
+class FailingSink(Sink):
     def __init__(self, path: Path, after: int = 3) -> None:
         self.path = path
         self.after = after

@@ -49,6 +49,12 @@ function burdenText(burden) {
   return parts.length ? `burden${span}: ${parts.join(", ")}` : null;
 }
 
+function rejectedText(rejected) {
+  // records the display could not read (edge/display/intake.py): counted and named, never shown as data
+  if (!rejected || !rejected.count) return null;
+  return `${rejected.count} bad record${rejected.count === 1 ? "" : "s"} ignored (last: ${rejected.last})`;
+}
+
 function tileFacts(tile) {
   const facts = [];
   if (tile.stale) facts.push(tile.age_s === null ? "no data yet" : `STALE: no data for ${fmt(tile.age_s, 0)} s`);
@@ -56,6 +62,8 @@ function tileFacts(tile) {
   const quality = Object.entries(tile.quality || {}).map(([k, v]) => `${k}: ${v.join(" ")}`);
   if (quality.length) facts.push(`quality ${quality.join("; ")}`);
   if (tile.latency_ms !== null && tile.latency_ms !== undefined) facts.push(`latency ${fmt(tile.latency_ms, 1)} ms`);
+  const rejected = rejectedText(tile.rejected);
+  if (rejected) facts.push(rejected);
   return facts;
 }
 
@@ -85,8 +93,12 @@ function initWard() {
   // cost the page (often on the monitor's own machine) a few tiles a second, not the whole ward each time.
   const tiles = document.getElementById("tiles");
   const built = new Map();  // stream -> {key, node}
+  const rejected = document.getElementById("rejected");
   connect("/events", {
     ward: (ward) => {
+      const text = rejectedText(ward.rejected);
+      rejected.textContent = text || "";
+      rejected.dataset.count = String(ward.rejected ? ward.rejected.count : 0);
       const nodes = ward.tiles.map((tile) => {
         const key = tileKey(tile);
         let entry = built.get(tile.stream);

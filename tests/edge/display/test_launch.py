@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,7 +29,24 @@ def test_serve_settings_from_the_cli(tmp_path) -> None:
         serve_config("0.0.0.0:9001")
     token = tmp_path / "token"
     token.write_text("x" * 32)
+    token.chmod(0o600)
     assert serve_config("0.0.0.0:9001", token_file=token).token == "x" * 32
+
+
+def test_cli_refuses_a_token_file_readable_by_others_in_one_line(tmp_path, capsys) -> None:
+    """Was: a token file readable by everyone (0644) was accepted without a word."""
+    from edge.cli import app
+
+    log = tmp_path / "p.jsonl"
+    log.write_text("")
+    token = tmp_path / "token"
+    token.write_text("x" * 32)
+    token.chmod(0o644)
+    argv = ["monitor", "--from", str(log), "--serve", f"0.0.0.0:{_free_port()}", "--serve-token-file", str(token),
+            "--for", "1"]
+    assert run_app(app, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"chmod 600 {token}" in err[0], err
 
 
 def test_optional_display_is_nothing_without_serve(tmp_path) -> None:
@@ -46,6 +66,9 @@ def test_cli_refuses_an_open_address_without_a_token_in_one_line(tmp_path, capsy
     assert run_app(app, ["monitor", "--from", str(log), "--serve", "0.0.0.0:9002", "--for", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--serve-token-file" in err[0]
+
+
+WAIT_S = 60.0  # generous: the tests run on a loaded 2-core machine; they wait on the event, not this long
 
 
 def _free_port() -> int:
@@ -79,25 +102,58 @@ def test_monitor_needs_exactly_one_source(tmp_path, capsys) -> None:
         assert len(err) == 1 and "either --from LOG or --lsl NAME" in err[-1], err
 
 
-def test_monitor_follows_a_growing_log(tmp_path, make_prediction) -> None:
-    port = _free_port()
-    log = tmp_path / "p.jsonl"
-    log.write_text(json.dumps(make_prediction("bed-1", 60.0)) + "\n")
+@contextlib.contextmanager
+def monitored(log: Path) -> Iterator[tuple[str, threading.Thread]]:
+    """`edge monitor --from LOG` on a thread, serving on a free port: /api/ward's URL and the thread."""
     stop = threading.Event()
+    port = _free_port()
     thread = threading.Thread(target=monitor, args=(serve_config(str(port)),), kwargs={"log": log, "stop": stop})
     thread.start()
     try:
-        url = f"http://127.0.0.1:{port}/api/ward"
-        deadline = time.monotonic() + 10
+        yield f"http://127.0.0.1:{port}/api/ward", thread
+    finally:
+        stop.set()
+        thread.join(timeout=WAIT_S)
+
+
+def test_monitor_follows_a_growing_log(tmp_path, make_prediction) -> None:
+    log = tmp_path / "p.jsonl"
+    log.write_text(json.dumps(make_prediction("bed-1", 60.0)) + "\n")
+    with monitored(log) as (url, _):
+        deadline = time.monotonic() + WAIT_S
         tiles = _get(url, deadline, lambda a: a["tiles"])["tiles"]
         assert tiles and tiles[0]["window_end"] == 60.0
         with log.open("a") as f:
             f.write(json.dumps(make_prediction("bed-1", 62.0, seizure=0.7)) + "\n")
         tiles = _get(url, deadline, lambda a: a["tiles"][0]["window_end"] == 62.0)["tiles"]
         assert tiles[0]["smoothed"]["seizure"] == 0.7
-    finally:
-        stop.set()
-        thread.join(timeout=10)
+
+
+def test_monitor_goes_on_past_bad_records_and_shows_their_count(tmp_path, make_prediction) -> None:
+    """Was: one bad record (string, missing or NaN window_end, string smoothed, non-numeric trend values) froze
+    every bed, a non-JSON line made `edge monitor` exit, and an endless line grew memory without bound."""
+    log = tmp_path / "p.jsonl"
+    good = make_prediction("bed-1", 60.0)
+    bad_lines = [json.dumps({**good, "window_end": "62"}), json.dumps({k: v for k, v in good.items()
+                                                                       if k != "window_end"}),
+                 json.dumps({**good, "window_end": float("nan")}), json.dumps({**good, "smoothed": "high"}),
+                 json.dumps({"type": "trends", "stream": "bed-1", "t": 61.0, "values": ["a", "b"]}),
+                 "this is not json", "x" * 200_000]
+    log.write_text(json.dumps(good) + "\n" + "\n".join(bad_lines) + "\n")
+    with monitored(log) as (url, thread):
+        deadline = time.monotonic() + WAIT_S
+        ward = _get(url, deadline, lambda a: a["rejected"]["count"] == len(bad_lines))
+        assert ward["rejected"]["count"] == len(bad_lines), ward
+        with log.open("a") as f:
+            f.write(json.dumps(make_prediction("bed-1", 64.0, seizure=0.7)) + "\n")
+            f.write(json.dumps(make_prediction("bed-2", 64.0)) + "\n")
+        ward = _get(url, deadline, lambda a: {t["stream"]: t["window_end"] for t in a["tiles"]}
+                    == {"bed-1": 64.0, "bed-2": 64.0})
+        tiles = {t["stream"]: t for t in ward["tiles"]}
+        assert tiles.get("bed-2", {}).get("window_end") == 64.0, ward  # a new bed after the bad records
+        # on bed-1: the four that parse as records naming it (NaN is no JSON, the junk and long lines name none)
+        assert tiles["bed-1"]["smoothed"]["seizure"] == 0.7 and tiles["bed-1"]["rejected"]["count"] == 4
+        assert thread.is_alive()  # never an exit
 
 
 @pytest.mark.lsl
@@ -121,7 +177,7 @@ def test_monitor_shows_a_runtime_from_its_lsl_outlets(stream_name, make_predicti
         thread.start()
     try:
         base = f"http://127.0.0.1:{port}/api/"
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + WAIT_S
         alarm = {"type": "alarm", "stream": stream_name, "level": "seizure", "state": "on", "class": "seizure",
                  "t": 61.0, "span": [-239.0, 61.0], "burden": {"seizure": 0.4}, "model": "test-model"}
         trends = {"type": "trends", "stream": stream_name, "t": 60.0,
@@ -163,7 +219,7 @@ def test_monitor_without_the_eeg_stream_says_so_and_shows_the_records(stream_nam
         follower.open()
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and f"monitor: {stream_name}: no EEG traces (no LSL stream" in err[0], err
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + WAIT_S
         while not outlets._records[stream_name].have_consumers() and time.monotonic() < deadline:
             time.sleep(0.05)
         outlets.write(make_prediction(stream_name, 60.0))
@@ -171,6 +227,38 @@ def test_monitor_without_the_eeg_stream_says_so_and_shows_the_records(stream_nam
             follower.poll()
             time.sleep(0.05)
         assert follower.records == 1
+    finally:
+        follower.close()
+        outlets.close()
+
+
+@pytest.mark.lsl
+def test_a_bad_lsl_record_is_counted_and_the_follower_goes_on(stream_name, make_prediction) -> None:
+    """Was: a records sample that is not JSON made `edge monitor --lsl` exit."""
+    from edge.display.lsl_follow import LslFollower
+    from edge.display.sink import DisplaySink
+    from edge.display.state import WardState
+    from edge.sinks.lsl_out import LslSink
+
+    outlets = LslSink("test-model", [stream_name])
+    sink = DisplaySink()
+    follower = LslFollower([stream_name], sink, resolve_timeout_s=WAIT_S, eeg=False)
+    try:
+        follower.open()
+        deadline = time.monotonic() + WAIT_S
+        while not outlets._records[stream_name].have_consumers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        outlet = outlets._records[stream_name]
+        for line in ("not json", json.dumps({**make_prediction(stream_name, 60.0), "window_end": "x"}), "[]" * 40_000):
+            outlet.push_sample([line])
+        outlets.write(make_prediction(stream_name, 62.0))
+        while follower.records < 4 and time.monotonic() < deadline:
+            follower.poll()  # nothing raises
+            time.sleep(0.05)
+        ward = WardState()
+        for item in sink.drain(limit=100)[0]:
+            ward.apply(item, now=0.0, wall=0.0)
+        assert ward.rejected.count == 3 and ward.bed(stream_name).prediction["window_end"] == 62.0
     finally:
         follower.close()
         outlets.close()
@@ -206,7 +294,7 @@ def test_edge_run_serve_shows_each_stream_with_its_eeg(tmp_path, stream_name, te
     seen: dict = {}
 
     def watch() -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + WAIT_S
         while time.monotonic() < deadline and not seen:
             time.sleep(0.3)
             try:

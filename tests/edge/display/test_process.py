@@ -22,8 +22,10 @@ from edge.display.server import ServeConfig
 from edge.display.state import PAIRS, decode_traces
 from edge.errors import DataError
 
+WAIT_S = 60.0  # generous: the tests run on a loaded 2-core machine; they wait on the event, not this long
 
-def get_json(url: str, until, *, timeout: float = 20.0) -> dict:
+
+def get_json(url: str, until, *, timeout: float = WAIT_S) -> dict:
     deadline = time.monotonic() + timeout
     answer: dict = {}
     while time.monotonic() < deadline:
@@ -59,7 +61,21 @@ def test_what_the_runtime_writes_shows_in_the_child(make_prediction) -> None:
         traces = decode_traces(bed["eeg"])
         assert traces.shape[0] == len(PAIRS) and np.abs(traces).max() > 1.0
         pid = display.pid
-    assert exited(pid, 1.0), "the display's child outlived stop()"
+    assert exited(pid, WAIT_S), "the display's child outlived stop()"
+
+
+def test_bad_records_from_the_runtime_are_counted_in_the_child(make_prediction) -> None:
+    """The runtime's records reach the child's ward through the same intake as a log's lines: a bad one is
+    counted there and the other beds go on."""
+    with DisplayProcess(ServeConfig(port=0)) as display:
+        display.sink.write(make_prediction("bed-1", 100.0))
+        display.sink.write({**make_prediction("bed-1", 102.0), "window_end": "102"})
+        display.sink.write({**make_prediction("bed-1", 102.0), "smoothed": [0.5] * 6})
+        display.sink.write(make_prediction("bed-2", 104.0))
+        display.sink.write(make_prediction("bed-1", 106.0))
+        ward = get_json(display.url + "api/ward", lambda a: len(a["tiles"]) == 2 and a["rejected"]["count"] == 2
+                        and {t["window_end"] for t in a["tiles"]} == {104.0, 106.0})
+        assert {t["stream"]: t["rejected"]["count"] for t in ward["tiles"]} == {"bed-1": 2, "bed-2": 0}
 
 
 def test_a_taken_port_is_one_line_at_start() -> None:
@@ -79,7 +95,7 @@ def test_a_dead_display_never_stops_the_runtime(make_prediction, capsys) -> None
     for t in range(20_000):  # the runtime goes on writing: nothing raises, nothing waits
         display.sink.write(make_prediction("bed-1", float(t)))
     assert time.monotonic() - started < 5.0
-    time.sleep(0.5)  # the forwarder's next send finds the child gone
+    display._forwarder.join(WAIT_S)  # its next send finds the child gone: it says so and ends
     display.stop()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "live display stopped" in err[0] and "go on" in err[0], err
@@ -103,7 +119,7 @@ def test_a_stalled_display_drops_its_records_not_the_runtime(make_prediction) ->
         stopping = time.monotonic()
         display.stop()  # kills the stalled child rather than waiting for it
         assert time.monotonic() - stopping < 15.0
-    assert exited(display.pid, 1.0)
+    assert exited(display.pid, WAIT_S)
 
 
 def test_the_child_exits_when_the_runtime_is_killed(tmp_path) -> None:
@@ -124,7 +140,7 @@ def test_the_child_exits_when_the_runtime_is_killed(tmp_path) -> None:
         get_json(url + "api/ward", lambda a: "tiles" in a)  # the child serves and waits on its pipe
         runtime.kill()
         runtime.wait(5)
-        assert exited(child, 10.0), "the display's child outlived a killed runtime"
+        assert exited(child, WAIT_S), "the display's child outlived a killed runtime"
     finally:
         runtime.kill()
         runtime.stdout.close()

@@ -4,6 +4,7 @@ and a subscriber that stops reading delays nobody (its frames are dropped, the o
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 import urllib.error
@@ -13,7 +14,15 @@ import numpy as np
 import pytest
 
 from edge.contract import CHANNELS, WINDOW_SAMPLES
-from edge.display.server import DisplayServer, ServeConfig, parse_serve_address, read_token
+from edge.display.server import (
+    DisplayServer,
+    ServeConfig,
+    TokenCheck,
+    parse_serve_address,
+    read_token,
+    token_given,
+    token_matches,
+)
 from edge.display.sink import DisplaySink
 from edge.errors import DataError
 
@@ -22,7 +31,10 @@ ROUTES = ("/", "/bed?stream=bed-1", "/static/display.js", "/api/ward", "/api/bed
           "/events", "/events?stream=bed-1")
 
 
-def request(url: str, *, method: str = "GET", headers: dict | None = None, timeout: float = 5.0):
+WAIT_S = 60.0  # generous: the tests run on a loaded 2-core machine; they wait on the event, not this long
+
+
+def request(url: str, *, method: str = "GET", headers: dict | None = None, timeout: float = WAIT_S):
     """(status, headers, first bytes of the body); event streams are read only up to their first event."""
     req = urllib.request.Request(url, method=method, headers=headers or {})
     try:
@@ -34,7 +46,7 @@ def request(url: str, *, method: str = "GET", headers: dict | None = None, timeo
         return exc.code, exc.headers, exc.read()
 
 
-def events(url: str, *, until, timeout: float = 10.0) -> dict:
+def events(url: str, *, until, timeout: float = WAIT_S) -> dict:
     """Read server-sent events until `until(event, payload)` holds; returns that payload."""
     deadline = time.monotonic() + timeout
     with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -50,14 +62,30 @@ def events(url: str, *, until, timeout: float = 10.0) -> dict:
     raise AssertionError(f"no matching event from {url} within {timeout} s")
 
 
+def wait_until(condition, timeout: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s"
+        time.sleep(0.02)
+
+
+def write_token(path, text: str = TOKEN, mode: int = 0o600):
+    """As a site should: created readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    os.chmod(path, mode)
+    return path
+
+
 @pytest.fixture
 def served(make_prediction):
     def start(**config):
         sink = DisplaySink()
         server = DisplayServer(sink, ServeConfig(port=0, **config)).start()
-        sink.write(make_prediction("bed-1", 100.0))
-        time.sleep(0.5)  # one pump tick
         started.append(server)
+        sink.write(make_prediction("bed-1", 100.0))
+        wait_until(lambda: "bed-1" in server.hub.ward.beds)  # applied by the pump
         return server, sink
 
     started: list[DisplayServer] = []
@@ -80,13 +108,91 @@ def test_serves_on_loopback_by_default_and_refuses_other_addresses_without_a_tok
 
 
 def test_token_file_must_hold_a_long_cookie_safe_token(tmp_path) -> None:
-    path = tmp_path / "token"
-    path.write_text(TOKEN + "\n")
+    path = write_token(tmp_path / "token", TOKEN + "\n")
     assert read_token(path) == TOKEN
-    for bad in ("short", "has spaces in it but is long", "semi;colon-0123456789"):
-        path.write_text(bad)
-        with pytest.raises(DataError, match="display token"):
+    for bad in ("short", "has spaces in it but is long", "semi;colon-0123456789", TOKEN + "\n" + TOKEN,
+                "\u00e9" * 20, "x" * 5000):
+        write_token(path, bad)
+        with pytest.raises(DataError, match="display token must be one line"):
             read_token(path)
+    path.write_bytes(b"\xff" * 20)
+    with pytest.raises(DataError, match="display token must be one line"):
+        read_token(path)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o602, 0o666])
+def test_a_token_file_open_to_others_is_refused_with_the_chmod_to_run(tmp_path, mode) -> None:
+    """Was: a token file readable by everyone (0644) was accepted without a word."""
+    path = write_token(tmp_path / "token", mode=mode)
+    with pytest.raises(DataError) as error:
+        read_token(path)
+    message = str(error.value)
+    assert f"chmod 600 {path}" in message and "\n" not in message and f"{mode:o}" in message
+
+
+def test_a_token_file_that_is_missing_or_not_a_file_is_one_line(tmp_path) -> None:
+    with pytest.raises(DataError, match="cannot read the display token file"):
+        read_token(tmp_path / "absent")
+    with pytest.raises(DataError, match="not a regular file"):
+        read_token(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(DataError, match="not a regular file"):  # never blocks waiting for a writer
+        read_token(fifo)
+
+
+def asgi_call(app, *, path: str = "/", query: str = "", headers: dict | None = None) -> tuple[int, dict]:
+    """One HTTP request through an ASGI app, without a server: (status, response headers)."""
+    import asyncio
+
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": query.encode(), "root_path": "",
+             "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start = sent[0]
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}
+
+
+async def ok_app(scope, receive, send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_token_check_unit() -> None:
+    """The middleware alone: header, query (which sets the cookie) or cookie; anything else is a 401."""
+    check = TokenCheck(ok_app, token=TOKEN)
+    assert asgi_call(check)[0] == 401
+    assert asgi_call(check, headers={"Authorization": f"Bearer {TOKEN}"}) == (200, {})
+    assert asgi_call(check, headers={"Authorization": f"Bearer {TOKEN[:-1]}"})[0] == 401
+    assert asgi_call(check, headers={"Authorization": f"Bearer {TOKEN}x"})[0] == 401
+    assert asgi_call(check, headers={"Authorization": "Bearer "})[0] == 401
+    status, headers = asgi_call(check, query=f"token={TOKEN}")
+    assert status == 200 and headers["set-cookie"].startswith(f"edge_display_token={TOKEN}; HttpOnly")
+    assert asgi_call(check, query="token=wrong-token-0123456789")[0] == 401
+    assert asgi_call(check, headers={"Cookie": f"edge_display_token={TOKEN}"}) == (200, {})
+    assert asgi_call(check, headers={"Cookie": "edge_display_token=\u00e9"})[0] == 401
+    assert asgi_call(check, headers={"Authorization": "Bearer wrong", "Cookie": f"edge_display_token={TOKEN}"}
+                     )[0] == 401  # the header, when given, decides
+
+
+def test_token_given_and_token_matches() -> None:
+    def scope(query: str = "", headers: dict | None = None) -> dict:
+        return {"type": "http", "query_string": query.encode(),
+                "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
+
+    assert token_given(scope()) == ("", False)
+    assert token_given(scope(headers={"Authorization": "Bearer abc"})) == ("abc", False)
+    assert token_given(scope(query="token=q")) == ("q", True)
+    assert token_given(scope(headers={"Cookie": "edge_display_token=c"})) == ("c", False)
+    assert token_matches(TOKEN, TOKEN) and not token_matches("", TOKEN) and not token_matches(TOKEN + " ", TOKEN)
+    assert not token_matches("\u00e9" * 10, TOKEN)  # non-ASCII: compared as bytes, never an error
 
 
 def test_the_token_is_checked_on_every_route_including_the_event_stream(served) -> None:
@@ -140,7 +246,7 @@ def test_a_subscriber_that_stops_reading_delays_nobody(make_prediction) -> None:
     frame = np.random.default_rng(0).normal(0, 50, (len(CHANNELS), WINDOW_SAMPLES)).astype(np.float32)
     with DisplayServer(sink, ServeConfig(port=0, tick_s=0.01)) as server:
         sink.write(make_prediction("bed-1", 0.0))
-        time.sleep(0.2)
+        wait_until(lambda: "bed-1" in server.hub.ward.beds)
         stalled = socket.socket()
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
         stalled.connect(("127.0.0.1", server.port))
