@@ -57,6 +57,13 @@ class QualityConfig:
     # Fewest bipolar pairs computable from usable electrodes (absent channels under --allow-missing, or
     # unusable in the labelled span): 14 of 16 tolerates one lost electrode (each is in at most 2 pairs).
     min_pairs: int = 14
+    # Recording-level plausibility: the median over the EEG channels of each channel's standard deviation
+    # over the window, in uV. Below it (and above 0, which is flat) the window is refused "implausible":
+    # wrong units or a normalised export. Range (0, 10] uV. Real EEG (`scripts/quality_stats.py`,
+    # window_scale_uv, 50 s windows every 10 s): smallest 6.03 uV (eegmat), 24.2 (sparcnet_iiic and
+    # tests/data), 25.7 (hms); largest 3.57 mV (sparcnet SZ_sample2). z-scored EEG sits at ~1.0, mV read as
+    # uV at ~0.01-0.1: 2.5 leaves a factor 2.4 below real EEG and 2.5 above z-scored.
+    min_scale_uv: float = 2.5
 
     def validate(self, where: str = "quality") -> QualityConfig:
         for name in ("range_uv", "amplitude_uv", "flat_uv", "rail_uv", "rail_fraction", "clip_fraction",
@@ -66,6 +73,8 @@ class QualityConfig:
             require_field(0 <= getattr(self, name) < 1, f"{where}.{name}", "must be in [0, 1)", value=getattr(self,
                                                                                                               name))
         require_field(self.min_pairs >= 1, f"{where}.min_pairs", "must be >= 1", value=self.min_pairs)
+        require_field(0 < self.min_scale_uv <= 10, f"{where}.min_scale_uv", "must be in (0, 10] microvolts",
+                      value=self.min_scale_uv)
         require_field(set(self.alarm_ignores) <= set(QUALITY_FLAGS), f"{where}.alarm_ignores",
                       f"must name flags among {', '.join(QUALITY_FLAGS)}", value=self.alarm_ignores)
         return self

@@ -1,5 +1,6 @@
 """The records edge emits (predictions, status; alarms: edge/monitoring/alarm_policy.py) as plain dicts, and their
-one JSON form.
+one JSON form. Live records (`edge run`) name their stream; offline ones (`edge predict`) their file and the
+window's offset. Status kinds: edge.chain.status.Kind.
 
 Records carry `run_id`, one per process start (the JSONL sink adds it to any that lack it), so runs
 appending to one file can be told apart. `to_json` (for every serialised record or payload: JSONL,
@@ -12,12 +13,14 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edge.chain.signal_chain import Status, Window
-from edge.contract import CLASSES, SignalContract
+from edge.chain.signal_chain import Window
+from edge.chain.status import Status
+from edge.contract import CLASSES, SAMPLE_RATE_HZ, SignalContract
 
 LABEL_SPAN_S = SignalContract().label_span_seconds
 RUN_ID = uuid.uuid4().hex
@@ -65,6 +68,27 @@ def prediction_record(stream: str, window: Window, probs: np.ndarray, *, smoothe
 def status_record(stream: str, status: Status) -> dict[str, Any]:
     return {"type": "status", "run_id": RUN_ID, "stream": stream, "kind": status.kind, "t": status.t,
             "message": status.message, "available_s": status.available_s, **(status.detail or {})}
+
+
+def runtime_status_record(kind: str, message: str, **detail: Any) -> dict[str, Any]:
+    """About the runtime itself (e.g. a failed output), not a stream: stream "edge", no time."""
+    return {"type": "status", "run_id": RUN_ID, "stream": "edge", "kind": kind, "t": None, "message": message,
+            **detail}
+
+
+def file_prediction_record(path: Path, window: Window, probs: np.ndarray) -> dict[str, Any]:
+    """`edge predict`: offset = the window's start in seconds of the file at 200 Hz."""
+    return {"type": "prediction", "run_id": RUN_ID, "file": str(path), "offset": window.start_sample / SAMPLE_RATE_HZ,
+            "probs": {c: float(v) for c, v in zip(CLASSES, probs, strict=True)},
+            "flagged": window.flagged, "quality": window.quality, "bad_seconds": window.bad_seconds}
+
+
+def file_status_record(path: Path, kind: str, start_sample: int, message: str, detail: dict[str, Any] | None
+                       ) -> dict[str, Any]:
+    """`edge predict`: why the window at `start_sample` is not predicted."""
+    detail = detail or {}
+    return {"type": "status", "run_id": RUN_ID, "file": str(path), "offset": start_sample / SAMPLE_RATE_HZ,
+            "kind": kind, "message": message, **{k: detail[k] for k in ("unusable", "bad_seconds") if k in detail}}
 
 
 def to_json(record: dict[str, Any]) -> str:

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from edge.chain.channels import build_channel_map
-from edge.chain.signal_chain import SignalChain, Status, Window
+from edge.chain.signal_chain import SignalChain, Window
+from edge.chain.status import Kind, Status
 from edge.config import RunConfig
 from edge.errors import DataError
 from edge.inputs.lsl_source import LslSource, StreamRequest
@@ -28,7 +29,7 @@ from edge.inputs.stream_rate import RateMonitor
 from edge.model.engine import Engine
 from edge.monitoring.smoothing import Smoother
 from edge.monitoring.stream_monitor import StreamMonitor
-from edge.records import prediction_record, status_record
+from edge.records import prediction_record, runtime_status_record, status_record
 from edge.sinks import Sink, describe_sink
 from edge.timing import StageTimer
 
@@ -115,8 +116,7 @@ class Runtime:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
         message = f"output {target} failed ({reason}); it is disabled, the other outputs and alarms go on"
         print(f"edge: {message}", file=sys.stderr, flush=True)
-        self.emit({"type": "status", "stream": "edge", "kind": "sink_failed", "t": None, "message": message,
-                   "sink": target})
+        self.emit(runtime_status_record(Kind.SINK_FAILED, message, sink=target))
 
     def _observe(self, worker: StreamState, data: np.ndarray, t_end: float) -> None:
         """Sinks that show the EEG itself (the live display) get each window's samples, predicted or refused: a
@@ -147,7 +147,7 @@ class Runtime:
             windows: list[Window] = []
             for event in worker.chain.push(samples, stamps, arrival=time.perf_counter()):
                 if isinstance(event, Status):
-                    if event.kind == "gap":
+                    if event.kind in (Kind.GAP, Kind.CLOCK):
                         worker.reset_outputs()
                     self.emit(status_record(worker.source.name, event), worker)
                     if event.data is not None:  # a refused window: not predicted, but shown
@@ -156,7 +156,7 @@ class Runtime:
                     windows.append(event)
             if windows and measured is None:
                 self.emit(status_record(worker.source.name, Status(
-                    "rate", windows[-1].t_end, f"{len(windows)} window(s) not predicted: the arrival rate is not "
+                    Kind.RATE, windows[-1].t_end, f"{len(windows)} window(s) not predicted: the arrival rate is not "
                     f"measured yet (needs {self.config.watchdog.rate_window_s:g} s of timestamps)")), worker)
                 continue
             due.extend((worker, window) for window in self._shed(worker, windows))
@@ -185,7 +185,7 @@ class Runtime:
             if worker.rate_bad and ratio is not None:
                 worker.rate_bad = False
                 self.emit(status_record(worker.source.name, Status(
-                    "rate_ok", float(stamps[-1]), f"back at the nominal {nominal:g} Hz; predictions resume "
+                    Kind.RATE_OK, float(stamps[-1]), f"back at the nominal {nominal:g} Hz; predictions resume "
                     "after a full window")), worker)
             return None if ratio is None else True
         if not worker.rate_bad:
@@ -196,7 +196,7 @@ class Runtime:
         if now >= worker.next_rate_status:
             worker.next_rate_status = now + self.config.chain.hop_s
             self.emit(status_record(worker.source.name, Status(
-                "rate", float(stamps[-1]), f"{problem}: no predictions until the rate is back within "
+                Kind.RATE, float(stamps[-1]), f"{problem}: no predictions until the rate is back within "
                 f"{watchdog.rate_tolerance:.0%}")), worker)
         return False
 
@@ -208,7 +208,7 @@ class Runtime:
         kept = [w for w in windows[:-1] if now - w.t_end <= self.config.max_lag_s] + [windows[-1]]
         if len(kept) < len(windows):
             self.emit(status_record(worker.source.name, Status(
-                "shed", windows[-1].t_end, f"fell behind: shed {len(windows) - len(kept)} due window(s) more than "
+                Kind.SHED, windows[-1].t_end, f"fell behind: shed {len(windows) - len(kept)} due window(s) more than "
                 f"{self.config.max_lag_s:g} s old; predicting the newest ({now - windows[-1].t_end:.1f} s behind)")),
                 worker)
         return kept
@@ -222,18 +222,18 @@ class Runtime:
         if now >= worker.next_silence_status:
             worker.next_silence_status = now + self.config.chain.hop_s
             self.emit(status_record(worker.source.name, Status(
-                "no_data", worker.source.now(), f"no samples for {silent:.1f} s; looking for the stream again")),
+                Kind.NO_DATA, worker.source.now(), f"no samples for {silent:.1f} s; looking for the stream again")),
                 worker)
         try:
             layout = worker.source.find_restarted()
         except DataError as exc:  # a restarted outlet that fails the stream checks: say so, keep looking
-            self.emit(status_record(worker.source.name, Status("refused", worker.source.now(), str(exc))), worker)
+            self.emit(status_record(worker.source.name, Status(Kind.REFUSED, worker.source.now(), str(exc))), worker)
             return
         if layout is not None:
             fresh = self._worker(worker.source, layout, worker.chain.segment, monitor=worker.monitor)
             self.workers[self.workers.index(worker)] = fresh
             self.emit(status_record(worker.source.name, Status(
-                "reconnected", worker.source.now(), f"stream found again (source_id {layout.source_id!r} on "
+                Kind.RECONNECTED, worker.source.now(), f"stream found again (source_id {layout.source_id!r} on "
                 f"{layout.hostname!r}); predictions resume after a full window")), fresh)
 
     def _predict(self, due: list[tuple[StreamState, Window]]) -> None:
@@ -242,12 +242,12 @@ class Runtime:
         with self.timer.stage("batch"):
             batch = np.stack([window.data for _, window in due])
         with self.timer.stage("engine"):
-            probs = self.engine.predict(batch)
+            checked = self.engine.probabilities(batch)
         trended: list[tuple[StreamState, Window]] = []
-        for (worker, window), p in zip(due, probs, strict=True):
-            if not np.all(np.isfinite(p)):  # never a prediction, never into smoothing (docs/reliability.md)
+        for (worker, window), p, problem in zip(due, checked.probs, checked.problems, strict=True):
+            if problem is not None:  # never a prediction, never into smoothing (docs/reliability.md)
                 self.emit(status_record(worker.source.name, Status(
-                    "invalid_output", window.t_end, f"the model returned non-finite probabilities for the window "
+                    Kind.INVALID_OUTPUT, window.t_end, f"model {problem} for the window "
                     f"{window.t_start:.2f}-{window.t_end:.2f}: not predicted, smoothing and alarm skipped")), worker)
                 continue
             smoothed = None

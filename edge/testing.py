@@ -28,8 +28,14 @@ def shared_data_dir() -> Path:
     return (Path(root) if root else Path(__file__).resolve().parents[1].parent / "shared") / "data"
 
 
-def write_test_onnx(path: Path, seed: int = 0) -> None:
-    """eeg [B,20,T] -> montage MatMul -> |x| mean per 1 s block -> log - 3 -> dense -> softmax -> probs [B,6]."""
+# Heads that make a bundle the load-time probe must refuse (edge.model.output_check): a graph ending in logits,
+# integer output, the wrong number of classes, an extra axis, a batch fixed at 1.
+BAD_HEADS = ("logits", "int64", "three_classes", "extra_axis", "batch_one")
+
+
+def write_test_onnx(path: Path, seed: int = 0, *, head: str = "probs") -> None:
+    """eeg [B,20,T] -> montage MatMul -> |x| mean per 1 s block -> log - 3 -> dense -> softmax -> probs [B,6].
+    `head`: "probs", or one of BAD_HEADS (what the model then outputs as "probs")."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -55,12 +61,29 @@ def write_test_onnx(path: Path, seed: int = 0) -> None:
         helper.make_node("Sub", ["log_level", "typical_log_level"], ["centred"]),
         helper.make_node("Reshape", ["centred", "flat_shape"], ["features"]),
         helper.make_node("MatMul", ["features", "dense"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
     ]
+    batch: str | int = 1 if head == "batch_one" else "batch"
+    out_type, out_shape = TensorProto.FLOAT, [batch, len(CLASSES)]
+    if head == "logits":
+        nodes.append(helper.make_node("Identity", ["logits"], ["probs"]))
+    else:
+        nodes.append(helper.make_node("Softmax", ["logits"], ["p" if head in BAD_HEADS[1:4] else "probs"], axis=1))
+    if head == "int64":
+        nodes.append(helper.make_node("Cast", ["p"], ["probs"], to=TensorProto.INT64))
+        out_type = TensorProto.INT64
+    elif head == "three_classes":
+        inits += [numpy_helper.from_array(np.array([v], dtype=np.int64), name)
+                  for name, v in (("zero", 0), ("three", 3), ("axis1", 1))]
+        nodes.append(helper.make_node("Slice", ["p", "zero", "three", "axis1"], ["probs"]))
+        out_shape = [batch, 3]
+    elif head == "extra_axis":
+        inits.append(numpy_helper.from_array(np.array([2], dtype=np.int64), "axis2"))
+        nodes.append(helper.make_node("Unsqueeze", ["p", "axis2"], ["probs"]))
+        out_shape = [batch, len(CLASSES), 1]
     graph = helper.make_graph(
         nodes, "test-onnx",
-        [helper.make_tensor_value_info("eeg", TensorProto.FLOAT, ["batch", len(CHANNELS), WINDOW_SAMPLES])],
-        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", len(CLASSES)])],
+        [helper.make_tensor_value_info("eeg", TensorProto.FLOAT, [batch, len(CHANNELS), WINDOW_SAMPLES])],
+        [helper.make_tensor_value_info("probs", out_type, out_shape)],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -69,9 +92,9 @@ def write_test_onnx(path: Path, seed: int = 0) -> None:
     onnx.save(model, path)
 
 
-def build_test_bundle(directory: Path) -> Path:
+def build_test_bundle(directory: Path, *, head: str = "probs") -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    write_test_onnx(directory / ONNX_FILE)
+    write_test_onnx(directory / ONNX_FILE, head=head)
     save_spec(directory, ModelSpec(model="test-onnx"))
     write_checksums(directory)
     return directory
@@ -106,3 +129,4 @@ class ListSink(Sink):
 
     def close(self) -> None:
         """Nothing to release: the records stay readable."""
+

@@ -1,4 +1,6 @@
-"""What real EEG looks like to the validity checks: the distribution of each per-second statistic.
+"""What real EEG looks like to the validity checks: the distribution of each per-second statistic, and
+of the window-level amplitude scale (edge.chain.quality.channel_scale_uv, 50 s windows every 10 s) that
+the plausibility check compares with QualityConfig.min_scale_uv.
 
 The defaults of edge.config.QualityConfig are set from these figures (docs/reliability.md). Every
 recording goes through the same channel map and resampler as `edge predict`; the 19 EEG channels are
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.chain.channels import build_channel_map
-from edge.chain.quality import BLOCK, block_stats
+from edge.chain.quality import BLOCK, block_stats, channel_scale_uv
 from edge.chain.signal_chain import SignalChain, Window
 from edge.config import ChainConfig, QualityConfig
 from edge.contract import CHANNELS, OPTIONAL_CHANNELS, WINDOW_SAMPLES
@@ -58,6 +60,9 @@ def main() -> None:
                 # an integer stream with 1 uV steps repeats small steps far more often than float EEG
                 rounded = block_stats(np.round(whole), rail_uv)["repeated_step"]
                 stats.setdefault("repeated_step_1uv", []).append(rounded.ravel())
+            scales = [channel_scale_uv(signal[:, lo:lo + WINDOW_SAMPLES])
+                      for lo in range(0, signal.shape[1] - WINDOW_SAMPLES + 1, 10 * BLOCK)]
+            stats.setdefault("window_scale_uv", []).append(np.array(scales))
         print(f"{name}: {len(paths)} recordings, {sum(len(v) for v in stats['ptp_uv'])} channel-seconds")
         for key, values in stats.items():
             v = np.concatenate(values)

@@ -6,16 +6,21 @@ are masked (the model sees the channel's last good value, 0 before any) and thei
 the signal through the ring buffer. Each window is then checked per channel in 1 s blocks (flat,
 amplitude, railing, clipping, constant step, line noise). The labelled span decides: too much missing
 there, or too few bipolar pairs left usable, and the window is not predicted. Any problem elsewhere,
-or a minor one (line noise), flags the prediction. Thresholds: edge.config.QualityConfig.
+or a minor one (line noise), flags the prediction. Across channels, the window must also be plausible as
+scalp EEG in microvolts: the channels' typical standard deviation far below real EEG's tens of microvolts
+means wrong units (V or mV read as uV) or a normalised export (each channel z-scored to std 1), and the
+window is refused as "implausible", naming the likely cause. Thresholds: edge.config.QualityConfig.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from edge.chain.channels import ChannelMap
+from edge.chain.status import Kind
 from edge.config import QUALITY_FLAGS, QualityConfig
 from edge.contract import CHANNELS, LABEL_START, LABEL_STOP, OPTIONAL_CHANNELS, SAMPLE_RATE_HZ
 
@@ -65,7 +70,7 @@ class Verdict:
     flags: dict[str, list[str]]  # problem -> channels (or, for "reconstructed", pairs); empty lists when clean
     alarm_eligible: bool  # no flag outside QualityConfig.alarm_ignores: may enter smoothing and the alarm
     bad_seconds: dict[str, list[int]]  # channel -> seconds from the window start with a severe problem
-    refused: str | None  # "missing" or "artifact" when the window must not be predicted
+    refused: str | None  # a Kind of REFUSED_WINDOW when the window must not be predicted
     unusable: dict[str, list[str]]  # channel -> problems that make it unusable in the labelled span
     message: str
 
@@ -119,6 +124,33 @@ def block_checks(window: np.ndarray, config: QualityConfig) -> dict[str, np.ndar
     }
 
 
+def channel_scale_uv(window: np.ndarray) -> float:
+    """The recording's amplitude scale over a [channels, time] window: the median over channels of each
+    channel's standard deviation (robust to a few flat or wild channels)."""
+    return float(np.median(np.std(window, axis=1, dtype=np.float64)))
+
+
+def implausible_scale(window: np.ndarray, config: QualityConfig) -> str | None:
+    """None when the window's amplitude scale is plausible scalp EEG in microvolts, else one line naming the
+    likely cause. Exactly constant channels (scale 0) are not judged here: they are flat (a disconnection)."""
+    scale = channel_scale_uv(window)
+    if not 0 < scale < config.min_scale_uv:
+        return None
+    stds = np.std(window, axis=1, dtype=np.float64)
+    if 0.5 <= scale <= 2.0 and np.ptp(stds) < 0.5:
+        cause = "normalisation, not units: every channel's standard deviation is near 1 (z-scored per channel)"
+    elif scale < 1e-2:
+        cause = "units: volts read as microvolts (x1e6 too small)"
+    elif scale < 0.5:
+        cause = "units: millivolts read as microvolts (x1000 too small)"
+    else:
+        cause = "units or normalisation (a scaled or z-scored export)"
+    return (f"recording not plausible as scalp EEG in microvolts (units): the channels' median standard deviation "
+            f"over the window is {scale:.3g} uV, real EEG has tens of uV (refused below {config.min_scale_uv:g} uV, "
+            f"chain.quality.min_scale_uv); likely cause: {cause}; send microvolts: not predicted, smoothing and "
+            "alarm skipped")
+
+
 class WindowJudge:
     """Judges one stream's windows. Overlapping windows share most of their seconds: when windows start
     on whole seconds (hops of whole seconds), each second's checks are computed once and reused."""
@@ -138,7 +170,12 @@ class WindowJudge:
     def judge(self, window: np.ndarray, codes: np.ndarray, start_sample: int) -> Verdict:
         """A [channels, time] window with its per-sample codes, starting at `start_sample` of the stream."""
         checks = self._checks_of(window, start_sample)
-        return _verdict(checks, codes[self.judged], self.map, self.config, [CHANNELS[i] for i in self.judged])
+        verdict = _verdict(checks, codes[self.judged], self.map, self.config, [CHANNELS[i] for i in self.judged])
+        if verdict.refused == Kind.MISSING:  # held values say nothing about the recording's scale
+            return verdict
+        implausible = implausible_scale(window[self.judged], self.config)
+        return verdict if implausible is None else dataclasses.replace(verdict, refused=Kind.IMPLAUSIBLE,
+                                                                        message=implausible)
 
     def _checks_of(self, window: np.ndarray, start_sample: int) -> dict[str, np.ndarray]:
         seconds = window.shape[1] // BLOCK
@@ -180,9 +217,9 @@ def _verdict(checks: dict[str, np.ndarray], codes: np.ndarray, channel_map: Chan
 
     refused = None
     if channel_missing.any() or overall_missing:
-        refused = "missing"
+        refused = Kind.MISSING
     elif pairs < config.min_pairs:
-        refused = "artifact"
+        refused = Kind.ARTIFACT
     problems["missing_samples"] = missing_blocks
     flags = {"missing": list(channel_map.missing), "reconstructed": list(channel_map.reconstructed)}
     for name in QUALITY_FLAGS[len(flags):]:

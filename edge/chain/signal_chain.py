@@ -4,14 +4,14 @@
 due. Windows are cut exactly at hop boundaries of the sample count (a chunk is split at each
 boundary), so the output depends only on the samples, never on how they were chunked. A timestamp
 discontinuity larger than the gap policy resets every stage; predictions resume once a full window
-of new data is in, with "warming" status records in between. A window whose labelled span is not
-valid EEG (edge/chain/quality.py) comes out as a Status of kind "missing" or "artifact" instead of a Window.
+of new data is in, with "warming" status records in between; timestamps running backwards reset it too,
+with "clock" status records. A window whose labelled span is not valid EEG (edge/chain/quality.py) comes
+out as a Status of a refused kind (edge.chain.status.REFUSED_WINDOW) instead of a Window.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from edge.chain.channels import ChannelMap
 from edge.chain.quality import MISSING, OK, OUT_OF_RANGE, Sanitizer, WindowJudge
 from edge.chain.resample import StreamingResampler
 from edge.chain.ring import RingBuffer
+from edge.chain.status import Kind, Status
 from edge.config import ChainConfig
 from edge.contract import CHANNELS, OPTIONAL_CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES
 from edge.errors import DataError
@@ -44,17 +45,6 @@ class Window:
     @property
     def flagged(self) -> bool:
         return any(self.quality.values())
-
-
-@dataclass(frozen=True)
-class Status:
-    kind: str  # "warming" | "gap" | "missing" | "artifact" (a window not predicted) | runtime kinds
-    t: float
-    message: str
-    available_s: float = 0.0
-    detail: dict[str, Any] | None = None  # a refused window: its span, unusable channels and bad seconds
-    # a refused window's samples, for the live display only (staff must see the artifact); never in records
-    data: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 class SignalChain:
@@ -86,6 +76,7 @@ class SignalChain:
         self.stamps = RingBuffer(1, capacity, np.float64)
         self.counts = RingBuffer(1, capacity, np.float64)
         self.segment = segment  # a chain rebuilt for a restarted stream goes on counting
+        self._since_clock_status = np.inf  # input samples since the last "clock" status (not reset)
         self.reset()
 
     def reset(self) -> None:
@@ -96,6 +87,7 @@ class SignalChain:
             self.code_resampler.reset()
         self._seen_in = 0
         self._last_ts: float | None = None
+        self._max_ts = -np.inf  # the newest timestamp since the reset
         # hop boundaries fall at sample counts congruent to first_due modulo hop
         self._next_boundary = self.first_due % self.hop or self.hop
         self.segment += 1
@@ -108,22 +100,42 @@ class SignalChain:
         if timestamps is None:
             timestamps = (self._seen_in + np.arange(chunk.shape[0])) / self.rate_in
         events: list[Window | Status] = []
-        for part, stamps in self._split_at_gaps(chunk, np.asarray(timestamps, dtype=np.float64)):
-            if self._last_ts is not None and self._is_gap(stamps[0] - self._last_ts):
-                gap = stamps[0] - self._last_ts - 1.0 / self.rate_in  # time with no samples
-                self.reset()
-                events.append(Status("gap", float(stamps[0]), f"{gap:.2f} s gap in timestamps: state reset, "
-                                     f"predictions resume after {WINDOW_SAMPLES / SAMPLE_RATE_HZ:.0f} s of data"))
-            events.extend(self._process(part, stamps, arrival))
+        stamps = np.asarray(timestamps, dtype=np.float64)
+        while len(stamps):
+            if self._last_ts is not None and self._discontinuity(stamps[:1], self._last_ts, self._max_ts)[0]:
+                events.extend(self._restart(float(stamps[0]), float(stamps[0] - self._last_ts)))
+            n = self._continuous_run(stamps)
+            events.extend(self._process(chunk[:n], stamps[:n], arrival))
+            self._max_ts = max(self._max_ts, float(stamps[:n].max()))
+            self._since_clock_status += n
+            chunk, stamps = chunk[n:], stamps[n:]
         return events
 
-    def _is_gap(self, dt: float | np.ndarray) -> bool | np.ndarray:
-        return (dt - 1.0 / self.rate_in > self.config.gap_reset_s) | (dt < -self.config.gap_reset_s)
+    def _restart(self, t: float, dt: float) -> list[Status]:
+        """A discontinuity: every stage resets. Forward: a gap. Backward: the producer's clock is broken; said at
+        most once per hop of samples, so a stream whose timestamps keep running backwards gives a status per hop."""
+        self.reset()
+        resume = f"predictions resume after {WINDOW_SAMPLES / SAMPLE_RATE_HZ:.0f} s of data"
+        if dt > 0:
+            return [Status(Kind.GAP, t, f"{dt - 1.0 / self.rate_in:.2f} s gap in timestamps: state reset, {resume}")]
+        if self._since_clock_status < self.config.hop_s * self.rate_in:
+            return []
+        self._since_clock_status = 0
+        return [Status(Kind.CLOCK, t, "timestamps run backwards while samples arrive: the producer's clock is "
+                       f"broken; state reset, {resume} with increasing timestamps")]
 
-    def _split_at_gaps(self, chunk: np.ndarray, stamps: np.ndarray):
-        cuts = (np.flatnonzero(self._is_gap(np.diff(stamps))) + 1).tolist()
-        for lo, hi in zip([0, *cuts], [*cuts, len(stamps)], strict=True):
-            yield chunk[lo:hi], stamps[lo:hi]
+    def _discontinuity(self, stamps: np.ndarray, previous: np.ndarray | float, newest: np.ndarray | float
+                       ) -> np.ndarray:
+        """Per sample: a forward jump beyond `gap_reset_s` from the previous sample, or a fall more than `gap_reset_s`
+        behind the newest timestamp so far (jitter below the policy is tolerated; a clock running backwards is not)."""
+        return (stamps - previous - 1.0 / self.rate_in > self.config.gap_reset_s) | \
+            (stamps < newest - self.config.gap_reset_s)
+
+    def _continuous_run(self, stamps: np.ndarray) -> int:
+        """How many leading samples hold no discontinuity between them (at least 1)."""
+        newest = np.maximum.accumulate(np.concatenate([[self._max_ts], stamps[:-1]]))[1:]
+        breaks = np.flatnonzero(self._discontinuity(stamps[1:], stamps[:-1], newest))
+        return int(breaks[0]) + 1 if len(breaks) else len(stamps)
 
     def _process(self, chunk: np.ndarray, stamps: np.ndarray, arrival: float) -> list[Window | Status]:
         with self.timer.stage("map"):
@@ -175,7 +187,7 @@ class SignalChain:
         t_now = float(self.stamps.latest(1)[0, 0])
         if self.signal.total < self.first_due:
             available = min(self.signal.total, WINDOW_SAMPLES) / SAMPLE_RATE_HZ
-            return Status("warming", t_now, f"{available:.0f} s of {WINDOW_SAMPLES / SAMPLE_RATE_HZ:.0f} s "
+            return Status(Kind.WARMING, t_now, f"{available:.0f} s of {WINDOW_SAMPLES / SAMPLE_RATE_HZ:.0f} s "
                           "window buffered", available)
         with self.timer.stage("window"):
             data = self.signal.latest(WINDOW_SAMPLES)

@@ -3,7 +3,8 @@ that fell behind (a backlog arriving in a burst) never looks like a fast stream.
 
 A replay at k times real time (`edge replay --speed 4`) stamps its samples k times closer together than
 the nominal period: over the last `window_s` of timestamps it measures k x nominal. A timestamp jump
-beyond the gap policy starts the measurement again (the chain resets there too).
+beyond the gap policy, or timestamps falling that far behind their newest, starts the measurement
+again (the chain resets there too).
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ class RateMonitor:
             return self.ratio()
         joined = stamps if not self._marks else np.concatenate([[self._marks[-1][0]], stamps])
         steps = np.diff(joined)
-        jumps = np.flatnonzero((steps - 1.0 / self.nominal_hz > self.gap_s) | (steps < -self.gap_s))
+        # falling behind the newest timestamp by more than gap_s is a broken clock, never a rate (the chain
+        # says "clock"); smaller jitter is tolerated
+        newest = np.maximum.accumulate(joined)[:-1]
+        jumps = np.flatnonzero((steps - 1.0 / self.nominal_hz > self.gap_s) | (joined[1:] < newest - self.gap_s))
         if len(jumps):  # measure only what follows the last discontinuity
             stamps = joined[int(jumps[-1]) + 1:]
             self.reset()

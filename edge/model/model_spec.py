@@ -146,6 +146,7 @@ class ModelSpec:
 
     @property
     def output_shape(self) -> tuple[str, int]:
+        """What the model must output (edge.model.output_check): probabilities [batch, classes]."""
         return "batch", len(self.contract.classes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,14 +8,12 @@ from typing import Any
 import numpy as np
 
 from edge.chain.signal_chain import Window
+from edge.chain.status import NO_PREDICTION
 from edge.config import RunConfig
 from edge.contract import LABEL_START, LABEL_STOP, WINDOW_SAMPLES
 from edge.monitoring.alarm_policy import AlarmEvent, AlarmPolicy
 from edge.monitoring.burden import Burden, BurdenState
 from edge.monitoring.trends import TrendState
-
-# status kinds that mean "no valid prediction here"; "warming" too: a stream that never gets past it is not monitored
-_INVALID_KINDS = frozenset({"artifact", "missing", "gap", "warming", "no_data", "rate", "shed", "invalid_output"})
 
 
 class StreamMonitor:
@@ -57,7 +55,7 @@ class StreamMonitor:
     def on_status(self, kind: str, t: float | None) -> list[AlarmEvent]:
         """A status record of this stream; those that stand for missing predictions advance the signal alarm.
         (A gap restarts the per-window hysteresis with the smoother: StreamState.reset_outputs.)"""
-        if kind not in _INVALID_KINDS or t is None:
+        if kind not in NO_PREDICTION or t is None:
             return []
         return self.policy.on_invalid(t, kind)
 

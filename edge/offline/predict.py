@@ -1,4 +1,8 @@
-"""Offline prediction on files through the same chain as the live runtime (map, units, resample, sanitise)."""
+"""Offline prediction on files through the same chain as the live runtime (map, units, resample, sanitise).
+
+Files are read in bounded chunks (edge.inputs.input_files.open_recording) and windows predicted in small
+batches, so memory does not grow with the recording's length (scripts/bench_long_file.py).
+"""
 
 from __future__ import annotations
 
@@ -9,30 +13,30 @@ from typing import Any
 import numpy as np
 
 from edge.chain.channels import build_channel_map
-from edge.chain.signal_chain import SignalChain, Status, Window
+from edge.chain.signal_chain import SignalChain, Window
+from edge.chain.status import REFUSED_WINDOW, Kind, Status
 from edge.config import ChainConfig
-from edge.contract import CLASSES, SAMPLE_RATE_HZ
+from edge.contract import SAMPLE_RATE_HZ
 from edge.errors import DataError
-from edge.inputs.input_files import read_recording
+from edge.inputs.input_files import CHUNK_ROWS, open_recording
 from edge.model.engine import Engine
-from edge.records import RUN_ID
+from edge.records import file_prediction_record, file_status_record
 
-FEED_CHUNK = 4096  # any size gives the same windows; this one keeps Python overhead low
 BATCH = 16
-REFUSED = ("missing", "artifact")  # status kinds of a window that is not valid EEG (edge/chain/quality.py)
 
 
 def file_windows(path: str | Path, config: ChainConfig, *, offset_s: float = 0.0, allow_missing: bool = False,
-                 montage: str = "double_banana") -> Iterator[Window | Status]:
-    """Each window on the hop grid: a Window, or a Status ("missing"/"artifact") when it is not valid EEG."""
-    recording = read_recording(path)
+                 montage: str = "double_banana", chunk_rows: int = CHUNK_ROWS) -> Iterator[Window | Status]:
+    """Each window on the hop grid: a Window, or a Status (a REFUSED_WINDOW kind) when it is not valid EEG.
+    Any `chunk_rows` gives the same windows (the chain cuts at hop boundaries of the sample count)."""
+    recording = open_recording(path)
     if offset_s < 0:
         raise DataError(f"--offset must be >= 0 seconds, got {offset_s}")
     channel_map = build_channel_map(recording.labels, recording.units, montage, allow_missing=allow_missing)
     chain = SignalChain(channel_map, recording.sample_rate_hz, config, offset_samples=round(offset_s * SAMPLE_RATE_HZ))
-    for start in range(0, len(recording.data), FEED_CHUNK):
-        for event in chain.push(recording.data[start:start + FEED_CHUNK]):
-            if isinstance(event, Window) or event.kind in REFUSED:
+    for chunk in recording.chunks(chunk_rows):
+        for event in chain.push(chunk):
+            if isinstance(event, Window) or event.kind in REFUSED_WINDOW:
                 yield event
 
 
@@ -51,7 +55,7 @@ def predict_files(paths: list[Path], engine: Engine, *, hop_s: float = 2.0, offs
             if isinstance(event, Status):
                 yield from _run(path, batch, engine)
                 batch = []
-                yield _status(path, event.kind, event.detail["start_sample"], event.message, event.detail)
+                yield file_status_record(path, event.kind, event.detail["start_sample"], event.message, event.detail)
                 continue
             batch.append(event)
             if len(batch) == BATCH:
@@ -63,21 +67,13 @@ def predict_files(paths: list[Path], engine: Engine, *, hop_s: float = 2.0, offs
                             f"after offset {offset_s} s")
 
 
-def _status(path: Path, kind: str, start_sample: int, message: str, detail: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "status", "run_id": RUN_ID, "file": str(path), "offset": start_sample / SAMPLE_RATE_HZ,
-            "kind": kind, "message": message, **{k: detail[k] for k in ("unusable", "bad_seconds") if k in detail}}
-
-
 def _run(path: Path, windows: list[Window], engine: Engine) -> Iterator[dict[str, Any]]:
     if not windows:
         return
-    probs = engine.predict(np.stack([w.data for w in windows]))
-    for window, p in zip(windows, probs, strict=True):
-        if not np.all(np.isfinite(p)):
-            yield _status(path, "invalid_output", window.start_sample, "the model returned non-finite "
-                          "probabilities: not predicted", {"bad_seconds": window.bad_seconds})
+    checked = engine.probabilities(np.stack([w.data for w in windows]))
+    for window, p, problem in zip(windows, checked.probs, checked.problems, strict=True):
+        if problem is not None:
+            yield file_status_record(path, Kind.INVALID_OUTPUT, window.start_sample, f"model {problem}: not predicted",
+                                     {"bad_seconds": window.bad_seconds})
             continue
-        yield {"type": "prediction", "run_id": RUN_ID, "file": str(path),
-               "offset": window.start_sample / SAMPLE_RATE_HZ,
-               "probs": {c: float(v) for c, v in zip(CLASSES, p, strict=True)},
-               "flagged": window.flagged, "quality": window.quality, "bad_seconds": window.bad_seconds}
+        yield file_prediction_record(path, window, p)

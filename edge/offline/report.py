@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.chain.status import Kind
 from edge.contract import CLASSES
 from edge.display.state import alarm_key, trend_point
 from edge.errors import DataError
@@ -155,7 +156,8 @@ def _plot_quality(ax, rec: Recording, x: np.ndarray) -> None:
     for row, kind in enumerate(kinds):
         hit = np.array([bool((p.get("quality") or {}).get(kind)) for p in rec.predictions])
         ax.scatter(x[hit], np.full(hit.sum(), row), marker="|", s=80, color="#e90")
-    silent = [s for s in rec.statuses if s.get("kind") in ("no_data", "gap") and s.get("t") is not None]
+    silent = [s for s in rec.statuses
+              if s.get("kind") in (Kind.NO_DATA, Kind.GAP, Kind.CLOCK) and s.get("t") is not None]
     if silent:
         ax.scatter([rec.hours(s["t"]) for s in silent], np.full(len(silent), len(kinds)), marker="|", s=80,
                    color="#555")

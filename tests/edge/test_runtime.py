@@ -143,8 +143,8 @@ def test_the_display_sees_refused_windows_too(engine) -> None:
 
 def test_engine_batches_are_capped(engine) -> None:
     sizes: list[int] = []
-    predict = engine.predict
-    engine.predict = lambda windows: sizes.append(len(windows)) or predict(windows)
+    outputs = engine.outputs
+    engine.outputs = lambda windows: sizes.append(len(windows)) or outputs(windows)
     # 12 streams whose every pull completes one window each: 12 windows due per step
     sources = [ArraySource(f"s{i}", synthetic_eeg(60.0, seed=i)) for i in range(12)]
     runtime = Runtime(engine, sources, [ListSink()], RunConfig().replace(max_batch=5))
@@ -242,8 +242,8 @@ def test_live_slow_consumer_sheds_stale_windows_and_keeps_predicting(stream_name
     def slow(engine) -> None:  # every engine call takes 0.6 s: 24 s of stream at 20x
         import time
 
-        predict = engine.predict
-        engine.predict = lambda windows: (sizes.append(len(windows)), time.sleep(0.6))[0] or predict(windows)
+        outputs = engine.outputs
+        engine.outputs = lambda windows: (sizes.append(len(windows)), time.sleep(0.6))[0] or outputs(windows)
 
     # at 20x a window completes every 0.1 s of wall (LSL) clock: 0.3 s of lag is 3 windows behind
     config = RunConfig().replace(watchdog={"check_rate": False}, max_lag_s=0.3, max_batch=2)
@@ -291,3 +291,79 @@ def test_a_restarted_producer_that_fails_the_checks_is_a_status_not_a_crash(engi
         runtime.step()
     refused = kinds(sink.records, "refused")
     assert len(refused) == 1 and "channel format string" in refused[0]["message"] and source.calls > 1
+
+
+@pytest.mark.parametrize("bad", ["logits", "int64", "shape [B, 3]", "shape [B, 6, 1]", "raises"])
+def test_a_bad_model_output_is_a_status_per_window_and_other_streams_go_on(engine, bad) -> None:
+    """Rows of stream "bad" (marked by a 2 mV common offset, which the bipolar montage cancels) come back as
+    logits, integers or a wrong shape, or the backend raises on batches holding them: each of its windows is an
+    `invalid_output` status, never a prediction; the loop goes on and stream "good" is predicted throughout
+    (was: logits predicted, a traceback in burden.py for shapes, taking every stream down)."""
+    real = engine.outputs
+
+    def poisoned(windows: np.ndarray):
+        out = real(windows)
+        marked = windows.mean(axis=(1, 2)) > 1000
+        if not marked.any():
+            return out
+        if bad == "raises":
+            raise RuntimeError("backend exploded")
+        if bad == "logits":
+            out[marked] = np.log(out[marked]) + 3
+            return out
+        if bad == "int64":
+            return out.astype(np.int64)
+        return out[:, :3] if bad == "shape [B, 3]" else out[:, :, None]
+
+    engine.outputs = poisoned
+    sources = [ArraySource("good", synthetic_eeg(70.0, seed=1)), ArraySource("bad", synthetic_eeg(70.0) + 2000.0)]
+    sink = ListSink()
+    runtime = Runtime(engine, sources, [sink], RunConfig().replace(watchdog={"check_rate": False}))
+    drive(runtime)
+    runtime.close()
+    by = {name: [r for r in sink.records if r.get("stream") == name] for name in ("good", "bad")}
+    assert len([r for r in by["good"] if r["type"] == "prediction"]) == 11
+    assert not [r for r in by["bad"] if r["type"] in ("prediction", "alarm") and r.get("level") != "signal"]
+    invalid = kinds(by["bad"], "invalid_output")
+    assert len(invalid) == 11 and all("not predicted" in r["message"] for r in invalid)
+
+
+def test_timestamps_running_backwards_are_a_clock_status_not_no_data_or_rate(engine) -> None:
+    """Samples keep arriving, stamped backwards (a producer clock running in reverse): "clock" status records,
+    at most one per hop, no prediction, never "no_data" or a negative "rate" (was: misleading statuses)."""
+
+    class Backwards(ArraySource):
+        def stamp(self, index):
+            return self.t0 + 500.0 - np.asarray(index) / SAMPLE_RATE_HZ
+
+        def now(self) -> float:
+            return float(self.t0 + 500.0)
+
+    sink = ListSink()
+    runtime = Runtime(engine, [Backwards("rev", synthetic_eeg(70.0))], [sink], RunConfig())
+    drive(runtime)
+    runtime.close()
+    clock = kinds(sink.records, "clock")
+    assert clock and all("backwards" in r["message"] for r in clock)
+    assert len(clock) <= 70 / RunConfig().chain.hop_s + 1
+    assert not [r for r in sink.records if r["type"] == "prediction"]
+    assert not kinds(sink.records, "no_data") and not kinds(sink.records, "rate")
+
+
+def test_one_backward_jump_restarts_the_chain_with_a_clock_status(engine) -> None:
+    """A producer clock stepped back by 30 s once: one "clock" status (not a negative "gap"), then predictions
+    again after a full window of increasing timestamps."""
+
+    class SteppedBack(ArraySource):
+        def stamp(self, index):
+            index = np.asarray(index)
+            return self.t0 + index / SAMPLE_RATE_HZ - 30.0 * (index >= 60 * SAMPLE_RATE_HZ)
+
+    sink = ListSink()
+    runtime = Runtime(engine, [SteppedBack("step", synthetic_eeg(120.0))], [sink],
+                      RunConfig().replace(watchdog={"check_rate": False}))
+    drive(runtime)
+    runtime.close()
+    assert len(kinds(sink.records, "clock")) == 1 and not kinds(sink.records, "gap")
+    preds = [r for r in sink.records if r["type"] == "prediction"]
+    assert [p["segment"] for p in preds].count(2) == 6  # 60 s after the step: windows ending at 50..60 s

@@ -82,8 +82,8 @@ def test_several_streams_share_one_batched_engine_call(tmp_path, stream_name, te
     batches: list[int] = []
 
     def record_batches(engine: Engine) -> None:
-        predict = engine.predict
-        engine.predict = lambda windows: batches.append(len(windows)) or predict(windows)
+        outputs = engine.outputs
+        engine.outputs = lambda windows: batches.append(len(windows)) or outputs(windows)
 
     def play_both_before_polling() -> None:
         threads = [threading.Thread(target=p.run) for p in players]

@@ -203,7 +203,7 @@ def test_clean_real_segments_are_predicted_on_unchanged_samples(shared_data: Pat
 
 def test_offline_nan_model_output_is_a_status_not_a_prediction(test_bundle: Path, recording_70s: Path) -> None:
     with Engine(test_bundle, "onnxruntime") as engine:
-        engine.predict = lambda batch: np.full((len(batch), 6), np.nan, np.float32)
+        engine.outputs = lambda batch: np.full((len(batch), 6), np.nan, np.float32)
         records = list(predict_files([recording_70s], engine))
     assert len(records) == 11 and all(r["type"] == "status" and r["kind"] == "invalid_output" for r in records)
 

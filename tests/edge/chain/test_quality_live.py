@@ -105,18 +105,18 @@ def test_nan_model_output_never_enters_ema_smoothing(stream_name, test_bundle, l
     from edge.inputs.input_files import read_recording
 
     def poison(engine) -> None:
-        predict = engine.predict
+        outputs = engine.outputs
         calls = {"n": 0}
 
         def every_other_nan(batch: np.ndarray) -> np.ndarray:
-            probs = predict(batch)
+            probs = outputs(batch)
             for row in probs:
                 calls["n"] += 1
                 if calls["n"] % 2 == 0:
                     row[:] = np.nan
             return probs
 
-        engine.predict = every_other_nan
+        engine.outputs = every_other_nan
 
     config = EAGER_ALARM.replace(smoothing={"kind": "ema", "alpha": 0.5})
     source = Player(read_recording(recording_70s), ReplayConfig(name=stream_name, chunk=64, speed=20.0))
