@@ -6,7 +6,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,20 +15,17 @@ from edge.cli_support import run_app
 app = typer.Typer(name="edge", help="Bedside runtime: live EEG over LSL -> rolling soft predictions.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
-# typer reads these annotations at run time; Optional spells "may be absent" for it on Python 3.10 too.
+# typer reads these annotations at run time: `X | None` (PEP 604) spells "may be absent", on Python 3.10 too.
+# Numeric options are checked against edge.config's ranges (OPTION_RANGES, the configs' BOUNDS), not here.
 BundleOpt = Annotated[Path, typer.Option("--bundle", help="model bundle directory")]
 # run / predict / explain fall back to the model shipped in the package (edge.model.shipped) and say so.
-DefaultBundleOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+DefaultBundleOpt = Annotated[Path | None, typer.Option(
     "--bundle", help="model bundle directory (default: the shipped synthetic-trained model)")]
-BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="auto | onnxruntime | tensorrt")]  # noqa: UP045
+BackendOpt = Annotated[str | None, typer.Option("--backend", help="auto | onnxruntime | tensorrt")]
 MissingOpt = Annotated[bool, typer.Option("--allow-missing", help="fill missing channels, zeroing their montage pairs "
                                           "(at least 14 of 16 pairs must remain: chain.quality.min_pairs)")]
-OptStr = Optional[str]  # noqa: UP045
-OptFloat = Optional[float]  # noqa: UP045
-OptInt = Optional[int]  # noqa: UP045
-OptPath = Optional[Path]  # noqa: UP045
 ServeHelp = "[HOST:]PORT of the live display (default host 127.0.0.1)"
-TokenFileOpt = Annotated[OptPath, typer.Option("--serve-token-file",
+TokenFileOpt = Annotated[Path | None, typer.Option("--serve-token-file",
                                                help="file with the display's token (required off 127.0.0.1)")]
 
 
@@ -38,48 +35,50 @@ def run(
     bundle: DefaultBundleOpt = None,
     stream_type: Annotated[str, typer.Option("--type", help="LSL stream type to match ('' for any)")] = "EEG",
     *,
-    source_id: Annotated[OptStr, typer.Option(
+    source_id: Annotated[str | None, typer.Option(
         "--source-id", help="match this LSL source_id too (picks one of several outlets with the name)")] = None,
     backend: BackendOpt = None,
-    hop: Annotated[OptFloat, typer.Option("--hop", help="seconds between predictions (default 2)")] = None,
-    smooth: Annotated[OptInt, typer.Option("--smooth", help="mean over the last K predictions")] = None,
-    out: Annotated[OptPath, typer.Option("--out", help="append records to this JSONL file")] = None,
+    hop: Annotated[float | None, typer.Option("--hop", help="seconds between predictions (default 2)")] = None,
+    smooth: Annotated[int | None, typer.Option("--smooth", help="mean over the last K predictions")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="append records to this JSONL file")] = None,
     lsl_out: Annotated[bool, typer.Option("--lsl-out", help="publish probabilities and alarm markers")] = False,
-    seconds: Annotated[OptFloat, typer.Option("--for", help="stop after this many seconds")] = None,
+    seconds: Annotated[float | None, typer.Option("--for", help="stop after this many seconds")] = None,
     allow_missing: MissingOpt = False,
-    threads: Annotated[OptInt, typer.Option("--threads", help="onnxruntime threads (0: automatic)")] = None,
-    config: Annotated[OptPath, typer.Option("--config", help="TOML file with a 'run' table")] = None,
-    counter: Annotated[OptStr, typer.Option("--counter", help="label of a sample-counter channel to check")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="onnxruntime threads (0: automatic)")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML file with a 'run' table")] = None,
+    counter: Annotated[str | None, typer.Option("--counter", help="label of a sample-counter channel to check")] = None,
     timing: Annotated[bool, typer.Option("--timing", help="print per-stage timings at exit")] = False,
-    require_signature: Annotated[OptPath, typer.Option(
+    require_signature: Annotated[Path | None, typer.Option(
         "--require-signature", help="ed25519 public key (PEM): refuse a bundle it did not sign")] = None,
-    serve: Annotated[OptStr, typer.Option("--serve", help=ServeHelp)] = None,
+    serve: Annotated[str | None, typer.Option("--serve", help=ServeHelp)] = None,
     serve_token_file: TokenFileOpt = None,
 ) -> None:
     """Run the model on live LSL streams."""
-    from edge.config import load_run_config
+    from edge.config import check_option, load_run_config
     from edge.display.launch import optional_display
     from edge.model.shipped import resolve_bundle
-    from edge.runtime import StreamRequest, run_streams
+    from edge.runtime import RunOptions, StreamRequest, run_streams
 
-    bundle = resolve_bundle(bundle, "run")
+    for flag, value in (("--hop", hop), ("--smooth", smooth), ("--threads", threads), ("--for", seconds)):
+        check_option(flag, value)
     run_config = load_run_config(config).replace(
         chain={"hop_s": hop}, smoothing={"kind": "mean", "k": smooth} if smooth else {}, backend=backend,
         threads=threads, signature_key=str(require_signature) if require_signature else None)
-    requests = [StreamRequest(name, stream_type or None, source_id) for name in stream]
+    sources = tuple(StreamRequest(name, stream_type or None, source_id) for name in stream)
+    options = RunOptions(str(resolve_bundle(bundle, "run")), sources, run_config, out=str(out) if out else None,
+                         lsl_out=lsl_out, seconds=seconds, allow_missing=allow_missing, counter_label=counter,
+                         timing=timing).validate()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd stop: finish the current step, close cleanly
     with optional_display(serve, token_file=serve_token_file, alarm=run_config.alarm) as display:
-        run_streams(str(bundle), requests, run_config, out=str(out) if out else None, lsl_out=lsl_out,
-                    seconds=seconds, allow_missing=allow_missing, counter_label=counter, stop=stop, timing=timing,
-                    extra_sinks=display)
+        run_streams(options, stop=stop, extra_sinks=display)
 
 
 @app.command()
 def replay(
     file: Annotated[Path, typer.Argument(help="Kaggle-layout .parquet, .edf or .bdf")],
     name: Annotated[str, typer.Option("--name", help="LSL stream name")] = "EEG",
-    source_id: Annotated[OptStr, typer.Option("--source-id", help="LSL source_id (default: a fresh one)")] = None,
+    source_id: Annotated[str | None, typer.Option("--source-id", help="LSL source_id (default: a fresh one)")] = None,
     *,
     speed: Annotated[float, typer.Option("--speed", help="playback speed factor")] = 1.0,
     loop: Annotated[bool, typer.Option("--loop", help="start again at the end, forever")] = False,
@@ -107,10 +106,14 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per window")] = False,
 ) -> None:
     """Predict offline on files, through the same chain and engine as `edge run`."""
+    from edge.config import check_option
     from edge.model.engine import Engine
     from edge.model.shipped import resolve_bundle
     from edge.offline.predict import predict_files
     from edge.records import to_json
+
+    check_option("--hop", hop)
+    check_option("--offset", offset)
 
     with Engine(resolve_bundle(bundle, "predict"), backend or "auto") as engine:
         for record in predict_files(files, engine, hop_s=hop, offset_s=offset, allow_missing=allow_missing):
@@ -132,7 +135,7 @@ def explain(
     bundle: DefaultBundleOpt = None,
     *,
     offset: Annotated[float, typer.Option("--offset", help="start of the window, seconds")] = 0.0,
-    target: Annotated[OptStr, typer.Option("--class", help="class to explain (default: the predicted one)")] = None,
+    target: Annotated[str | None, typer.Option("--class", help="class to explain (default: the predicted one)")] = None,
     backend: BackendOpt = "auto",
     allow_missing: MissingOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="also print the map as JSON")] = False,
@@ -140,10 +143,13 @@ def explain(
     """Occlusion map of one window: which bipolar pairs and seconds drive the prediction."""
     import json
 
+    from edge.config import check_option
     from edge.model.engine import Engine
     from edge.model.shipped import resolve_bundle
     from edge.offline.explain import explain_file
     from edge.offline.explain_plot import write_explanation
+
+    check_option("--offset", offset)
 
     with Engine(resolve_bundle(bundle, "explain"), backend or "auto") as engine:
         explanation = explain_file(file, engine, offset_s=offset, target=target, allow_missing=allow_missing)
@@ -157,14 +163,18 @@ def explain(
 def demo(
     out: Annotated[Path, typer.Option("--out", help="output directory (JSONL, PNG)")] = Path("demo-out"),
     bundle: DefaultBundleOpt = None,
-    recording: Annotated[OptPath, typer.Option(
+    recording: Annotated[Path | None, typer.Option(
         "--recording", help="recording to replay (default: the shipped synthetic seizure)")] = None,
     *,
     seconds: Annotated[float, typer.Option("--seconds", help="how long to show live predictions")] = 60.0,
     speed: Annotated[float, typer.Option("--speed", help="replay speed factor")] = 5.0,
 ) -> None:
     """Replay a recording over loopback LSL into the runtime; leaves JSONL and a PNG timeline."""
+    from edge.config import check_option
     from edge.demo import run_demo
+
+    check_option("--seconds", seconds)
+    check_option("--speed", speed)
 
     run_demo(out, bundle, recording, seconds=seconds, speed=speed)
 
@@ -173,22 +183,24 @@ def demo(
 def evaluate(
     recordings: Annotated[list[Path], typer.Argument(help="long recordings (.edf, .bdf, .parquet), distinct names")],
     bundle: DefaultBundleOpt = None,
-    annotations: Annotated[OptPath, typer.Option(
+    annotations: Annotated[Path | None, typer.Option(
         "--annotations", help="CSV with file, onset_s, offset_s, label (or a TUH .csv_bi)")] = None,
     *,
-    out: Annotated[OptPath, typer.Option("--out", help="write scores.csv, summary.json, timeline.png here")] = None,
-    level: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+    out: Annotated[Path | None, typer.Option("--out", help="write scores.csv, summary.json, timeline.png here")] = None,
+    level: Annotated[list[str] | None, typer.Option(
         "--level", help="alarm levels scored as detections, comma-separated; repeat to score several sets "
                         "(default: seizure)")] = None,
     streams: Annotated[int, typer.Option("--streams", help="recordings replayed at once (one engine batch)")] = 8,
     backend: BackendOpt = None,
-    config: Annotated[OptPath, typer.Option("--config", help="TOML file with a 'run' table")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML file with a 'run' table")] = None,
 ) -> None:
     """Replay recordings through the live chain and alarm policy; score alarms against annotated seizures."""
-    from edge.config import load_run_config
+    from edge.config import check_option, load_run_config
     from edge.model.shipped import resolve_bundle
     from edge.offline.evaluate import evaluate as run_evaluation
     from edge.offline.evaluate import table
+
+    check_option("--streams", streams)
 
     run_config = load_run_config(config).replace(backend=backend)
     level_sets = tuple(tuple(name.strip() for name in text.split(",")) for text in level or ["seizure"])
@@ -211,7 +223,7 @@ def _seconds(value: float | None) -> str:
 
 
 @app.command("sys-info")
-def sys_info(bundle: Annotated[OptPath, typer.Option("--bundle", help="also report this bundle's hashes")] = None,
+def sys_info(bundle: Annotated[Path | None, typer.Option("--bundle", help="also report this bundle's hashes")] = None,
              ) -> None:
     """Versions of numpy, onnxruntime, TensorRT, CUDA and liblsl, and a bundle's id and spec hash."""
     from edge.sysinfo import collect
@@ -223,24 +235,27 @@ def sys_info(bundle: Annotated[OptPath, typer.Option("--bundle", help="also repo
 
 @app.command()
 def monitor(
-    log: Annotated[OptPath, typer.Option("--from", help="JSONL log written by `edge run --out` (followed as it "
+    log: Annotated[Path | None, typer.Option("--from", help="JSONL log written by `edge run --out` (followed as it "
                                          "grows)")] = None,
     serve: Annotated[str, typer.Option("--serve", help=ServeHelp)] = "127.0.0.1:8765",
     serve_token_file: TokenFileOpt = None,
     *,
-    lsl: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045 (typer needs Optional here)
+    lsl: Annotated[list[str] | None, typer.Option(
         "--lsl", help="stream name of an `edge run --lsl-out` on this network (repeat for several)")] = None,
-    config: Annotated[OptPath, typer.Option(
+    config: Annotated[Path | None, typer.Option(
         "--config", help="TOML: alarm levels (run.alarm), LSL resolve time (run.watchdog)")] = None,
     eeg: Annotated[bool, typer.Option("--eeg/--no-eeg", help="with --lsl: EEG traces from the stream NAME "
                                       "itself")] = True,
     stale: Annotated[float, typer.Option("--stale", help="seconds without records before a bed is stale")] = 10.0,
-    seconds: Annotated[OptFloat, typer.Option("--for", help="stop after this many seconds")] = None,
+    seconds: Annotated[float | None, typer.Option("--for", help="stop after this many seconds")] = None,
 ) -> None:
     """Live ward display of a JSONL log or of a runtime's LSL outlets, in a process separate from the runtime."""
-    from edge.config import load_run_config
+    from edge.config import check_option, load_run_config
     from edge.display.launch import monitor as run_monitor
     from edge.display.launch import serve_config
+
+    check_option("--stale", stale)
+    check_option("--for", seconds)
 
     run_config = load_run_config(config)
     settings = serve_config(serve, token_file=serve_token_file, alarm=run_config.alarm, stale_s=stale)
@@ -254,9 +269,10 @@ def monitor(
 def report(
     log: Annotated[Path, typer.Argument(help="JSONL log written by `edge run --out`")],
     out: Annotated[Path, typer.Option("--out", help="HTML file to write (the PNG goes next to it)")],
-    trends: Annotated[OptPath, typer.Option("--trends", help="trends file of the same run")] = None,
+    trends: Annotated[Path | None, typer.Option("--trends", help="trends file of the same run")] = None,
     *,
-    stream: Annotated[OptStr, typer.Option("--stream", help="the stream to review when the log has several")] = None,
+    stream: Annotated[str | None, typer.Option(
+        "--stream", help="the stream to review when the log has several")] = None,
 ) -> None:
     """Static offline review of one recording: timeline, burden, alarms, trends, quality, model, time range."""
     from edge.offline.report import write_report

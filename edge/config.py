@@ -9,9 +9,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
-from edge.config_io import from_dict, read_toml, require_field
-from edge.contract import CLASSES
+from edge.config_io import Range, check_bounds, from_dict, read_toml, require_field
+from edge.contract import CLASSES, SAMPLE_RATE_HZ
+
+# Seconds between predictions, for `edge run` ([run.chain] hop_s, --hop) and `edge predict --hop` alike:
+# whole samples at the model rate (never silently rounded), at most 10 predictions a second per stream.
+HOP_RANGE = Range(0.1, 3600.0, step=1 / SAMPLE_RATE_HZ)
+SHARE = Range(0.0, 1.0, hi_open=True)  # a share of samples or seconds that must leave some good data
+FRACTION = Range(0.0, 1.0, lo_open=True)
 
 # What a window's quality flags can name (edge/chain/quality.py); every flag marks the prediction `flagged`.
 QUALITY_FLAGS = ("missing", "reconstructed", "missing_samples", "range", "flat", "amplitude", "railing", "clipping",
@@ -65,16 +72,16 @@ class QualityConfig:
     # uV at ~0.01-0.1: 2.5 leaves a factor 2.4 below real EEG and 2.5 above z-scored.
     min_scale_uv: float = 2.5
 
+    # Finite ceilings keep every check switched on: 1 V is no scalp EEG, 100 mV RMS neither.
+    BOUNDS: ClassVar[dict[str, Range]] = {
+        "range_uv": Range(10.0, 1e6), "amplitude_uv": Range(1.0, 1e5), "flat_uv": Range(0.0, 1000.0, lo_open=True),
+        "rail_uv": Range(1.0, 1e6), "rail_fraction": FRACTION, "clip_fraction": FRACTION, "step_fraction": FRACTION,
+        "line_noise_ratio": Range(0.0, 100.0, lo_open=True), "label_bad_share": SHARE,
+        "channel_missing_share": SHARE, "missing_share": SHARE, "min_pairs": Range(1, 64, integer=True),
+        "min_scale_uv": Range(0.0, 10.0, lo_open=True)}
+
     def validate(self, where: str = "quality") -> QualityConfig:
-        for name in ("range_uv", "amplitude_uv", "flat_uv", "rail_uv", "rail_fraction", "clip_fraction",
-                     "step_fraction", "line_noise_ratio"):
-            require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", value=getattr(self, name))
-        for name in ("label_bad_share", "channel_missing_share", "missing_share"):
-            require_field(0 <= getattr(self, name) < 1, f"{where}.{name}", "must be in [0, 1)", value=getattr(self,
-                                                                                                              name))
-        require_field(self.min_pairs >= 1, f"{where}.min_pairs", "must be >= 1", value=self.min_pairs)
-        require_field(0 < self.min_scale_uv <= 10, f"{where}.min_scale_uv", "must be in (0, 10] microvolts",
-                      value=self.min_scale_uv)
+        check_bounds(self, where)
         require_field(set(self.alarm_ignores) <= set(QUALITY_FLAGS), f"{where}.alarm_ignores",
                       f"must name flags among {', '.join(QUALITY_FLAGS)}", value=self.alarm_ignores)
         return self
@@ -89,9 +96,10 @@ class ChainConfig:
     gap_reset_s: float = 0.5
     quality: QualityConfig = field(default_factory=QualityConfig)
 
+    BOUNDS: ClassVar[dict[str, Range]] = {"hop_s": HOP_RANGE, "gap_reset_s": Range(0.01, 60.0)}
+
     def validate(self, where: str = "chain") -> ChainConfig:
-        for name in ("hop_s", "gap_reset_s"):
-            require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", value=getattr(self, name))
+        check_bounds(self, where)
         self.quality.validate(f"{where}.quality")
         return self
 
@@ -114,10 +122,16 @@ class WatchdogConfig:
     # a second outlet is heard within 0.5 s in 2 of 8 tries, within 0.8 s in 8 of 8).
     duplicate_wait_s: float = 1.0
 
+    # rate_tolerance stops at 50 %: beyond it the rate check would be off in all but name (check_rate says so);
+    # inlet_buffer_s bounds liblsl's memory per stream (10 min of 256 channels at 2 kHz is 1.2 GB).
+    BOUNDS: ClassVar[dict[str, Range]] = {
+        "silence_s": Range(0.1, 3600.0), "resolve_timeout_s": Range(0.1, 3600.0),
+        "poll_interval_s": Range(0.0001, 1.0), "rate_window_s": Range(1.0, 600.0),
+        "rate_tolerance": Range(0.0, 0.5, lo_open=True), "inlet_buffer_s": Range(1, 600, integer=True),
+        "duplicate_wait_s": Range(0.1, 60.0)}
+
     def validate(self, where: str = "watchdog") -> WatchdogConfig:
-        for name in ("silence_s", "resolve_timeout_s", "poll_interval_s", "rate_window_s", "rate_tolerance",
-                     "inlet_buffer_s", "duplicate_wait_s"):
-            require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", value=getattr(self, name))
+        check_bounds(self, where)
         return self
 
 
@@ -127,10 +141,11 @@ class SmoothingConfig:
     k: int = 5
     alpha: float = 0.3
 
+    BOUNDS: ClassVar[dict[str, Range]] = {"k": Range(1, 1000, integer=True), "alpha": FRACTION}
+
     def validate(self, where: str = "smoothing") -> SmoothingConfig:
         require_field(self.kind in ("mean", "ema"), f"{where}.kind", "must be 'mean' or 'ema'", value=self.kind)
-        require_field(self.k >= 1, f"{where}.k", "must be >= 1", value=self.k)
-        require_field(0 < self.alpha <= 1, f"{where}.alpha", "must be in (0, 1]", value=self.alpha)
+        check_bounds(self, where)
         return self
 
 
@@ -144,10 +159,12 @@ class AlarmLevel:
     off: float
     min_interval_s: float = 600.0
 
+    BOUNDS: ClassVar[dict[str, Range]] = {"on": FRACTION, "off": FRACTION, "min_interval_s": Range(0.0, 86400.0)}
+
     def validate(self, where: str) -> AlarmLevel:
-        require_field(0 < self.off < self.on <= 1, f"{where}.on/off", "must satisfy 0 < off < on <= 1",
+        check_bounds(self, where)
+        require_field(self.off < self.on, f"{where}.on/off", "must satisfy 0 < off < on <= 1",
                       value=(self.off, self.on))
-        require_field(self.min_interval_s >= 0, f"{where}.min_interval_s", "must be >= 0", value=self.min_interval_s)
         return self
 
 
@@ -169,17 +186,19 @@ class AlarmConfig:
     levels: tuple[AlarmLevel, ...] = DEFAULT_ALARM_LEVELS
     signal_after_s: float = 60.0
 
+    BOUNDS: ClassVar[dict[str, Range]] = {"on": FRACTION, "off": FRACTION, "signal_after_s": Range(1.0, 86400.0)}
+
     def validate(self, where: str = "alarm") -> AlarmConfig:
         require_field(self.target in CLASSES, f"{where}.target", f"must be one of {', '.join(CLASSES)}",
                       value=self.target)
-        require_field(0 < self.off < self.on <= 1, f"{where}.on/off", "must satisfy 0 < off < on <= 1",
+        check_bounds(self, where)
+        require_field(self.off < self.on, f"{where}.on/off", "must satisfy 0 < off < on <= 1",
                       value=(self.off, self.on))
         names = [level.name for level in self.levels]
         require_field(len(set(names)) == len(names) and not {"window", "signal"} & set(names), f"{where}.levels",
                       "names must be unique and not 'window' or 'signal'", value=names)
         for i, level in enumerate(self.levels):
             level.validate(f"{where}.levels[{i}]")
-        require_field(self.signal_after_s > 0, f"{where}.signal_after_s", "must be > 0", value=self.signal_after_s)
         return self
 
 
@@ -189,9 +208,10 @@ class BurdenConfig:
 
     window_s: float = 300.0
 
+    BOUNDS: ClassVar[dict[str, Range]] = {"window_s": Range(10.0, 86400.0)}  # from one labelled span to a day
+
     def validate(self, where: str = "burden") -> BurdenConfig:
-        require_field(self.window_s >= 10, f"{where}.window_s", "must be >= 10 (one labelled span)",
-                      value=self.window_s)
+        check_bounds(self, where)
         return self
 
 
@@ -205,12 +225,13 @@ class TrendsConfig:
     suppression_uv: float = 5.0  # an epoch is suppressed when |x - mean| stays below this on every pair
     suppression_s: float = 60.0  # suppression ratio: share of suppressed epochs in the newest seconds
 
+    # spectrum_s and aeeg_s look into one window (50 s)
+    BOUNDS: ClassVar[dict[str, Range]] = {
+        "spectrum_s": Range(1.0, 50.0), "aeeg_s": Range(0.5, 50.0), "suppression_uv": Range(0.0, 1000.0, lo_open=True),
+        "suppression_s": Range(1.0, 3600.0)}
+
     def validate(self, where: str = "trends") -> TrendsConfig:
-        for name in ("spectrum_s", "aeeg_s", "suppression_uv", "suppression_s"):
-            require_field(getattr(self, name) > 0, f"{where}.{name}", "must be > 0", value=getattr(self, name))
-        require_field(1.0 <= self.spectrum_s <= 50.0, f"{where}.spectrum_s", "must be in [1, 50] s (one window)",
-                      value=self.spectrum_s)
-        require_field(0.5 <= self.aeeg_s <= 50.0, f"{where}.aeeg_s", "must be in [0.5, 50] s", value=self.aeeg_s)
+        check_bounds(self, where)
         return self
 
 
@@ -230,6 +251,10 @@ class RunConfig:
     max_lag_s: float = 10.0
     signature_key: str | None = None  # ed25519 public key file: refuse bundles whose SHA256SUMS it did not sign
 
+    BOUNDS: ClassVar[dict[str, Range]] = {
+        "threads": Range(0, 64, integer=True), "max_batch": Range(1, 1024, integer=True),
+        "max_lag_s": Range(0.1, 3600.0)}
+
     def validate(self) -> RunConfig:
         self.chain.validate("run.chain")
         self.watchdog.validate("run.watchdog")
@@ -237,9 +262,7 @@ class RunConfig:
         self.alarm.validate("run.alarm")
         self.burden.validate("run.burden")
         self.trends.validate("run.trends")
-        require_field(self.threads >= 0, "run.threads", "must be >= 0", value=self.threads)
-        require_field(self.max_batch >= 1, "run.max_batch", "must be >= 1", value=self.max_batch)
-        require_field(self.max_lag_s > 0, "run.max_lag_s", "must be > 0", value=self.max_lag_s)
+        check_bounds(self, "run")
         return self
 
     def replace(self, **sections: object) -> RunConfig:
@@ -260,3 +283,18 @@ def load_run_config(path: str | Path | None) -> RunConfig:
         return RunConfig().validate()
     path = Path(path)
     return from_dict(RunConfig, read_toml(path).get("run", {}), f"{path.name}:run").validate()
+
+
+# Command-line options that are no config field (those are checked by the config's BOUNDS after replace()),
+# and the flags that set one, so a refusal names the flag the user typed.
+OPTION_RANGES: dict[str, Range] = {
+    "--hop": HOP_RANGE, "--offset": Range(0.0, 1e7), "--for": Range(0.0, 1e8, lo_open=True),
+    "--smooth": SmoothingConfig.BOUNDS["k"], "--threads": RunConfig.BOUNDS["threads"],
+    "--stale": Range(1.0, 86400.0), "--streams": Range(1, 256, integer=True),
+    "--seconds": Range(1.0, 86400.0), "--speed": Range(0.01, 1000.0), "--chunk": Range(1, 65536, integer=True)}
+
+
+def check_option(flag: str, value: float | None) -> float | None:
+    """``value`` of option ``flag`` (None: not given), or a SpecError naming the flag and its range."""
+    return value if value is None else OPTION_RANGES[flag].check(value, flag)
+

@@ -55,7 +55,7 @@ def run_demo(out: Path, bundle: Path | None = None, recording: Path | None = Non
     from edge.config import RunConfig
     from edge.inputs.input_files import read_recording
     from edge.inputs.replay import Player, ReplayConfig
-    from edge.runtime import StreamRequest, run_streams
+    from edge.runtime import RunOptions, StreamRequest, run_streams
     from edge.sinks.jsonl import read_jsonl
 
     bundle = resolve_bundle(bundle, "demo")
@@ -77,7 +77,7 @@ def run_demo(out: Path, bundle: Path | None = None, recording: Path | None = Non
     try:
         # a deliberate faster-than-real-time replay: the rate check would (rightly) refuse it
         config = RunConfig().replace(watchdog={"check_rate": speed == 1.0})
-        run_streams(str(bundle), [StreamRequest(name)], config, out=str(log), console=True, seconds=seconds)
+        run_streams(RunOptions(str(bundle), (StreamRequest(name),), config, out=str(log), seconds=seconds))
     finally:
         stop.set()
         thread.join()

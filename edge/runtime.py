@@ -21,7 +21,8 @@ import numpy as np
 from edge.chain.channels import build_channel_map
 from edge.chain.signal_chain import SignalChain, Window
 from edge.chain.status import Kind, Status
-from edge.config import RunConfig
+from edge.config import RunConfig, check_option
+from edge.config_io import require_field
 from edge.errors import DataError
 from edge.inputs.lsl_source import LslSource, StreamRequest
 from edge.inputs.source import Source, StreamLayout
@@ -33,7 +34,33 @@ from edge.records import prediction_record, runtime_status_record, status_record
 from edge.sinks import Sink, describe_sink
 from edge.timing import StageTimer
 
-__all__ = ["Runtime", "StreamRequest", "run_streams"]
+__all__ = ["RunOptions", "Runtime", "StreamRequest", "run_streams"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What `edge run` is asked to do, built once by the CLI (or the demo, a test) and validated once:
+    the model, the streams, the policy (RunConfig: backend and engine settings included) and the outputs."""
+
+    bundle: str
+    sources: tuple[Source | StreamRequest, ...]
+    config: RunConfig = field(default_factory=RunConfig)
+    out: str | None = None  # JSONL records (and the trends file beside it)
+    lsl_out: bool = False
+    console: bool = True
+    seconds: float | None = None  # stop after this long (None: until stopped)
+    allow_missing: bool = False
+    counter_label: str | None = None
+    timing: bool = False
+
+    def validate(self) -> RunOptions:
+        names = [source.name for source in self.sources]
+        require_field(bool(names) and len(set(names)) == len(names), "--stream",
+                      "must name at least one stream, each once", value=names)
+        require_field(all(names), "--stream", "names must not be empty", value=names)
+        check_option("--for", self.seconds)
+        self.config.validate()
+        return self
 
 
 @dataclass
@@ -290,34 +317,34 @@ class Runtime:
                 print(f"edge: closing output {describe_sink(sink)} failed ({exc})", file=sys.stderr, flush=True)
 
 
-def run_streams(bundle: str, sources: Sequence[Source | StreamRequest], config: RunConfig, *,
-                out: str | None = None, lsl_out: bool = False, console: bool = True, seconds: float | None = None,
-                allow_missing: bool = False, counter_label: str | None = None,
-                stop: threading.Event | None = None, timing: bool = False, extra_sinks: Sequence[Sink] = ()) -> int:
-    """`edge run`: open the bundle and the streams, run until `seconds` pass or `stop`; returns predictions.
-    `extra_sinks` (e.g. the live display's) get the records after the others, and are closed with them."""
+def run_streams(options: RunOptions, *, stop: threading.Event | None = None, extra_sinks: Sequence[Sink] = ()) -> int:
+    """`edge run`: open the bundle and the streams, run until `options.seconds` pass or `stop`; returns the
+    number of predictions. `extra_sinks` (e.g. the live display's) get the records after the others, and are
+    closed with them."""
     from edge.sinks.console import ConsoleSink
     from edge.sinks.jsonl import JsonlSink
     from edge.sinks.lsl_out import LslSink
     from edge.sinks.trends_file import TrendsFileSink, trends_path
 
-    engine = Engine(bundle, config.backend, config.threads, public_key=config.signature_key)
+    options = options.validate()
+    config = options.config
+    engine = Engine(options.bundle, config.backend, config.threads, public_key=config.signature_key)
     sinks: list[Sink] = []
-    if out:
-        sinks.append(JsonlSink(out, skip=frozenset({"trends"})))
+    if options.out:
+        sinks.append(JsonlSink(options.out, skip=frozenset({"trends"})))
         if config.trends.enabled:
-            sinks.append(TrendsFileSink(trends_path(out)))
-    if lsl_out:
-        sinks.append(LslSink(engine.model_id, [s.name for s in sources], hop_s=config.chain.hop_s))
-    if console:
+            sinks.append(TrendsFileSink(trends_path(options.out)))
+    if options.lsl_out:
+        sinks.append(LslSink(engine.model_id, [s.name for s in options.sources], hop_s=config.chain.hop_s))
+    if options.console:
         sinks.append(ConsoleSink())
     sinks.extend(extra_sinks)
     runtime = None
     try:
-        runtime = Runtime(engine, sources, sinks, config, allow_missing=allow_missing, counter_label=counter_label,
-                          timing=timing)
-        runtime.run(seconds, stop)
-        if timing:
+        runtime = Runtime(engine, options.sources, sinks, config, allow_missing=options.allow_missing,
+                          counter_label=options.counter_label, timing=options.timing)
+        runtime.run(options.seconds, stop)
+        if options.timing:
             for stage, stats in sorted(runtime.timer.summary().items(), key=lambda kv: -kv[1]["total_ms"]):
                 print(f"timing {stage}: {stats['mean_ms']:.3f} ms mean over {stats['calls']} calls, "
                       f"{stats['total_ms']:.0f} ms total", file=sys.stderr)

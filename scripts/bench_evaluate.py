@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench_common import replace_section
 
-from edge.offline.evaluate import read_annotations
+from edge.offline.annotations import read_annotations
 
 REPO = Path(__file__).resolve().parent.parent
 

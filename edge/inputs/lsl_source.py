@@ -23,7 +23,7 @@ import numpy as np
 
 from edge.config import WatchdogConfig
 from edge.contract import unit_scale
-from edge.errors import DataError
+from edge.errors import DataError, SpecError
 from edge.inputs.source import StreamLayout
 
 MAX_PULL = 4096
@@ -40,12 +40,26 @@ class StreamRequest:
     source_id: str | None = None
 
 
+def xpath_literal(text: str) -> str:
+    """``text`` as an XPath 1.0 string literal (liblsl's predicates are XPath). XPath has no escapes: a
+    text with one kind of quote is put in the other kind, one with both is a concat() of its pieces."""
+    if "\0" in text:
+        raise SpecError(f"LSL names, types and source_ids cannot hold a NUL character, got {text!r}")
+    if "'" not in text:
+        return f"'{text}'"
+    if '"' not in text:
+        return f'"{text}"'
+    return "concat(" + ", \"'\", ".join(f"'{piece}'" for piece in text.split("'")) + ")"
+
+
 def predicate(name: str, stream_type: str | None, source_id: str | None) -> str:
-    clauses = [f"name='{name}'"]
+    """The LSL query for exactly this name (and type, source_id): each value a quoted literal, so a name
+    such as `x' or name='BED-2` matches only a stream of that very name."""
+    clauses = [f"name={xpath_literal(name)}"]
     if stream_type:
-        clauses.append(f"type='{stream_type}'")
+        clauses.append(f"type={xpath_literal(stream_type)}")
     if source_id:
-        clauses.append(f"source_id='{source_id}'")
+        clauses.append(f"source_id={xpath_literal(source_id)}")
     return " and ".join(clauses)
 
 
@@ -106,6 +120,7 @@ class LslSource:
                  watchdog: WatchdogConfig | None = None) -> None:
         self.name = name
         self.pinned = source_id is not None
+        self._wanted = (name, stream_type or None, source_id)
         self.predicate = predicate(name, stream_type, source_id)
         self.watchdog = watchdog or WatchdogConfig()
         self.inlet = None
@@ -121,16 +136,24 @@ class LslSource:
     def from_request(cls, request: StreamRequest, watchdog: WatchdogConfig) -> LslSource:
         return cls(request.name, stream_type=request.stream_type, source_id=request.source_id, watchdog=watchdog)
 
+    def _matches(self, info) -> bool:
+        """Defence in depth behind the quoted predicate: the outlet's own name (type, source_id) compared in
+        Python, so no query text can attach us to another stream."""
+        name, stream_type, source_id = self._wanted
+        return (info.name() == name and (stream_type is None or info.type() == stream_type)
+                and (source_id is None or info.source_id() == source_id))
+
     def open(self) -> StreamLayout:
         import pylsl
 
         found = pylsl.resolve_bypred(self.predicate, 1, self.watchdog.resolve_timeout_s)
+        found = [info for info in found if self._matches(info)]
         if not found:
             raise DataError(f"no LSL stream matching {self.predicate} found within "
                             f"{self.watchdog.resolve_timeout_s:g} s; is the amplifier (or `edge replay`) running?")
         # minimum 0: wait the whole (short) time to hear every outlet with this name
-        outlets = {info.uid(): info for info in [*found, *pylsl.resolve_bypred(self.predicate, 0,
-                                                                                self.watchdog.duplicate_wait_s)]}
+        more = pylsl.resolve_bypred(self.predicate, 0, self.watchdog.duplicate_wait_s)
+        outlets = {info.uid(): info for info in [*found, *more] if self._matches(info)}
         if len(outlets) > 1:
             who = ", ".join(sorted(f"source_id {i.source_id()!r} on {i.hostname()!r}" for i in outlets.values()))
             what = "pin a unique producer" if self.pinned else "choose one with --source-id"
@@ -201,7 +224,7 @@ class LslSource:
         if time.monotonic() - self._resolving_since < self.watchdog.duplicate_wait_s:
             return None  # as at open: hear every outlet with the name before choosing
         fresh = {info.uid(): info for info in self._resolver.results()
-                 if info.uid() != self.layout.uid and info.uid() not in self._refused}
+                 if info.uid() != self.layout.uid and info.uid() not in self._refused and self._matches(info)}
         if len(fresh) != 1:
             return None
         uid, info = next(iter(fresh.items()))

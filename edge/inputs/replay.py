@@ -8,7 +8,6 @@ or reordered on the way.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 import uuid
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.errors import SpecError
+from edge.config import check_option
 from edge.inputs.input_files import Recording
 
 COUNTER_LABEL = "COUNTER"
@@ -33,10 +32,8 @@ class ReplayConfig:
     counter: bool = False
 
     def validate(self) -> ReplayConfig:
-        if not (math.isfinite(self.speed) and self.speed > 0):
-            raise SpecError(f"--speed must be a finite number > 0, got {self.speed}")
-        if self.chunk < 1:
-            raise SpecError(f"--chunk must be >= 1 sample, got {self.chunk}")
+        check_option("--speed", self.speed)
+        check_option("--chunk", self.chunk)
         return self
 
 

@@ -117,11 +117,27 @@ def write_checksums(bundle: str | Path) -> Path:
     return atomic_write(bundle / SUMS_FILE, "".join(lines))
 
 
+HEX = frozenset("0123456789abcdef")
+
+
 def _parse_checksums(data: bytes, where: str) -> dict[str, str]:
+    """`sha256sum` lines: 64 hex digits (either case: a digest is a number, normalised to lower case), two
+    spaces, a plain file name, LF line ends. CR is refused, not stripped: the signature covers these exact
+    bytes, and a file name could end in CR; rewrite a CRLF file with `train`/`calibrate` or dos2unix."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{where} is not UTF-8 text (byte {exc.start}); the bundle is corrupt") from None
     table: dict[str, str] = {}
-    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line and number > text.count("\n"):
+            break  # the newline that ends the last line
+        if "\r" in line:
+            raise BundleError(f"{where}:{number} ends in CR (a Windows line end); SHA256SUMS lines end in LF only: "
+                              "convert it (dos2unix) and sign again, or rewrite it with `calibrate run`")
         digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64:
+        digest = digest.lower()
+        if not sep or len(digest) != 64 or not set(digest) <= HEX:
             raise BundleError(f"{where}:{number} is not a 'sha256  file' line; the bundle is corrupt")
         if not _is_plain_name(name) or name in _CONTROL_FILES or name in table:
             raise BundleError(f"{where}:{number} lists {name!r}; entries must be distinct plain file names inside "

@@ -9,9 +9,9 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from edge.config_io import from_dict, require_field
+from edge.config_io import Range, check_bounds, from_dict, parse_json, read_json, require_field
 from edge.contract import (
     IMAGE_LAYOUTS,
     MONTAGE_CHAINS,
@@ -21,7 +21,6 @@ from edge.contract import (
     SignalContract,
     montage_pairs,
 )
-from edge.errors import SpecError
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,20 @@ class FrontEndConfig:
     db_scale: float = 12.0
     image_layout: str = "pairs"
 
+    # Finite outer limits first (a spec.json value of 1e308 taps or inf uV never reaches numpy); the
+    # relations between fields are checked after them.
+    BOUNDS: ClassVar[dict[str, Range]] = {
+        "bandpass_low_hz": Range(0.0, 100.0, lo_open=True), "bandpass_high_hz": Range(0.0, 100.0, lo_open=True),
+        "bandpass_taps": Range(3, 4001, integer=True), "clip_uv": Range(0.0, 1e5, lo_open=True),
+        "signal_scale_uv": Range(0.0, 1e5, lo_open=True), "mel_decimation": Range(1, 16, integer=True),
+        "n_fft": Range(1, 8192, integer=True), "win_length": Range(1, 8192, integer=True),
+        "hop_length": Range(1, 8192, integer=True), "n_mels": Range(1, 512, integer=True),
+        "mel_fmin_hz": Range(0.0, 100.0), "mel_fmax_hz": Range(0.0, 100.0, lo_open=True),
+        "db_amin": Range(0.0, 1.0, lo_open=True), "db_offset": Range(-1000.0, 1000.0),
+        "db_scale": Range(0.0, 1000.0, lo_open=True)}
+
     def validate(self, where: str = "frontend") -> FrontEndConfig:
+        check_bounds(self, where)
         nyquist = SAMPLE_RATE_HZ / 2
         require_field(self.montage in MONTAGES, f"{where}.montage", f"must be one of {MONTAGES}", value=self.montage)
         require_field(self.image_layout in IMAGE_LAYOUTS, f"{where}.image_layout", f"must be one of {IMAGE_LAYOUTS}",
@@ -165,12 +177,9 @@ class ModelSpec:
 
     @classmethod
     def from_json(cls, text: str) -> ModelSpec:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"spec.json is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        return cls.from_dict(data)
+        return cls.from_dict(parse_json(text, "spec.json"))
 
     @classmethod
     def read(cls, path: str | Path) -> ModelSpec:
-        return cls.from_json(Path(path).read_text())
+        """spec.json decoded as UTF-8 and depth-limited (edge.config_io): every failure one line."""
+        return cls.from_dict(read_json(path, "model spec"))

@@ -211,7 +211,7 @@ def test_lsl_outputs_carry_probabilities_and_alarm_markers(disk_full, stream_nam
     """With `--out` on a full disk too: the JSONL sink is disabled, the LSL probabilities and alarms go on."""
     import pylsl
 
-    from edge.runtime import run_streams
+    from edge.runtime import RunOptions, run_streams
 
     out = None
     if disk_full:
@@ -241,8 +241,9 @@ def test_lsl_outputs_carry_probabilities_and_alarm_markers(disk_full, stream_nam
 
     listener = threading.Thread(target=listen)
     listener.start()
-    count = run_streams(str(test_bundle), [StreamRequest(stream_name)], config, lsl_out=True, console=False,
-                        stop=done, out=str(out) if out else None)
+    options = RunOptions(str(test_bundle), (StreamRequest(stream_name),), config, lsl_out=True, console=False,
+                         out=str(out) if out else None)
+    count = run_streams(options, stop=done)
     thread.join()
     listener.join()
     assert count > 0

@@ -11,12 +11,12 @@ bundle's calibration.json (covered by SHA256SUMS); fp32 when the bundle records 
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from edge.config_io import read_json
 from edge.errors import BundleError, SpecError
 from edge.model.bundle import CALIBRATION_FILE, PRECISION_FILES
 from edge.model.model_spec import ModelSpec
@@ -72,13 +72,25 @@ def resolve_backend(bundle: Path, name: str) -> str:
 
 
 def _precision_record(bundle: Path) -> dict:
+    """calibration.json's "precision" record: {"verified": [precision, ...], "chosen": {backend: precision}},
+    typed and depth-limited like every JSON input (edge.config_io.read_json); {} when not calibrated."""
     path = bundle / CALIBRATION_FILE
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text()).get("precision", {})
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"{path} is not valid JSON ({exc.msg}); re-run `calibrate run` on the bundle") from None
+        data = read_json(path, "calibration record")
+    except SpecError as exc:
+        raise BundleError(f"{exc}; re-run `calibrate run` on the bundle") from None
+    record = data.get("precision", {}) if isinstance(data, dict) else None
+    if record is None or not isinstance(record, dict):
+        raise BundleError(f"{path}: expected an object with a \"precision\" object, got "
+                          f"{type(data if record is None else record).__name__}; re-run `calibrate run`")
+    verified, chosen = record.get("verified", [REFERENCE_PRECISION]), record.get("chosen", {})
+    if not (isinstance(verified, list) and all(isinstance(v, str) for v in verified)):
+        raise BundleError(f"{path}: precision.verified must be a list of precision names, got {verified!r:.80}")
+    if not (isinstance(chosen, dict) and all(isinstance(v, str) for v in chosen.values())):
+        raise BundleError(f"{path}: precision.chosen must map backends to precision names, got {chosen!r:.80}")
+    return {"verified": verified, "chosen": chosen}
 
 
 def verified_precisions(bundle: Path) -> tuple[str, ...]:

@@ -217,3 +217,58 @@ def test_a_restarted_outlet_that_fails_the_checks_is_refused_once_and_passed_ove
     finally:
         source.close()
         del bad
+
+
+def test_xpath_literals_quote_every_name_exactly() -> None:
+    from edge.inputs.lsl_source import predicate, xpath_literal
+
+    assert xpath_literal("BED-2") == "'BED-2'"
+    assert xpath_literal("O'Brien") == '"O\'Brien"'
+    assert xpath_literal("a'b\"c") == "concat('a', \"'\", 'b\"c')"
+    assert predicate("x' or name='y", "EEG", None) == "name=\"x' or name='y\" and type='EEG'"
+    with pytest.raises(Exception, match="cannot hold a NUL"):
+        predicate("a\0b", None, None)
+
+
+@pytest.mark.parametrize("suffix", ["O'Brien", 'say "hi"', "both ' and \" quotes", "br]acket [x] //info"])
+def test_names_with_quotes_are_matched_exactly(stream_name, suffix) -> None:
+    """A real stream named O'Brien could not be monitored at all (the predicate was malformed XPath)."""
+    name = f"{stream_name}-{suffix}"
+    keep = outlet(name, "float32")
+    source = LslSource(name, watchdog=QUICK)
+    try:
+        layout = source.open()
+        assert layout.source_id == "amp-1" and source.inlet.info().name() == name
+    finally:
+        source.close()
+        del keep
+
+
+def test_an_injected_name_matches_nothing(stream_name) -> None:
+    """`--stream "nomatch' or name='BED-2"` attached to BED-2 and recorded its EEG under the requested name."""
+    bed = f"{stream_name}-BED-2"
+    keep = outlet(bed, "float32")
+    wait = WatchdogConfig(resolve_timeout_s=2.0)
+    try:
+        assert LslSource(bed, watchdog=QUICK).open().source_id == "amp-1"  # BED-2 itself is there
+        for hostile in (f"nomatch' or name='{bed}", f'nomatch" or name="{bed}', f"x') or (name='{bed}"):
+            with pytest.raises(DataError, match="no LSL stream matching"):
+                LslSource(hostile, watchdog=wait).open()
+    finally:
+        del keep
+
+
+def test_a_stream_of_another_name_is_never_taken_even_if_the_resolver_offers_it(stream_name, monkeypatch) -> None:
+    """Defence in depth: whatever a query returns, only an outlet of the requested name is connected."""
+    import pylsl
+
+    other = f"{stream_name}-other"
+    keep = outlet(other, "float32")
+    real = pylsl.resolve_bypred
+    monkeypatch.setattr(pylsl, "resolve_bypred", lambda pred, minimum, timeout: real(f"name='{other}'", minimum,
+                                                                                      min(timeout, 2.0)))
+    try:
+        with pytest.raises(DataError, match="no LSL stream matching"):
+            LslSource(f"{stream_name}-wanted", watchdog=QUICK).open()
+    finally:
+        del keep

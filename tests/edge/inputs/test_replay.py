@@ -12,8 +12,8 @@ from edge.inputs.replay import ReplayConfig
 
 @pytest.mark.parametrize("speed", ["nan", "inf", "-inf", "0", "-2"])
 def test_speed_must_be_finite_and_positive(speed, recording_70s, capsys) -> None:
-    with pytest.raises(SpecError, match="--speed must be a finite number > 0"):
+    with pytest.raises(SpecError, match="--speed must be a finite number in"):
         ReplayConfig(speed=float(speed)).validate()
     assert run_app(app, ["replay", str(recording_70s), "--speed", speed]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--speed must be a finite number > 0" in err
+    assert err.count("\n") == 1 and "--speed must be a finite number in" in err

@@ -4,6 +4,7 @@ JSON round trip and field-naming validation."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -85,7 +86,7 @@ def test_model_spec_round_trips_through_json():
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        (("frontend", "n_mels"), -3, "spec.frontend.n_mels must be > 0"),
+        (("frontend", "n_mels"), -3, "spec.frontend.n_mels must be an integer in [1, 512]"),
         (("frontend", "n_mels"), "32", "spec.frontend.n_mels must be int"),
         (("frontend", "bandpass_taps"), 400, "spec.frontend.bandpass_taps must be an odd integer"),
         (("frontend", "montage"), "laplacian", "spec.frontend.montage must be one of"),
@@ -104,7 +105,7 @@ def test_invalid_spec_names_the_bad_field(path, value, message):
     for key in path[:-1]:
         target = target[key]
     target[path[-1]] = value
-    with pytest.raises(SpecError, match=message.replace(".", r"\.").replace("(", r"\(")):
+    with pytest.raises(SpecError, match=re.escape(message)):
         ModelSpec.from_dict(data)
 
 

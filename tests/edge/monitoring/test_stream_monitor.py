@@ -54,7 +54,7 @@ def test_edge_run_publishes_burden_and_trends_and_writes_the_trends_file(stream_
     from edge.inputs.input_files import read_recording
     from edge.inputs.replay import Player, ReplayConfig
     from edge.monitoring.trends import trend_channels
-    from edge.runtime import StreamRequest, run_streams
+    from edge.runtime import RunOptions, StreamRequest, run_streams
     from edge.sinks.jsonl import read_jsonl
 
     player = Player(read_recording(recording_70s), ReplayConfig(name=stream_name, chunk=50, speed=20.0))
@@ -72,8 +72,9 @@ def test_edge_run_publishes_burden_and_trends_and_writes_the_trends_file(stream_
     listener.start()
     out = tmp_path / "run.jsonl"
     config = RunConfig().replace(watchdog={"check_rate": False})
-    count = run_streams(str(test_bundle), [StreamRequest(stream_name)], config, out=str(out), lsl_out=True,
-                        console=False, stop=done)
+    options = RunOptions(str(test_bundle), (StreamRequest(stream_name),), config, out=str(out), lsl_out=True,
+                         console=False)
+    count = run_streams(options, stop=done)
     thread.join()
     listener.join()
     trends = found["trends"]

@@ -7,14 +7,8 @@ from pathlib import Path
 import pytest
 
 from edge.errors import DataError
-from edge.offline.evaluate import (
-    Annotation,
-    StreamLog,
-    annotated_share,
-    read_annotations,
-    score_recording,
-    summarize,
-)
+from edge.offline.annotations import Annotation, read_annotations
+from edge.offline.evaluate import StreamLog, annotated_share, score_recording, summarize
 
 
 def _alarm(level: str, state: str, t: float) -> dict:
