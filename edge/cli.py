@@ -20,7 +20,8 @@ BundleOpt = Annotated[Path, typer.Option("--bundle", help="model bundle director
 # run / predict / explain fall back to the model shipped in the package (edge.model.shipped) and say so.
 DefaultBundleOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045
     "--bundle", help="model bundle directory (default: the shipped synthetic-trained model)")]
-BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="auto | onnxruntime | tensorrt")]  # noqa: UP045
+BackendOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--backend", help="auto | onnxruntime | onnxruntime-cuda | onnxruntime-trt | tensorrt | triton (edge run)")]
 MissingOpt = Annotated[bool, typer.Option("--allow-missing", help="fill missing channels, zeroing their montage pairs "
                                           "(at least 14 of 16 pairs must remain: chain.quality.min_pairs)")]
 OptStr = Optional[str]  # noqa: UP045
@@ -55,6 +56,12 @@ def run(
         "--require-signature", help="ed25519 public key (PEM): refuse a bundle it did not sign")] = None,
     serve: Annotated[OptStr, typer.Option("--serve", help=ServeHelp)] = None,
     serve_token_file: TokenFileOpt = None,
+    triton_url: Annotated[OptStr, typer.Option("--triton-url", help="--backend triton: gRPC host:port")] = None,
+    triton_model: Annotated[OptStr, typer.Option("--triton-model", help="--backend triton: served model name")] = None,
+    triton_token_file: Annotated[OptPath, typer.Option(
+        "--triton-token-file", help="--backend triton: file with a bearer token (required off loopback)")] = None,
+    triton_tls: Annotated[bool, typer.Option("--triton-tls", help="--backend triton: use TLS")] = False,
+    triton_ca: Annotated[OptPath, typer.Option("--triton-ca", help="--backend triton: PEM root certificates")] = None,
 ) -> None:
     """Run the model on live LSL streams."""
     from edge.config import load_run_config
@@ -65,7 +72,9 @@ def run(
     bundle = resolve_bundle(bundle, "run")
     run_config = load_run_config(config).replace(
         chain={"hop_s": hop}, smoothing={"kind": "mean", "k": smooth} if smooth else {}, backend=backend,
-        threads=threads, signature_key=str(require_signature) if require_signature else None)
+        threads=threads, signature_key=str(require_signature) if require_signature else None,
+        triton={"url": triton_url, "model": triton_model, "token_file": triton_token_file and str(triton_token_file),
+                "tls": triton_tls or None, "ca_file": triton_ca and str(triton_ca)})
     requests = [StreamRequest(name, stream_type or None, source_id) for name in stream]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd stop: finish the current step, close cleanly

@@ -21,7 +21,7 @@ import numpy as np
 from edge.chain.channels import build_channel_map
 from edge.chain.signal_chain import SignalChain, Status, Window
 from edge.config import RunConfig
-from edge.errors import DataError
+from edge.errors import BackendUnavailable, DataError
 from edge.inputs.lsl_source import LslSource, StreamRequest
 from edge.inputs.source import Source, StreamLayout
 from edge.inputs.stream_rate import RateMonitor
@@ -244,8 +244,15 @@ class Runtime:
         data), so no prediction or alarm of the batch waits for another stream's trends."""
         with self.timer.stage("batch"):
             batch = np.stack([window.data for _, window in due])
-        with self.timer.stage("engine"):
-            probs = self.engine.predict(batch)
+        try:
+            with self.timer.stage("engine"):
+                probs = self.engine.predict(batch)
+        except BackendUnavailable as exc:  # a remote backend's outage: statuses (and the signal alarm), no crash
+            for worker, window in due:
+                self.emit(status_record(worker.source.name, Status(
+                    "backend_unavailable", window.t_end, f"{exc}: window {window.t_start:.2f}-{window.t_end:.2f} not "
+                    "predicted; predictions resume when the backend answers")), worker)
+            return
         trended: list[tuple[StreamState, Window]] = []
         for (worker, window), p in zip(due, probs, strict=True):
             if not np.all(np.isfinite(p)):  # never a prediction, never into smoothing (docs/reliability.md)
@@ -304,7 +311,8 @@ def run_streams(bundle: str, sources: Sequence[Source | StreamRequest], config: 
     from edge.sinks.lsl_out import LslSink
     from edge.sinks.trends_file import TrendsFileSink, trends_path
 
-    engine = Engine(bundle, config.backend, config.threads, public_key=config.signature_key)
+    engine = Engine(bundle, config.backend, config.threads, public_key=config.signature_key, triton=config.triton)
+    print(f"edge: {engine.describe()}", file=sys.stderr, flush=True)
     sinks: list[Sink] = []
     if out:
         sinks.append(JsonlSink(out, skip=frozenset({"trends"})))

@@ -15,7 +15,8 @@ from edge.monitoring.burden import Burden, BurdenState
 from edge.monitoring.trends import TrendState
 
 # status kinds that mean "no valid prediction here"; "warming" too: a stream that never gets past it is not monitored
-_INVALID_KINDS = frozenset({"artifact", "missing", "gap", "warming", "no_data", "rate", "shed", "invalid_output"})
+_INVALID_KINDS = frozenset({"artifact", "missing", "gap", "warming", "no_data", "rate", "shed", "invalid_output",
+                            "backend_unavailable"})
 
 
 class StreamMonitor:
