@@ -50,6 +50,14 @@ def test_triton_predictions_equal_the_local_backend_on_real_segments(server, sha
     assert np.abs(triton_probs - local_probs).max() <= 1e-5
 
 
+def test_a_server_serving_another_bundle_is_refused(server, test_bundle) -> None:
+    from edge.errors import BundleError
+
+    with pytest.raises(BundleError, match="serves eeg_edge_bundle_id") as caught:
+        Engine(test_bundle, "triton", triton=TritonConfig(url=server.url, model=MODEL))
+    assert "\n" not in str(caught.value)
+
+
 def _records(path: Path) -> list[dict]:
     if not path.is_file():
         return []
