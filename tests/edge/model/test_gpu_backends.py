@@ -14,7 +14,7 @@ from edge.contract import CHANNELS, WINDOW_SAMPLES
 from edge.errors import SpecError
 from edge.model.backends import auto_backend, chosen_precision, open_backend
 from edge.model.backends.onnxruntime_backend import OnnxRuntimeBackend, usable_gpu_providers
-from edge.model.bundle import CALIBRATION_FILE, ONNX_FILE, load_spec, write_checksums
+from edge.model.bundle import CALIBRATION_FILE, ONNX_FILE, load_spec
 from edge.model.engine import Engine
 
 
