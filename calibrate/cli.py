@@ -163,6 +163,19 @@ def trtexec(bundle: Bundle, gpu_name: Annotated[str, typer.Option("--gpu-name", 
     typer.echo(trtexec_text(trtexec_command(bundle, spec, config, gpu_name=gpu_name)))
 
 
+@app.command(name="triton-repo")
+def triton_repo(bundle: Bundle, out: Annotated[Path, typer.Option("--out", help="Triton model repository directory.")],
+                name: Annotated[str, typer.Option("--name", help="Model name in the repository.")] = "eeg_edge",
+                precision: Precision = None, *,
+                max_batch: Annotated[int, typer.Option("--max-batch", help="Triton max_batch_size.")] = 32) -> None:
+    """Write a Triton model repository (onnxruntime platform, dynamic batching) serving the bundle's graph."""
+    from calibrate.triton_repo import write_triton_repo
+
+    repo = write_triton_repo(bundle, out, name=name, precision=precision, max_batch=max_batch)
+    typer.echo(f"wrote {repo.path} ({repo.precision}; bundle id {repo.parameters['eeg_edge_bundle_id']}): serve it "
+               f"with tritonserver --model-repository {out}, run edge with --backend triton --triton-model {name}")
+
+
 @app.command(name="verify")
 def verify_command(bundle: Bundle, data: Data, verify_windows: VerifyWindows = 256, *, batch: Batch = 16,
                    max_fp32_diff: MaxDiff = 1e-4, max_kl: MaxKl = 0.01, min_agreement: MinAgreement = 0.98,

@@ -21,7 +21,8 @@ BundleOpt = Annotated[Path, typer.Option("--bundle", help="model bundle director
 # run / predict / explain fall back to the model shipped in the package (edge.model.shipped) and say so.
 DefaultBundleOpt = Annotated[Path | None, typer.Option(
     "--bundle", help="model bundle directory (default: the shipped synthetic-trained model)")]
-BackendOpt = Annotated[str | None, typer.Option("--backend", help="auto | onnxruntime | tensorrt")]
+BackendOpt = Annotated[str | None, typer.Option(
+    "--backend", help="auto | onnxruntime | onnxruntime-cuda | onnxruntime-trt | tensorrt | triton (edge run)")]
 MissingOpt = Annotated[bool, typer.Option("--allow-missing", help="fill missing channels, zeroing their montage pairs "
                                           "(at least 14 of 16 pairs must remain: chain.quality.min_pairs)")]
 ServeHelp = "[HOST:]PORT of the live display (default host 127.0.0.1)"
@@ -52,6 +53,14 @@ def run(
         "--require-signature", help="ed25519 public key (PEM): refuse a bundle it did not sign")] = None,
     serve: Annotated[str | None, typer.Option("--serve", help=ServeHelp)] = None,
     serve_token_file: TokenFileOpt = None,
+    triton_url: Annotated[str | None, typer.Option("--triton-url", help="--backend triton: gRPC host:port")] = None,
+    triton_model: Annotated[str | None, typer.Option(
+        "--triton-model", help="--backend triton: served model name")] = None,
+    triton_token_file: Annotated[Path | None, typer.Option(
+        "--triton-token-file", help="--backend triton: file with a bearer token (required off loopback)")] = None,
+    triton_tls: Annotated[bool, typer.Option("--triton-tls", help="--backend triton: use TLS")] = False,
+    triton_ca: Annotated[Path | None, typer.Option(
+        "--triton-ca", help="--backend triton: PEM root certificates")] = None,
 ) -> None:
     """Run the model on live LSL streams."""
     from edge.config import check_option, load_run_config
@@ -63,7 +72,9 @@ def run(
         check_option(flag, value)
     run_config = load_run_config(config).replace(
         chain={"hop_s": hop}, smoothing={"kind": "mean", "k": smooth} if smooth else {}, backend=backend,
-        threads=threads, signature_key=str(require_signature) if require_signature else None)
+        threads=threads, signature_key=str(require_signature) if require_signature else None,
+        triton={"url": triton_url, "model": triton_model, "token_file": triton_token_file and str(triton_token_file),
+                "tls": triton_tls or None, "ca_file": triton_ca and str(triton_ca)})
     sources = tuple(StreamRequest(name, stream_type or None, source_id) for name in stream)
     options = RunOptions(str(resolve_bundle(bundle, "run")), sources, run_config, out=str(out) if out else None,
                          lsl_out=lsl_out, seconds=seconds, allow_missing=allow_missing, counter_label=counter,

@@ -236,6 +236,30 @@ class TrendsConfig:
 
 
 @dataclass(frozen=True)
+class TritonConfig:
+    """A Triton server that runs the bundle's graph (`--backend triton`): gRPC, TLS and a token off loopback."""
+
+    url: str = ""  # host:port of Triton's gRPC endpoint
+    model: str = ""  # the served model's name (calibrate triton-repo's default: the bundle's model name)
+    token_file: str | None = None  # file with a bearer token, sent as the authorization header
+    tls: bool = False  # TLS to the server (required off loopback)
+    ca_file: str | None = None  # PEM root certificate(s) for TLS (default: the system's)
+    timeout_s: float = 5.0  # one batch's deadline; past it the batch's windows get `backend_unavailable`
+
+    def validate(self, where: str = "triton") -> TritonConfig:
+        require_field(self.timeout_s > 0, f"{where}.timeout_s", "must be > 0", value=self.timeout_s)
+        if not self.url:
+            return self
+        host = self.url.rsplit(":", 1)[0].strip("[]")
+        require_field(bool(self.model), f"{where}.model", "must name the served model (--triton-model)",
+                      value=self.model)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            require_field(self.tls and bool(self.token_file), f"{where}.url", "is off loopback: EEG leaves this "
+                          "machine only over TLS with a token (--triton-tls --triton-token-file)", value=self.url)
+        return self
+
+
+@dataclass(frozen=True)
 class RunConfig:
     chain: ChainConfig = field(default_factory=ChainConfig)
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
@@ -250,6 +274,7 @@ class RunConfig:
     # falls behind catches up instead of queueing stale windows (and memory).
     max_lag_s: float = 10.0
     signature_key: str | None = None  # ed25519 public key file: refuse bundles whose SHA256SUMS it did not sign
+    triton: TritonConfig = field(default_factory=TritonConfig)  # the server of `backend = "triton"`
 
     BOUNDS: ClassVar[dict[str, Range]] = {
         "threads": Range(0, 64, integer=True), "max_batch": Range(1, 1024, integer=True),
@@ -263,6 +288,9 @@ class RunConfig:
         self.burden.validate("run.burden")
         self.trends.validate("run.trends")
         check_bounds(self, "run")
+        self.triton.validate("run.triton")
+        require_field(self.backend != "triton" or bool(self.triton.url), "run.triton.url",
+                      "must name the server for backend triton (--triton-url)", value=self.triton.url)
         return self
 
     def replace(self, **sections: object) -> RunConfig:

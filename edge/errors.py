@@ -17,6 +17,10 @@ class DataError(EegEdgeError, ValueError):
     """Input data (files, streams, tables) violates the contract."""
 
 
+class BackendUnavailable(EegEdgeError):
+    """A remote backend (Triton) did not answer in time: the batch's windows are not predicted, the run goes on."""
+
+
 class MissingExtraError(EegEdgeError, ImportError):
     """An optional dependency is not installed."""
 

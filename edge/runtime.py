@@ -23,7 +23,7 @@ from edge.chain.signal_chain import SignalChain, Window
 from edge.chain.status import Kind, Status
 from edge.config import RunConfig, check_option
 from edge.config_io import require_field
-from edge.errors import DataError
+from edge.errors import BackendUnavailable, DataError
 from edge.inputs.lsl_source import LslSource, StreamRequest
 from edge.inputs.source import Source, StreamLayout
 from edge.inputs.stream_rate import RateMonitor
@@ -268,8 +268,15 @@ class Runtime:
         data), so no prediction or alarm of the batch waits for another stream's trends."""
         with self.timer.stage("batch"):
             batch = np.stack([window.data for _, window in due])
-        with self.timer.stage("engine"):
-            checked = self.engine.probabilities(batch)
+        try:
+            with self.timer.stage("engine"):
+                checked = self.engine.probabilities(batch)
+        except BackendUnavailable as exc:  # a remote backend's outage: statuses (and the signal alarm), no crash
+            for worker, window in due:
+                self.emit(status_record(worker.source.name, Status(
+                    Kind.BACKEND_UNAVAILABLE, window.t_end, f"{exc}: window {window.t_start:.2f}-{window.t_end:.2f} "
+                    "not predicted; predictions resume when the backend answers")), worker)
+            return
         trended: list[tuple[StreamState, Window]] = []
         for (worker, window), p, problem in zip(due, checked.probs, checked.problems, strict=True):
             if problem is not None:  # never a prediction, never into smoothing (docs/reliability.md)
@@ -328,7 +335,9 @@ def run_streams(options: RunOptions, *, stop: threading.Event | None = None, ext
 
     options = options.validate()
     config = options.config
-    engine = Engine(options.bundle, config.backend, config.threads, public_key=config.signature_key)
+    engine = Engine(options.bundle, config.backend, config.threads, public_key=config.signature_key,
+                    triton=config.triton)
+    print(f"edge: {engine.describe()}", file=sys.stderr, flush=True)
     sinks: list[Sink] = []
     if options.out:
         sinks.append(JsonlSink(options.out, skip=frozenset({"trends"})))

@@ -28,6 +28,18 @@ def _cuda_version() -> str:
     return f"{runtime // 1000}.{runtime % 1000 // 10} ({gpu_name() or 'no GPU'})"
 
 
+def _providers() -> str:
+    """The execution providers onnxruntime offers, and which of its GPU ones can run here."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return "none (install eeg-edge[cpu] or make install-gpu)"
+    from edge.model.backends.onnxruntime_backend import usable_gpu_providers
+
+    usable = ", ".join(sorted(usable_gpu_providers())) or "none"
+    return f"{', '.join(ort.get_available_providers())} (usable GPU backends: {usable})"
+
+
 def _liblsl_version() -> str:
     import pylsl
 
@@ -43,10 +55,15 @@ def collect(bundle: str | Path | None = None) -> dict[str, str]:
         "machine": platform.machine(),
         "numpy": _version("numpy"),
         "onnxruntime": _version("onnxruntime"),
+        "onnxruntime-gpu": _version("onnxruntime-gpu"),
+        "onnxruntime providers": _providers(),
         "tensorrt": _version("tensorrt"),
         "cuda": _cuda_version(),
         "liblsl": _liblsl_version(),
     }
+    from edge.model.backends import auto_backend
+
+    info["backend auto"] = auto_backend(None if bundle is None else Path(bundle))
     if bundle is not None:
         from edge.model.bundle import SPEC_FILE, bundle_id, load_spec
 

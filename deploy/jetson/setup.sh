@@ -23,7 +23,7 @@ install -d "$PREFIX" "$CONF"
 # they are not on PyPI for aarch64.
 python3 -m venv --system-site-packages "$PREFIX/.venv"
 "$PREFIX/.venv/bin/pip" install -q --upgrade pip
-"$PREFIX/.venv/bin/pip" install -q -c "$SRC/constraints.txt" "$SRC" cuda-python
+"$PREFIX/.venv/bin/pip" install -q -c "$SRC/constraints.txt" "$SRC[cpu]" cuda-python  # [cpu]: onnxruntime
 
 # pylsl needs liblsl; build it when the wheel brings none for this platform.
 if ! "$PREFIX/.venv/bin/python" -c "import pylsl" 2>/dev/null; then

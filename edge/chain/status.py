@@ -22,6 +22,7 @@ class Kind:
     ARTIFACT = "artifact"  # labelled span: too few usable bipolar pairs
     IMPLAUSIBLE = "implausible"  # the recording as a whole cannot be scalp EEG in microvolts (units, normalisation)
     INVALID_OUTPUT = "invalid_output"  # the model's output is not a probability distribution
+    BACKEND_UNAVAILABLE = "backend_unavailable"  # a remote inference server (Triton) timed out or is unreachable
     NO_DATA = "no_data"  # no samples for silence_s
     RATE = "rate"  # not at the nominal rate (or not measured yet)
     RATE_OK = "rate_ok"

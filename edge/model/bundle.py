@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,10 +31,6 @@ SIGNATURE_FILE = "SHA256SUMS.sig"  # optional ed25519 signature of SHA256SUMS (e
 _CONTROL_FILES = (SUMS_FILE, SIGNATURE_FILE)
 
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
 def engine_file(gpu_name: str) -> str:
     """TensorRT engines are specific to one GPU model: the name says which."""
     safe = "".join(ch if ch.isalnum() else "_" for ch in gpu_name.lower()).strip("_")
@@ -45,13 +41,14 @@ def engine_file(gpu_name: str) -> str:
 def atomic_target(path: str | Path) -> Iterator[Path]:
     """Yield a hidden temp path beside ``path`` for any writer; on success it replaces ``path``, on
     failure it is removed, so ``path`` is always either the old file or the complete new one. The temp
-    name keeps ``path``'s suffix, for writers that check it (torch.export.save wants ".pt2")."""
+    name keeps ``path``'s suffix, for writers that check it by extension (e.g. onnx)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    tmp = path.parent / f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}"
+    # O_EXCL: never an existing file; mode 0666 minus the process umask, applied by the kernel (no umask flip,
+    # which would race other threads): bundle files are meant to be shared, unlike mkstemp's 0600.
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; bundle files are meant to be shared
-        os.close(fd)
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:

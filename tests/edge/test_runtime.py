@@ -367,3 +367,32 @@ def test_one_backward_jump_restarts_the_chain_with_a_clock_status(engine) -> Non
     assert len(kinds(sink.records, "clock")) == 1 and not kinds(sink.records, "gap")
     preds = [r for r in sink.records if r["type"] == "prediction"]
     assert [p["segment"] for p in preds].count(2) == 6  # 60 s after the step: windows ending at 50..60 s
+
+
+def test_a_backend_outage_is_per_window_status_then_the_signal_alarm_then_predictions(engine) -> None:
+    """A remote backend (Triton) that stops answering: its windows become backend_unavailable statuses, which feed
+    the signal alarm; no crash, no window lost, and predictions resume when it answers (the real server:
+    tests/edge/test_triton.py)."""
+    from edge.errors import BackendUnavailable
+
+    outputs, calls = engine.outputs, []
+
+    def outage(windows: np.ndarray) -> np.ndarray:  # calls 3-12 find the server down
+        calls.append(len(windows))
+        if 3 <= len(calls) <= 12:
+            raise BackendUnavailable("Triton 127.0.0.1:1 model 'm': inference failed (StatusCode.UNAVAILABLE)")
+        return outputs(windows)
+
+    engine.outputs = outage
+    sink = ListSink()
+    config = RunConfig().replace(alarm={"signal_after_s": 10.0})
+    runtime = Runtime(engine, [ArraySource("a", synthetic_eeg(100.0))], [sink], config)
+    drive(runtime)
+    down = kinds(sink.records, "backend_unavailable")
+    preds = [r for r in sink.records if r["type"] == "prediction"]
+    assert len(down) == 10 and len(preds) == len(calls) - 10 and all("not predicted" in r["message"] for r in down)
+    ends = sorted([r["window_end"] for r in preds] + [r["t"] for r in down])
+    assert np.allclose(np.diff(ends), ends[1] - ends[0])  # every due window: predicted or a status
+    signal = [r for r in sink.records if r["type"] == "alarm" and r["level"] == "signal" and r["t"] > down[0]["t"]]
+    assert [r["state"] for r in signal] == ["on", "off"] and signal[0]["t"] <= down[-1]["t"]  # (warm-up's before)
+    assert max(r["window_end"] for r in preds) > down[-1]["t"]  # predictions came back

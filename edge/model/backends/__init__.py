@@ -1,8 +1,13 @@
 """Inference backends: small runners behind one protocol (Polygraphy style).
 
 A backend is a context manager with `infer(feed) -> outputs` over name-bound float32 arrays. Heavy
-runtimes (TensorRT) are imported only when their backend is opened. Nothing here unpickles: the
-bedside runs ONNX graphs (onnxruntime) and serialized TensorRT engines only.
+runtimes (TensorRT, tritonclient) are imported only when their backend is opened. Nothing here unpickles:
+the bedside runs ONNX graphs (onnxruntime on CPU, CUDA or its TensorRT provider), serialized TensorRT
+engines, or sends the windows to a Triton server serving the same bundle's graph.
+
+`auto` picks, in order: a TensorRT engine built for this GPU, onnxruntime's TensorRT provider where its
+libraries load, onnxruntime's CUDA provider where a CUDA device answers, then onnxruntime on the CPU.
+No GPU was available while this was written: the GPU choices are tested only where one is (marker `gpu`).
 
 Which graph a backend runs is the precision `calibrate` verified and chose for it, recorded in the
 bundle's calibration.json (covered by SHA256SUMS); fp32 when the bundle records none.
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -21,8 +26,13 @@ from edge.errors import BundleError, SpecError
 from edge.model.bundle import CALIBRATION_FILE, PRECISION_FILES
 from edge.model.model_spec import ModelSpec
 
-BACKENDS: tuple[str, ...] = ("auto", "onnxruntime", "tensorrt")
+if TYPE_CHECKING:
+    from edge.config import TritonConfig
+
+# onnxruntime-cuda / onnxruntime-trt: onnxruntime-gpu's CUDA and TensorRT execution providers.
+BACKENDS: tuple[str, ...] = ("auto", "onnxruntime", "onnxruntime-cuda", "onnxruntime-trt", "tensorrt", "triton")
 EDGE_BACKENDS: tuple[str, ...] = BACKENDS[1:]
+GPU_BACKENDS = frozenset({"onnxruntime-cuda", "onnxruntime-trt", "tensorrt"})
 REFERENCE_PRECISION = "fp32"
 
 
@@ -63,12 +73,23 @@ def check_io_names(where: str, inputs: list[str], outputs: list[str], *, spec: M
 
 
 def resolve_backend(bundle: Path, name: str) -> str:
-    """``name``, with "auto" resolved: TensorRT when an engine for this GPU is in the bundle, else onnxruntime."""
+    """``name``, with "auto" resolved in the module docstring's order (never to triton: that needs a server)."""
     if name not in BACKENDS:
         raise SpecError(f"--backend must be one of {', '.join(BACKENDS)}, got {name!r}")
-    if name == "auto":
-        return "tensorrt" if _tensorrt_engine(bundle) is not None else "onnxruntime"
-    return name
+    return name if name != "auto" else auto_backend(bundle)
+
+
+def auto_backend(bundle: Path | None) -> str:
+    """What `--backend auto` runs here (without a bundle: which runtime would, TensorRT engines aside)."""
+    if bundle is not None and _tensorrt_engine(bundle) is not None:
+        return "tensorrt"
+    from edge.model.backends.onnxruntime_backend import usable_gpu_providers
+
+    usable = usable_gpu_providers()
+    for backend in ("onnxruntime-trt", "onnxruntime-cuda"):
+        if backend in usable:
+            return backend
+    return "onnxruntime"
 
 
 def _precision_record(bundle: Path) -> dict:
@@ -99,8 +120,14 @@ def verified_precisions(bundle: Path) -> tuple[str, ...]:
 
 
 def chosen_precision(bundle: Path, backend: str) -> str:
-    """The precision calibration.json says ``backend`` runs (fp32 when the bundle has not been calibrated)."""
-    precision = _precision_record(bundle).get("chosen", {}).get(backend, REFERENCE_PRECISION)
+    """The precision calibration.json says ``backend`` runs (fp32 when the bundle has not been calibrated). The
+    GPU providers of onnxruntime run fp16 where calibrate verified it (fp32 otherwise); triton serves fp32 unless
+    the repository was written from another verified graph (the server, not edge, runs it)."""
+    record = _precision_record(bundle)
+    default = REFERENCE_PRECISION
+    if backend in GPU_BACKENDS and "fp16" in record.get("verified", ()):
+        default = "fp16"
+    precision = record.get("chosen", {}).get(backend, default)
     if precision not in PRECISION_FILES:
         raise BundleError(f"{bundle / CALIBRATION_FILE} chooses precision {precision!r} for {backend}; expected one "
                           f"of {', '.join(PRECISION_FILES)}")
@@ -108,17 +135,24 @@ def chosen_precision(bundle: Path, backend: str) -> str:
 
 
 def open_backend(bundle: Path, spec: ModelSpec, name: str = "auto", *, threads: int = 0,
-                 precision: str | None = None) -> Backend:
-    """Open backend ``name`` on the bundle's graph of ``precision`` (default: the one calibrate chose for it)."""
+                 precision: str | None = None, triton: TritonConfig | None = None) -> Backend:
+    """Open backend ``name`` on the bundle's graph of ``precision`` (default: the one calibrate chose for it).
+    `triton`: the server to send windows to (backend "triton" only)."""
     name = resolve_backend(bundle, name)
     precision = precision or chosen_precision(bundle, name)
     if precision not in PRECISION_FILES:
         raise SpecError(f"precision must be one of {', '.join(PRECISION_FILES)}, got {precision!r}")
-    if name == "onnxruntime":
+    if name.startswith("onnxruntime"):
         from edge.model.backends.onnxruntime_backend import OnnxRuntimeBackend
 
         return OnnxRuntimeBackend(_need(bundle / PRECISION_FILES[precision], "calibrate run"), spec,
-                                  threads=threads, precision=precision)
+                                  threads=threads, precision=precision, provider=name)
+    if name == "triton":
+        from edge.model.backends.triton_backend import TritonBackend
+
+        if triton is None or not triton.url:
+            raise SpecError("--backend triton needs --triton-url and --triton-model (or a [run.triton] table)")
+        return TritonBackend(bundle, spec, triton)
     from edge.model.backends.tensorrt_backend import TensorRTBackend
 
     engine = _tensorrt_engine(bundle)

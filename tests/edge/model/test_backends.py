@@ -43,7 +43,7 @@ def test_the_bedside_never_unpickles_a_torch_program(test_bundle, tmp_path) -> N
     bundle = shutil.copytree(test_bundle, tmp_path / "bundle")
     (bundle / "model.pt2").write_bytes(b"\x80\x04crafted pickle")
     write_checksums(bundle)
-    with pytest.raises(SpecError, match="--backend must be one of auto, onnxruntime, tensorrt"):
+    with pytest.raises(SpecError, match="--backend must be one of auto, onnxruntime, "):
         Engine(bundle, "torch")
     with Engine(bundle) as engine:
         assert engine.backend.name == "onnxruntime" and engine.predict(windows(1)).shape == (1, 6)
