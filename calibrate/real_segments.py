@@ -17,7 +17,7 @@ import numpy as np
 
 from calibrate.bedside_gate import BedsideGate
 from calibrate.verify import REAL, EvalSet
-from edge.contract import CLASSES
+from edge.contract import CLASSES, window_for_kaggle_label
 from edge.errors import DataError
 from edge.model.model_spec import ModelSpec
 
@@ -56,7 +56,7 @@ def load_real_segments(folders: list[Path], spec: ModelSpec, *, gate: BedsideGat
             if window is None:
                 continue
             names.append(path.name)
-            signals.append(window)
+            signals.append(window_for_kaggle_label(window, spec.lookahead_s))  # scored for its labelled centre
             votes.append([float(row[f"{c}_vote"]) for c in CLASSES])
     if not signals:
         return None

@@ -105,15 +105,19 @@ def predict(
     backend: BackendOpt = "auto",
     allow_missing: MissingOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per window")] = False,
+    kaggle: Annotated[bool, typer.Option("--kaggle", help="each window is a Kaggle window labelled on its centre "
+                                         "10 s: predict that centre whatever the model's lookahead")] = False,
 ) -> None:
-    """Predict offline on files, through the same chain and engine as `edge run`."""
+    """Predict offline on files, through the same chain and engine as `edge run`; each prediction names the
+    labelled span it is about (the model's, spec.lookahead_s, or with --kaggle the window's centre)."""
     from edge.model.engine import Engine
     from edge.model.shipped import resolve_bundle
     from edge.offline.predict import predict_files
     from edge.records import to_json
 
     with Engine(resolve_bundle(bundle, "predict"), backend or "auto") as engine:
-        for record in predict_files(files, engine, hop_s=hop, offset_s=offset, allow_missing=allow_missing):
+        for record in predict_files(files, engine, hop_s=hop, offset_s=offset, allow_missing=allow_missing,
+                                    kaggle=kaggle):
             if as_json:
                 print(to_json(record), flush=True)
             elif record["type"] == "status":
@@ -122,7 +126,9 @@ def predict(
             else:
                 top = max(record["probs"], key=record["probs"].get)
                 probs = " ".join(f"{c}={p:.3f}" for c, p in record["probs"].items())
-                print(f"{record['file']} @ {record['offset']:.1f} s: {top} ({probs})")
+                how = f" [{record['kaggle_centre']}]" if "kaggle_centre" in record else ""
+                print(f"{record['file']} label {record['label_start']:.1f}-{record['label_end']:.1f} s: {top} "
+                      f"({probs}){how}")
 
 
 @app.command()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.contract import CLASSES, VOTE_COLUMNS
+from edge.contract import CLASSES, VOTE_COLUMNS, window_for_kaggle_label
 from train.data import fill_gaps
 from train.data.eeg_file import read_eeg_file
 from train.data.sparcnet import read_labels
@@ -45,11 +45,13 @@ def evaluate(bundle: Path, data: Path) -> dict:
 
     model, spec = load_bundle_model(bundle)
     names, eeg, targets, sparcnet = load_segments(data)
+    # each segment is labelled on its centre 10 s; a model with another lookahead sees it as edge predict --kaggle
+    eeg = np.stack([window_for_kaggle_label(w, spec.lookahead_s) for w in eeg])
     with torch.no_grad():
         probs = torch.softmax(model(torch.from_numpy(eeg)).double(), dim=1).numpy()
     prior = np.asarray(spec.training["data"]["class_prior"], dtype=np.float64)
     return {
-        "bundle": bundle.name, "model": spec.model, "segments": len(names),
+        "bundle": bundle.name, "model": spec.model, "lookahead_s": spec.lookahead_s, "segments": len(names),
         "kl_model": score(targets, probs),
         "kl_class_prior": score(targets, np.broadcast_to(prior, targets.shape)),
         "kl_sparcnet": score(targets, sparcnet),
