@@ -127,17 +127,23 @@ class SmoothingConfig:
 
 @dataclass(frozen=True)
 class AlarmLevel:
-    """A burden alarm: on when the seizure burden reaches `on`, off below `off`; a new "on" at most every
-    `min_interval_s` (re-alarm throttling). Burden here counts unknown seconds as not seizure."""
+    """A burden alarm: on when the seizure burden reaches `on` while the seizure is still going (its share of
+    the newest burden.recent_s seconds is at least `recent`), off when the burden falls below `off` or the
+    seizure has stopped (share of the newest seconds below `recent`): the span then ends with the seizure
+    instead of when the 5 min window drains. `recent` 0 turns that rule off. A new "on" within
+    `min_interval_s` of the last announced one is suppressed (logged as state "suppressed", not announced).
+    Burden here counts unknown seconds as not seizure."""
 
     name: str
     on: float
     off: float
     min_interval_s: float = 600.0
+    recent: float = 0.25
 
     def validate(self, where: str) -> AlarmLevel:
         require_field(0 < self.off < self.on <= 1, f"{where}.on/off", "must satisfy 0 < off < on <= 1",
                       value=(self.off, self.on))
+        require_field(0 <= self.recent <= 1, f"{where}.recent", "must be in [0, 1]", value=self.recent)
         require_field(self.min_interval_s >= 0, f"{where}.min_interval_s", "must be >= 0", value=self.min_interval_s)
         return self
 
@@ -159,6 +165,12 @@ class AlarmConfig:
     off: float = 0.4
     levels: tuple[AlarmLevel, ...] = DEFAULT_ALARM_LEVELS
     signal_after_s: float = 60.0
+    # "brief": on after `brief_windows` consecutive valid windows whose own (unsmoothed) target probability is
+    # at least `brief_on`, off at the first valid window below it; for seizures too short for the burden
+    # levels (under 30 s). 0 windows turns it off. Re-alarms within brief_min_interval_s are suppressed.
+    brief_windows: int = 3
+    brief_on: float = 0.6
+    brief_min_interval_s: float = 60.0
 
     def validate(self, where: str = "alarm") -> AlarmConfig:
         require_field(self.target in CLASSES, f"{where}.target", f"must be one of {', '.join(CLASSES)}",
@@ -171,7 +183,19 @@ class AlarmConfig:
         for i, level in enumerate(self.levels):
             level.validate(f"{where}.levels[{i}]")
         require_field(self.signal_after_s > 0, f"{where}.signal_after_s", "must be > 0", value=self.signal_after_s)
+        require_field(self.brief_windows >= 0, f"{where}.brief_windows", "must be >= 0 (0: no brief level)",
+                      value=self.brief_windows)
+        require_field(0 < self.brief_on <= 1, f"{where}.brief_on", "must be in (0, 1]", value=self.brief_on)
+        require_field(self.brief_min_interval_s >= 0, f"{where}.brief_min_interval_s", "must be >= 0",
+                      value=self.brief_min_interval_s)
+        require_field("brief" not in names, f"{where}.levels", "'brief' is the brief-seizure level's name",
+                      value=names)
         return self
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        """Every level that can alarm about the target: window, brief (when on) and the burden levels."""
+        return ("window", *(("brief",) if self.brief_windows else ()), *(level.name for level in self.levels))
 
 
 @dataclass(frozen=True)
@@ -179,10 +203,12 @@ class BurdenConfig:
     """Share of the last `window_s` of stream time per class (docs/monitoring.md)."""
 
     window_s: float = 300.0
+    recent_s: float = 20.0  # the newest seconds (at most window_s) the alarm levels' "still going" rule looks at
 
     def validate(self, where: str = "burden") -> BurdenConfig:
         require_field(self.window_s >= 10, f"{where}.window_s", "must be >= 10 (one labelled span)",
                       value=self.window_s)
+        require_field(self.recent_s >= 1, f"{where}.recent_s", "must be >= 1", value=self.recent_s)
         return self
 
 

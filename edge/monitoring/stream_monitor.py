@@ -47,7 +47,7 @@ class StreamMonitor:
         """A valid prediction (one that reached the smoother)."""
         span = label_span(window, self.lookahead_s)  # the same span as the prediction record's
         burden = self.burden.update(probs, *span)
-        return burden, self.policy.on_prediction(smoothed, burden, t=window.t_end, label_span=span)
+        return burden, self.policy.on_prediction(probs, smoothed, burden, t=window.t_end, label_span=span)
 
     def on_ineligible(self, window: Window) -> list[AlarmEvent]:
         """A prediction that may not enter smoothing (flagged signal): no valid prediction at its time."""
