@@ -202,18 +202,36 @@ def evaluate(
                                        out=out, level_sets=level_sets, streams=streams)
     typer.echo(table(scores, summaries[0]))
     for summary in summaries:
-        typer.echo(f"levels {', '.join(summary.levels)}: sensitivity {_share(summary.sensitivity)} "
-                   f"({summary.detected}/{summary.seizures}), precision {_share(summary.precision)}, "
-                   f"{summary.false_alarms_per_24h:.2f} false alarms per 24 h over {summary.hours:.1f} h, latency "
-                   f"median {_seconds(summary.latency_median_s)} P90 {_seconds(summary.latency_p90_s)}")
+        event, sample = summary.szcore_event, summary.szcore_sample
+        typer.echo(f"levels {', '.join(summary.levels)}:\n"
+                   f"  SzCORE events: sensitivity {_share(event['sensitivity'])} ({event['tp']}/{event['ref']}), "
+                   f"precision {_share(event['precision'])}, F1 {_share(event['f1'])}, "
+                   f"{_rate(event['fp_per_24h'])} FP per 24 h recorded\n"
+                   f"  SzCORE samples: sensitivity {_share(sample['sensitivity'])}, precision "
+                   f"{_share(sample['precision'])}, F1 {_share(sample['f1'])}, {_rate(sample['fp_per_24h'], '.0f')} "
+                   "false-positive s per 24 h\n"
+                   f"  clinical: {summary.detected}/{summary.seizures} seizures ({_share(summary.sensitivity)}), "
+                   f"{summary.false_alarms} false alarm episodes = {_rate(summary.false_alarms_per_24h)} per 24 h "
+                   f"over {summary.monitored_hours:.1f} h monitored ({summary.hours:.1f} h recorded), "
+                   f"{summary.suppressed} re-alarms suppressed, latency median {_seconds(summary.latency_median_s)} "
+                   f"P90 {_seconds(summary.latency_p90_s)} from onset, burden MAE "
+                   f"{_rate(summary.burden_mae_pp)} pp (95 % intervals in brackets)")
 
 
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f} %"
+def _share(value: tuple) -> str:
+    if value[0] is None:
+        return "-"
+    return f"{100 * value[0]:.1f} %" + ("" if value[1] is None else f" [{100 * value[1]:.1f}, {100 * value[2]:.1f}]")
 
 
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f} s"
+def _rate(value: tuple, spec: str = ".2f") -> str:
+    if value[0] is None:
+        return "-"
+    return format(value[0], spec) + ("" if value[1] is None else f" [{value[1]:{spec}}, {value[2]:{spec}}]")
+
+
+def _seconds(value: tuple) -> str:
+    return "-" if value[0] is None else _rate(value, ".0f") + " s"
 
 
 @app.command("sys-info")
