@@ -44,7 +44,7 @@ endif
 
 # Rebuild edge/model/default/ (synth with real eegmat background -> train fit -> calibrate run -> checks).
 default-model: install
-	nice -n 10 $(PY) -m scripts.default_model --eegs 1200 --seed 0 --epochs 4 --compare
+	nice -n 10 $(PY) -m scripts.default_model --eegs 1200 --seed 0 --epochs 4
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
