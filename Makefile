@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	$(PIP) --no-deps $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) torch==2.13.0
-	$(PIP) -e ".[cpu,train,dev,display,triton]"
+	$(PIP) -e ".[cpu,train,dev,display,triton,eval]"
 	touch $@
 
 # The GPU runtime in its own venv: onnxruntime-gpu and NVIDIA's CUDA/cuDNN wheels, never the CPU onnxruntime
@@ -75,7 +75,7 @@ endif
 
 # Rebuild edge/model/default/ (synth with real eegmat background -> train fit -> calibrate run -> checks).
 default-model: install
-	nice -n 10 $(PY) -m scripts.build_default_model --eegs 1200 --seed 0 --epochs 4 --compare
+	nice -n 10 $(PY) -m scripts.build_default_model --eegs 1200 --seed 0 --epochs 4
 
 clean:
 	rm -rf $(VENV) $(GPU_VENV) $(TRITON_VENV) build *.egg-info .pytest_cache .ruff_cache

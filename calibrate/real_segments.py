@@ -16,6 +16,7 @@ import numpy as np
 
 from calibrate.bedside_gate import BedsideGate
 from calibrate.verify import REAL, EvalSet
+from edge.contract import window_for_kaggle_label
 from edge.errors import DataError
 from edge.model.model_spec import ModelSpec
 from edge.testing import shared_data_dir
@@ -52,7 +53,7 @@ def load_real_segments(folders: list[Path], spec: ModelSpec, *, gate: BedsideGat
             if window is None:
                 continue
             names.append(segment.path.name)
-            signals.append(window)
+            signals.append(window_for_kaggle_label(window, spec.lookahead_s))  # scored for its labelled centre
             votes.append(segment.votes)
     if not signals:
         return None

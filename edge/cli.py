@@ -115,8 +115,11 @@ def predict(
     backend: BackendOpt = "auto",
     allow_missing: MissingOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per window")] = False,
+    kaggle: Annotated[bool, typer.Option("--kaggle", help="each window is a Kaggle window labelled on its centre "
+                                         "10 s: predict that centre whatever the model's lookahead")] = False,
 ) -> None:
-    """Predict offline on files, through the same chain and engine as `edge run`."""
+    """Predict offline on files, through the same chain and engine as `edge run`; each prediction names the
+    labelled span it is about (the model's, spec.lookahead_s, or with --kaggle the window's centre)."""
     from edge.config import check_option
     from edge.model.engine import Engine
     from edge.model.shipped import resolve_bundle
@@ -127,7 +130,8 @@ def predict(
     check_option("--offset", offset)
 
     with Engine(resolve_bundle(bundle, "predict"), backend or "auto") as engine:
-        for record in predict_files(files, engine, hop_s=hop, offset_s=offset, allow_missing=allow_missing):
+        for record in predict_files(files, engine, hop_s=hop, offset_s=offset, allow_missing=allow_missing,
+                                    kaggle=kaggle):
             if as_json:
                 print(to_json(record), flush=True)
             elif record["type"] == "status":
@@ -136,7 +140,9 @@ def predict(
             else:
                 top = max(record["probs"], key=record["probs"].get)
                 probs = " ".join(f"{c}={p:.3f}" for c, p in record["probs"].items())
-                print(f"{record['file']} @ {record['offset']:.1f} s: {top} ({probs})")
+                how = f" [{record['kaggle_centre']}]" if "kaggle_centre" in record else ""
+                print(f"{record['file']} label {record['label_start']:.1f}-{record['label_end']:.1f} s: {top} "
+                      f"({probs}){how}")
 
 
 @app.command()
@@ -219,18 +225,36 @@ def evaluate(
                                        out=out, level_sets=level_sets, streams=streams)
     typer.echo(table(scores, summaries[0]))
     for summary in summaries:
-        typer.echo(f"levels {', '.join(summary.levels)}: sensitivity {_share(summary.sensitivity)} "
-                   f"({summary.detected}/{summary.seizures}), precision {_share(summary.precision)}, "
-                   f"{summary.false_alarms_per_24h:.2f} false alarms per 24 h over {summary.hours:.1f} h, latency "
-                   f"median {_seconds(summary.latency_median_s)} P90 {_seconds(summary.latency_p90_s)}")
+        event, sample = summary.szcore_event, summary.szcore_sample
+        typer.echo(f"levels {', '.join(summary.levels)}:\n"
+                   f"  SzCORE events: sensitivity {_share(event['sensitivity'])} ({event['tp']}/{event['ref']}), "
+                   f"precision {_share(event['precision'])}, F1 {_share(event['f1'])}, "
+                   f"{_rate(event['fp_per_24h'])} FP per 24 h recorded\n"
+                   f"  SzCORE samples: sensitivity {_share(sample['sensitivity'])}, precision "
+                   f"{_share(sample['precision'])}, F1 {_share(sample['f1'])}, {_rate(sample['fp_per_24h'], '.0f')} "
+                   "false-positive s per 24 h\n"
+                   f"  clinical: {summary.detected}/{summary.seizures} seizures ({_share(summary.sensitivity)}), "
+                   f"{summary.false_alarms} false alarm episodes = {_rate(summary.false_alarms_per_24h)} per 24 h "
+                   f"over {summary.monitored_hours:.1f} h monitored ({summary.hours:.1f} h recorded), "
+                   f"{summary.suppressed} re-alarms suppressed, latency median {_seconds(summary.latency_median_s)} "
+                   f"P90 {_seconds(summary.latency_p90_s)} from onset, burden MAE "
+                   f"{_rate(summary.burden_mae_pp)} pp (95 % intervals in brackets)")
 
 
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f} %"
+def _share(value: tuple) -> str:
+    if value[0] is None:
+        return "-"
+    return f"{100 * value[0]:.1f} %" + ("" if value[1] is None else f" [{100 * value[1]:.1f}, {100 * value[2]:.1f}]")
 
 
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f} s"
+def _rate(value: tuple, spec: str = ".2f") -> str:
+    if value[0] is None:
+        return "-"
+    return format(value[0], spec) + ("" if value[1] is None else f" [{value[1]:{spec}}, {value[2]:{spec}}]")
+
+
+def _seconds(value: tuple) -> str:
+    return "-" if value[0] is None else _rate(value, ".0f") + " s"
 
 
 @app.command("sys-info")

@@ -151,15 +151,21 @@ class SmoothingConfig:
 
 @dataclass(frozen=True)
 class AlarmLevel:
-    """A burden alarm: on when the seizure burden reaches `on`, off below `off`; a new "on" at most every
-    `min_interval_s` (re-alarm throttling). Burden here counts unknown seconds as not seizure."""
+    """A burden alarm: on when the seizure burden reaches `on` while the seizure is still going (its share of
+    the newest burden.recent_s seconds is at least `recent`), off when the burden falls below `off` or the
+    seizure has stopped (share of the newest seconds below `recent`): the span then ends with the seizure
+    instead of when the 5 min window drains. `recent` 0 turns that rule off. A new "on" within
+    `min_interval_s` of the last announced one is suppressed (logged as state "suppressed", not announced).
+    Burden here counts unknown seconds as not seizure."""
 
     name: str
     on: float
     off: float
     min_interval_s: float = 600.0
+    recent: float = 0.25
 
-    BOUNDS: ClassVar[dict[str, Range]] = {"on": FRACTION, "off": FRACTION, "min_interval_s": Range(0.0, 86400.0)}
+    BOUNDS: ClassVar[dict[str, Range]] = {"on": FRACTION, "off": FRACTION, "min_interval_s": Range(0.0, 86400.0),
+                                          "recent": Range(0.0, 1.0)}
 
     def validate(self, where: str) -> AlarmLevel:
         check_bounds(self, where)
@@ -185,8 +191,16 @@ class AlarmConfig:
     off: float = 0.4
     levels: tuple[AlarmLevel, ...] = DEFAULT_ALARM_LEVELS
     signal_after_s: float = 60.0
+    # "brief": on after `brief_windows` consecutive valid windows whose own (unsmoothed) target probability is
+    # at least `brief_on`, off at the first valid window below it; for seizures too short for the burden
+    # levels (under 30 s). 0 windows turns it off. Re-alarms within brief_min_interval_s are suppressed.
+    brief_windows: int = 3
+    brief_on: float = 0.6
+    brief_min_interval_s: float = 60.0
 
-    BOUNDS: ClassVar[dict[str, Range]] = {"on": FRACTION, "off": FRACTION, "signal_after_s": Range(1.0, 86400.0)}
+    BOUNDS: ClassVar[dict[str, Range]] = {
+        "on": FRACTION, "off": FRACTION, "signal_after_s": Range(1.0, 86400.0),
+        "brief_windows": Range(0, 100, integer=True), "brief_on": FRACTION, "brief_min_interval_s": Range(0.0, 86400.0)}
 
     def validate(self, where: str = "alarm") -> AlarmConfig:
         require_field(self.target in CLASSES, f"{where}.target", f"must be one of {', '.join(CLASSES)}",
@@ -199,7 +213,14 @@ class AlarmConfig:
                       "names must be unique and not 'window' or 'signal'", value=names)
         for i, level in enumerate(self.levels):
             level.validate(f"{where}.levels[{i}]")
+        require_field("brief" not in names, f"{where}.levels", "'brief' is the brief-seizure level's name",
+                      value=names)
         return self
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        """Every level that can alarm about the target: window, brief (when on) and the burden levels."""
+        return ("window", *(("brief",) if self.brief_windows else ()), *(level.name for level in self.levels))
 
 
 @dataclass(frozen=True)
@@ -207,11 +228,12 @@ class BurdenConfig:
     """Share of the last `window_s` of stream time per class (docs/monitoring.md)."""
 
     window_s: float = 300.0
+    recent_s: float = 20.0  # the newest seconds (at most window_s) the alarm levels' "still going" rule looks at
 
-    BOUNDS: ClassVar[dict[str, Range]] = {"window_s": Range(10.0, 86400.0)}  # from one labelled span to a day
+    # from one labelled span to a day; the newest seconds from one to an hour
+    BOUNDS: ClassVar[dict[str, Range]] = {"window_s": Range(10.0, 86400.0), "recent_s": Range(1.0, 3600.0)}
 
     def validate(self, where: str = "burden") -> BurdenConfig:
-        check_bounds(self, where)
         return self
 
 
@@ -246,8 +268,10 @@ class TritonConfig:
     ca_file: str | None = None  # PEM root certificate(s) for TLS (default: the system's)
     timeout_s: float = 5.0  # one batch's deadline; past it the batch's windows get `backend_unavailable`
 
+    BOUNDS: ClassVar[dict[str, Range]] = {"timeout_s": Range(0.05, 600.0)}
+
     def validate(self, where: str = "triton") -> TritonConfig:
-        require_field(self.timeout_s > 0, f"{where}.timeout_s", "must be > 0", value=self.timeout_s)
+        check_bounds(self, where)
         if not self.url:
             return self
         host = self.url.rsplit(":", 1)[0].strip("[]")

@@ -30,6 +30,9 @@ VOTE_COLUMNS: tuple[str, ...] = tuple(f"{c}_vote" for c in CLASSES)
 SAMPLE_RATE_HZ = 200
 WINDOW_SAMPLES = 10_000  # 50 s
 LABEL_START, LABEL_STOP = 4_000, 6_000  # the central 10 s the experts voted on
+# A model's labelled span may sit elsewhere in its window: `lookahead` seconds of signal follow the span.
+# The Kaggle layout has 20 s after it; a causal (bedside) model wants 0, so its answer is about the newest 10 s.
+KAGGLE_LOOKAHEAD_S = (WINDOW_SAMPLES - LABEL_STOP) / SAMPLE_RATE_HZ
 
 # Longitudinal bipolar "double banana", in the Kaggle spectrogram order LL, RL, LP, RP.
 MONTAGE_CHAINS: dict[str, tuple[str, ...]] = {
@@ -125,6 +128,42 @@ class SignalContract:
     def label_span_seconds(self) -> tuple[float, float]:
         """Labelled span relative to the window start, in seconds."""
         return self.label_start / self.sample_rate_hz, self.label_stop / self.sample_rate_hz
+
+
+def check_lookahead(lookahead_s: float, where: str = "lookahead_s") -> float:
+    """A lookahead is whole samples, and the labelled span must fit in the window."""
+    most = (WINDOW_SAMPLES - (LABEL_STOP - LABEL_START)) / SAMPLE_RATE_HZ
+    require_field(isinstance(lookahead_s, (int, float)) and 0 <= lookahead_s <= most
+                  and float(lookahead_s * SAMPLE_RATE_HZ).is_integer(), where,
+                  f"must be whole samples in [0, {most:g}] seconds", value=lookahead_s)
+    return float(lookahead_s)
+
+
+def label_span_samples(lookahead_s: float = KAGGLE_LOOKAHEAD_S) -> tuple[int, int]:
+    """[start, stop) samples of the labelled 10 s inside a window whose span is followed by `lookahead_s`."""
+    stop = WINDOW_SAMPLES - round(check_lookahead(lookahead_s) * SAMPLE_RATE_HZ)
+    return stop - (LABEL_STOP - LABEL_START), stop
+
+
+def window_shift_samples(lookahead_s: float) -> int:
+    """Where a model's window starts relative to the Kaggle window of the same label (negative: earlier)."""
+    return LABEL_START - label_span_samples(lookahead_s)[0]
+
+
+def window_for_kaggle_label(window: np.ndarray, lookahead_s: float) -> np.ndarray:
+    """[channels, 10000] model input for the label of a Kaggle-layout window (labelled on its centre 10 s).
+
+    A model with lookahead L < 20 s needs its window (20 - L) s earlier: that context is not in the file,
+    so it is filled with each channel's mean over the window (a flat stretch, no step edge), as training
+    fills context before a file's start (train/data/windows.py). L = 20 returns the window unchanged.
+    """
+    shift = -window_shift_samples(lookahead_s)
+    if shift == 0:
+        return window
+    out = np.empty_like(window)
+    out[:, shift:] = window[:, :window.shape[1] - shift]
+    out[:, :shift] = window.mean(axis=1, keepdims=True)
+    return out
 
 
 # Units: the contract is microvolts; a source states its unit and is scaled on the way in.

@@ -20,9 +20,8 @@ import numpy as np
 
 from edge.chain.signal_chain import Window
 from edge.chain.status import Status
-from edge.contract import CLASSES, SAMPLE_RATE_HZ, SignalContract
+from edge.contract import CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES, label_span_samples
 
-LABEL_SPAN_S = SignalContract().label_span_seconds
 RUN_ID = uuid.uuid4().hex
 
 
@@ -30,21 +29,33 @@ def _probs(values: np.ndarray) -> dict[str, float]:
     return {c: round(float(p), 7) for c, p in zip(CLASSES, values, strict=True)}
 
 
+def label_span(window: Window, lookahead_s: float) -> tuple[float, float]:
+    """The stretch of stream time a prediction of `window` is about: the model's labelled 10 s (followed by
+    `lookahead_s` of its window), on the window's own timestamps. Live these are t_start + 40 - L ... + 50 - L;
+    in a replay faster than real time the timestamps are stretched alike. The one place records, burden and
+    alarms take their span from."""
+    start, stop = label_span_samples(lookahead_s)
+    per_sample = (window.t_end - window.t_start) / (WINDOW_SAMPLES - 1)
+    return window.t_start + start * per_sample, window.t_start + stop * per_sample
+
+
 def prediction_record(stream: str, window: Window, probs: np.ndarray, *, smoothed: np.ndarray | None, model_id: str,
-                      emitted: float, emitted_clock: float) -> dict[str, Any]:
-    """`emitted` is on the same clock as window.arrival; `emitted_clock` on the stream's (LSL) clock.
+                      lookahead_s: float, emitted: float, emitted_clock: float) -> dict[str, Any]:
+    """`emitted` is on the same clock as window.arrival; `emitted_clock` on the stream's (LSL) clock;
+    `lookahead_s` the model's (spec.lookahead_s), which places the labelled span.
 
     `smoothed` is None when the window did not enter smoothing and the alarm (flagged, and not only by
     flags in QualityConfig.alarm_ignores).
     """
+    span = label_span(window, lookahead_s)
     record: dict[str, Any] = {
         "type": "prediction",
         "run_id": RUN_ID,
         "stream": stream,
         "window_start": window.t_start,
         "window_end": window.t_end,
-        "label_start": window.t_start + LABEL_SPAN_S[0],
-        "label_end": window.t_start + LABEL_SPAN_S[1],
+        "label_start": span[0],
+        "label_end": span[1],
         "start_sample": window.start_sample,
         "segment": window.segment,
         "probs": _probs(probs),
@@ -76,9 +87,14 @@ def runtime_status_record(kind: str, message: str, **detail: Any) -> dict[str, A
             **detail}
 
 
-def file_prediction_record(path: Path, window: Window, probs: np.ndarray) -> dict[str, Any]:
-    """`edge predict`: offset = the window's start in seconds of the file at 200 Hz."""
-    return {"type": "prediction", "run_id": RUN_ID, "file": str(path), "offset": window.start_sample / SAMPLE_RATE_HZ,
+def file_prediction_record(path: Path, window: Window, probs: np.ndarray, *, span: tuple[float, float],
+                           kaggle_centre: str | None = None) -> dict[str, Any]:
+    """`edge predict`: offset = the window's start in seconds of the file at 200 Hz; `span` the labelled span
+    relative to it; `kaggle_centre` says how a Kaggle-layout file's centre was predicted (edge predict --kaggle)."""
+    offset = window.start_sample / SAMPLE_RATE_HZ
+    return {"type": "prediction", "run_id": RUN_ID, "file": str(path), "offset": offset,
+            "label_start": offset + span[0], "label_end": offset + span[1],
+            **({"kaggle_centre": kaggle_centre} if kaggle_centre else {}),
             "probs": {c: float(v) for c, v in zip(CLASSES, probs, strict=True)},
             "flagged": window.flagged, "quality": window.quality, "bad_seconds": window.bad_seconds}
 

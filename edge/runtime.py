@@ -118,7 +118,8 @@ class Runtime:
         chain = SignalChain(channel_map, layout.sample_rate_hz, self.config.chain, timer=self.timer, segment=segment)
         rate = RateMonitor(layout.sample_rate_hz, window_s=self.config.watchdog.rate_window_s,
                            gap_s=self.config.chain.gap_reset_s)
-        monitor = monitor or StreamMonitor(self.config, self.engine.model_id)
+        monitor = monitor or StreamMonitor(self.config, self.engine.model_id,
+                                           lookahead_s=self.engine.spec.lookahead_s)
         return StreamState(source, layout, chain, rate, Smoother(self.config.smoothing), monitor)
 
     def emit(self, record: dict[str, Any], worker: StreamState | None = None) -> None:
@@ -294,7 +295,8 @@ class Runtime:
             else:
                 burden, events = worker.monitor.current_burden(), worker.monitor.on_ineligible(window)
             record = prediction_record(worker.source.name, window, p, smoothed=smoothed, model_id=self.engine.model_id,
-                                       emitted=time.perf_counter(), emitted_clock=worker.source.now())
+                                       lookahead_s=self.engine.spec.lookahead_s, emitted=time.perf_counter(),
+                                       emitted_clock=worker.source.now())
             record["burden"] = None if burden is None else burden.record()
             self.emit(record, worker)
             self._observe(worker, window.data, window.t_end)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.contract import CHANNELS, CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES, montage_matrix
+from edge.contract import CHANNELS, CLASSES, KAGGLE_LOOKAHEAD_S, SAMPLE_RATE_HZ, WINDOW_SAMPLES, montage_matrix
 from edge.model.bundle import ONNX_FILE, save_spec, write_checksums
 from edge.model.model_spec import ModelSpec
 from edge.sinks import Sink
@@ -92,10 +92,10 @@ def write_test_onnx(path: Path, seed: int = 0, *, head: str = "probs") -> None:
     onnx.save(model, path)
 
 
-def build_test_bundle(directory: Path, *, head: str = "probs") -> Path:
+def build_test_bundle(directory: Path, *, head: str = "probs", lookahead_s: float = KAGGLE_LOOKAHEAD_S) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     write_test_onnx(directory / ONNX_FILE, head=head)
-    save_spec(directory, ModelSpec(model="test-onnx"))
+    save_spec(directory, ModelSpec(model="test-onnx", lookahead_s=lookahead_s))
     write_checksums(directory)
     return directory
 

@@ -64,7 +64,7 @@ def chain_latency(engine: Engine, batch: int, steps: int, *, timer: StageTimer) 
         with timer.stage("smooth+record"):
             for window, p, smoother in zip(windows, probs, smoothers, strict=True):
                 prediction_record("bench", window, p, smoothed=smoother.update(p), model_id=engine.model_id,
-                                  emitted=time.perf_counter(), emitted_clock=0.0)
+                                  lookahead_s=engine.spec.lookahead_s, emitted=time.perf_counter(), emitted_clock=0.0)
         if step:  # the first step warms the session up
             durations.append(time.perf_counter() - start)
     return durations

@@ -2,11 +2,11 @@
 --out DIR` runs (summary.json, scores.csv, run.json): long synthetic recordings with annotated seizures
 (`train synth --continuous`) and real EEG without any seizure (eegmat: every alarm there is false).
 
-    train synth --continuous 24 --out cont24 --seed 0
-    nice -n 10 edge evaluate cont24/*.parquet --annotations cont24/events.csv --bundle B --out eval24 \
-        --streams 24 --level seizure --level window,seizure --level window,seizure,prolonged,status_epilepticus
+    train synth --continuous 24 --hard --seed 9000 --out hard24
+    nice -n 10 edge evaluate hard24/*.parquet --annotations hard24/events.csv --bundle B --out eval24 \
+        --streams 8 --level brief,seizure --level window,brief,seizure,prolonged,status_epilepticus
     nice -n 10 edge evaluate ../shared/data/eegmat/*.edf --bundle B --out evalmat --streams 16 --level ... (same)
-    .venv/bin/python scripts/bench_evaluate.py --eval synthetic=eval24 --eval "eegmat (no seizures)"=evalmat
+    .venv/bin/python scripts/bench_evaluate.py --eval "synthetic, hard"=eval24 --eval "eegmat (no seizures)"=evalmat
 """
 
 from __future__ import annotations
@@ -24,12 +24,17 @@ from edge.offline.annotations import read_annotations
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _share(v: float | None) -> str:
-    return "-" if v is None else f"{100 * v:.1f} %"
+def _share(v: list) -> str:
+    """A (value, low, high) share as '90.0 % (80.1-95.2)'."""
+    if v[0] is None:
+        return "-"
+    return f"{100 * v[0]:.1f} %" + ("" if v[1] is None else f" ({100 * v[1]:.0f}-{100 * v[2]:.0f})")
 
 
-def _number(v: float | None, spec: str = ".0f") -> str:
-    return "-" if v is None else format(v, spec)
+def _number(v: list, spec: str = ".0f") -> str:
+    if v[0] is None:
+        return "-"
+    return format(v[0], spec) + ("" if v[1] is None else f" ({v[1]:{spec}}-{v[2]:{spec}})")
 
 
 def command(run: dict, out: Path) -> str:
@@ -50,10 +55,15 @@ def section(evals: list[tuple[str, Path]]) -> str:
         notes.append(f"- {name}: `{command(run, folder)}`; {len(run['recordings'])} recordings replayed in "
                      f"{run['replay_s']:.0f} s.")
         for s in json.loads((folder / "summary.json").read_text()):
-            rows.append(f"| {name} | {' + '.join(s['levels'])} | {s['hours']:.1f} | {s['detected']}/{s['seizures']} "
-                        f"({_share(s['sensitivity'])}) | {_share(s['precision'])} | {s['false_alarms']} | "
-                        f"{s['false_alarms_per_24h']:.2f} | {_number(s['latency_median_s'])} | "
-                        f"{_number(s['latency_p90_s'])} | {_number(s['burden_mae_pp'], '.2f')} |")
+            event, sample = s["szcore_event"], s["szcore_sample"]
+            rows.append(f"| {name} | {' + '.join(s['levels'])} | {s['hours']:.1f} ({s['monitored_hours']:.1f}) | "
+                        f"{event['tp']}/{event['ref']}: {_share(event['sensitivity'])} | "
+                        f"{_share(event['precision'])} | "
+                        f"{_share(event['f1'])} | {event['fp']}: {_number(event['fp_per_24h'], '.1f')} | "
+                        f"{_share(sample['sensitivity'])} | {s['detected']}/{s['seizures']} | "
+                        f"{s['false_alarms']}: {_number(s['false_alarms_per_24h'], '.1f')} | {s['suppressed']} | "
+                        f"{_number(s['latency_median_s'])} | {_number(s['latency_p90_s'])} | "
+                        f"{_number(s['burden_mae_pp'], '.2f')} |")
         with (folder / "scores.csv").open() as f:
             scored = [r for r in csv.DictReader(f) if int(r["seizures"]) or int(r["false_alarms"])]
         levels = " + ".join(json.loads((folder / "summary.json").read_text())[0]["levels"])
@@ -67,15 +77,21 @@ def section(evals: list[tuple[str, Path]]) -> str:
     return "\n".join([
         "## Event-level evaluation (`edge evaluate`; written by `scripts/bench_evaluate.py`)",
         "",
-        "Recordings replayed through the live Runtime (file sources, default [run] policy), scored SzCORE "
-        "any-overlap (docs/monitoring.md); latency = alarm time - annotated onset; burden MAE over predictions "
-        f"with full 5 min coverage. Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores when written.",
+        "Recordings replayed through the live Runtime (file sources, default [run] policy). SzCORE columns by "
+        "`timescoring` (event-based: 30 s before / 60 s after tolerance, events < 90 s apart merged, split at 5 min; "
+        "FP per 24 h of recorded time; sample-based: per second). Clinical columns by edge (docs/monitoring.md): "
+        "seizures with an alarm within [onset - 30 s, offset + 60 s], false alarm episodes per 24 h of monitored "
+        "time (valid predictions), re-alarms suppressed by throttling, latency = first alarm - annotated onset, "
+        "burden MAE over predictions with full 5 min coverage. 95 % intervals in brackets: Wilson (proportions), "
+        "exact Poisson (rates), bootstrap (F1, sample-based, latency, burden). "
+        f"Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores when written.",
         "",
         *notes,
         "",
-        "| data | levels scored | hours | seizures detected | precision | false alarms | per 24 h | median latency s "
-        "| P90 latency s | burden MAE pp |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| data | levels scored | hours (monitored) | SzCORE sensitivity | SzCORE precision | SzCORE F1 "
+        "| SzCORE FP: per 24 h | sample sensitivity | seizures detected | false alarm episodes: per 24 h "
+        "| suppressed | median latency s | P90 latency s | burden MAE pp |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"Recordings with a seizure or a false alarm (first level set, {levels}):",

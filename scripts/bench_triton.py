@@ -21,12 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from scripts.benchdoc import replace_section
 
 from calibrate.triton_repo import write_triton_repo
 from edge.config import TritonConfig
 from edge.model.engine import Engine
 from edge.model.shipped import DEFAULT_BUNDLE
+from scripts.bench_common import replace_section
 from scripts.triton_serve import TritonServer
 
 STREAMS = 32

@@ -29,13 +29,12 @@ if not __package__:  # run as a file: make the `scripts` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.config import RunConfig
-from edge.contract import CLASSES
+from edge.contract import CLASSES, VOTE_COLUMNS
 from edge.errors import DataError
 from edge.model.bundle import ONNX_FILE, SPEC_FILE, load_spec, save_spec, write_checksums
 from edge.model.shipped import DEFAULT_BUNDLE, DEMO_RECORDING
 from edge.testing import shared_data_dir
 from scripts.bench_common import replace_section
-from train.fit.evaluate import evaluate_bundle_on_segments as sparcnet_kl
 
 REPO = Path(__file__).resolve().parents[1]
 SPARCNET = shared_data_dir() / "sparcnet_iiic"
@@ -44,6 +43,7 @@ SHIPPED = (SPEC_FILE, ONNX_FILE)  # fp32 ONNX: the reference graph every backend
 MAX_BYTES = 12_000_000
 DEMO_CANDIDATES = 5
 SEIZURE = CLASSES.index("seizure")
+SHIPPED_LOOKAHEAD_S = 0.0  # chosen from the lookahead table (docs/benchmarks.md, section "lookahead")
 
 
 def _run(*argv: str) -> None:
@@ -51,34 +51,79 @@ def _run(*argv: str) -> None:
     subprocess.run([sys.executable, "-c", f"from {argv[0]}.cli import main; main()", *argv[1:]], check=True)
 
 
-def build(work: Path, *, eegs: int, seed: int, background: Path | None, epochs: int | None) -> Path:
+def build(work: Path, *, eegs: int, seed: int, background: Path | None, epochs: int | None, lookahead: float,
+          config: Path | None = None) -> Path:
     """synth -> fit -> calibrate run in ``work``; returns the bundle. ``background`` None: model background only."""
     tag = "real" if background is not None else "plain"
-    data, bundle = work / f"synth-{tag}", work / f"fit-{tag}"
+    data, bundle = work / f"synth-{tag}", work / f"fit-{tag}-L{lookahead:g}"
     if not (data / "train.csv").is_file():
         shutil.rmtree(data, ignore_errors=True)  # a killed synth leaves a partial folder synth refuses
         extra = ("--background", str(background)) if background is not None else ()
         _run("train", "synth", "--out", str(data), "--eegs", str(eegs), "--seed", str(seed), *extra)
     if not (bundle / SPEC_FILE).is_file():
         extra = ("--epochs", str(epochs)) if epochs else ()
-        _run("train", "fit", "--data", str(data), "--out", str(bundle), "--seed", str(seed), *extra)
+        toml = work / f"fit-L{lookahead:g}.toml"
+        text = config.read_text() if config is not None else ""
+        if "[data]" in text:
+            raise DataError(f"{config}: set the lookahead with --lookahead, not a [data] table")
+        toml.write_text(f"[data]\nlookahead_s = {lookahead!r}\n\n{text}")
+        _run("train", "fit", "--data", str(data), "--out", str(bundle), "--seed", str(seed), "--config", str(toml),
+             *extra)
     return bundle
 
 
 def false_alarms(bundle: Path, eegmat: Path) -> dict:
-    """Seizure alarms (any level) that `edge run`'s policy raises over eegmat subjects 18-23."""
+    """Alarms of any level about the target (window, brief, burden levels) that `edge run`'s policy raises over
+    every eegmat recording (healthy adults), with subjects 18-23 (never used for training) on their own."""
     from edge.offline.evaluate import replay
     from train.synth.real_background import HELD_OUT_EEGMAT_SUBJECTS, eegmat_subject
 
-    files = sorted(p for p in eegmat.glob("Subject*_*.edf") if eegmat_subject(p) in HELD_OUT_EEGMAT_SUBJECTS)
+    files = sorted(p for p in eegmat.glob("Subject*_*.edf") if eegmat_subject(p) is not None)
     if not files:
-        raise DataError(f"{eegmat}: no SubjectNN_k.edf of subjects 18-23 for the false-alarm check")
-    logs = replay(files, bundle, RunConfig(), streams=4)
-    alarms = [a for log in logs.values() for a in log.alarms if a["state"] == "on" and a["class"] == "seizure"]
-    smoothed = [p["seizure"] for log in logs.values() for p in log.predictions if p["seizure"] is not None]
-    return {"files": len(files), "hours": sum(log.seconds for log in logs.values()) / 3600,
-            "predictions": sum(len(log.predictions) for log in logs.values()), "seizure_alarms": len(alarms),
-            "smoothed_predictions": len(smoothed), "max_smoothed_seizure": round(max(smoothed, default=0.0), 4)}
+        raise DataError(f"{eegmat}: no SubjectNN_k.edf recordings for the false-alarm check")
+    config = RunConfig()
+    levels = set(config.alarm.level_names)
+    logs = replay(files, bundle, config, streams=8)
+    figures = {}
+    for name, held_out in (("all", None), ("subjects_18_23", True)):
+        chosen = [p.stem for p in files if held_out is None or eegmat_subject(p) in HELD_OUT_EEGMAT_SUBJECTS]
+        alarms = [a for stem in chosen for a in logs[stem].alarms if a["state"] == "on" and a["level"] in levels]
+        smoothed = [p["seizure"] for stem in chosen for p in logs[stem].predictions if p["seizure"] is not None]
+        figures[name] = {"files": len(chosen), "hours": round(sum(logs[s].seconds for s in chosen) / 3600, 3),
+                         "predictions": sum(len(logs[s].predictions) for s in chosen), "alarms": len(alarms),
+                         "alarms_by_level": {lv: sum(a["level"] == lv for a in alarms) for lv in sorted(levels)},
+                         "max_smoothed_seizure": round(max(smoothed, default=0.0), 4)}
+    return figures
+
+
+def real_segments(bundle: Path) -> dict:
+    """KL, top-1 and the confusion (expert majority -> model top class) on the 12 real segments, through the
+    ONNX engine (any shipped bundle runs, old or new), each scored for its labelled centre."""
+    from edge.contract import window_for_kaggle_label
+    from edge.model.engine import Engine
+    from train.data import fill_gaps
+    from train.data.sparcnet import load_segments
+    from train.metric import score
+
+    segments = load_segments(SPARCNET, columns=("file", *VOTE_COLUMNS, *(f"sparcnet_p_{c}" for c in CLASSES)))
+    eeg = np.stack([s.eeg for s in segments])
+    for row in eeg:
+        fill_gaps(row)
+    targets = np.stack([s.votes for s in segments])
+    sparcnet = np.array([[float(s.row[f"sparcnet_p_{c}"]) for c in CLASSES] for s in segments])
+    sparcnet /= sparcnet.sum(1, keepdims=True)
+    with Engine(bundle, "onnxruntime") as engine:
+        probs = engine.predict(np.stack([window_for_kaggle_label(w, engine.spec.lookahead_s) for w in eeg]))
+        lookahead = engine.spec.lookahead_s
+    probs = np.asarray(probs, dtype=np.float64)
+    truth, top = targets.argmax(1), probs.argmax(1)
+    seizure_votes = targets[:, SEIZURE] >= 2 / 3 - 1e-9
+    return {"lookahead_s": lookahead, "kl": round(float(score(targets, probs)), 4),
+            "top1": f"{int((truth == top).sum())}/{len(truth)}",
+            "sparcnet_kl": round(float(score(targets, sparcnet)), 4),
+            "p_seizure_where_2of3_votes": [round(float(p), 3) for p in probs[seizure_votes, SEIZURE]],
+            "confusion": {CLASSES[c]: {CLASSES[k]: int(((truth == c) & (top == k)).sum()) for k in range(len(CLASSES))
+                                       if ((truth == c) & (top == k)).any()} for c in sorted(set(truth.tolist()))}}
 
 
 def demo_recording(bundle: Path, out: Path, seed: int) -> dict:
@@ -131,12 +176,55 @@ def ship(bundle: Path, figures: dict) -> Path:
     return DEFAULT_BUNDLE
 
 
+def _confusion(figures: dict) -> str:
+    return "; ".join(f"{truth} -> " + ", ".join(f"{top} {n}" for top, n in row.items())
+                     for truth, row in figures["confusion"].items())
+
+
+def section(args: argparse.Namespace, figures: dict, old: dict, plain: dict | None) -> str:
+    new, eegmat = figures["real_12"], figures["eegmat"]
+    old_spec = old["spec"]
+    lines = [
+        "## Default model (`make default-model`: scripts/build_default_model.py)",
+        "",
+        f"`{figures['made_by']}`; training data: {figures['training_data']}; lookahead L = {args.lookahead:g} s "
+        "(section \"lookahead\"). Held-out = synthetic patients of fold 0; real 12 = the sparcnet_iiic segments "
+        "(expert votes), each scored for its labelled centre through the ONNX engine (`edge predict --kaggle`'s "
+        "rule); eegmat = every alarm of any level (window, brief, burden levels) that `edge run`'s default policy "
+        "raises over the healthy adults' recordings.",
+        "",
+        "| model | L s | held-out KL (prior) | real 12 KL | real 12 top-1 | p(seizure) where >= 2/3 seizure votes "
+        "| real 12 confusion (expert majority -> model top) |",
+        "|---|---|---|---|---|---|---|",
+        f"| new (shipped) | {new['lookahead_s']:g} | {figures['held_out_kl']:.3f} ({figures['held_out_prior_kl']:.3f}) "
+        f"| {new['kl']:.3f} | {new['top1']} | {new['p_seizure_where_2of3_votes']} | {_confusion(new)} |",
+        f"| before | {old['real_12']['lookahead_s']:g} | {old_spec.get('held_out_kl', float('nan')):.3f} "
+        f"({old_spec.get('held_out_prior_kl', float('nan')):.3f}) | {old['real_12']['kl']:.3f} | "
+        f"{old['real_12']['top1']} | {old['real_12']['p_seizure_where_2of3_votes']} | {_confusion(old['real_12'])} |",
+        "",
+        f"SPaRCNet on the same segments: KL {new['sparcnet_kl']:.3f}. eegmat with the new model: "
+        f"{eegmat['all']['alarms']} alarms over all {eegmat['all']['files']} recordings "
+        f"({eegmat['all']['hours']:.2f} h; "
+        f"by level {eegmat['all']['alarms_by_level']}; largest smoothed p(seizure) "
+        f"{eegmat['all']['max_smoothed_seizure']:.3f}); subjects 18-23 (never trained on): "
+        f"{eegmat['subjects_18_23']['alarms']} alarms over {eegmat['subjects_18_23']['files']} recordings "
+        f"(largest smoothed p(seizure) {eegmat['subjects_18_23']['max_smoothed_seizure']:.3f}).",
+    ]
+    if plain is not None:
+        lines += ["", f"Same budget without real background (`--compare`): held-out KL {plain['held_out_kl']:.3f}, "
+                  f"real 12 KL {plain['real_12']['kl']:.3f}, top-1 {plain['real_12']['top1']}."]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=REPO / "build" / "default-model")
     parser.add_argument("--eegs", type=int, default=1200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None, help="train fit --epochs (default: the config's)")
+    parser.add_argument("--lookahead", type=float, default=SHIPPED_LOOKAHEAD_S,
+                        help="data.lookahead_s of the model (docs/benchmarks.md, section lookahead)")
+    parser.add_argument("--config", type=Path, default=None, help="train fit TOML on top of the defaults")
     parser.add_argument("--background", type=Path, default=EEGMAT)
     parser.add_argument("--compare", action="store_true", help="also train without real background")
     parser.add_argument("--calibrate", choices=("run", "export"), default="run",
@@ -145,53 +233,39 @@ def main() -> None:
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    bundle = build(args.work, eegs=args.eegs, seed=args.seed, background=args.background, epochs=args.epochs)
+    bundle = build(args.work, eegs=args.eegs, seed=args.seed, background=args.background, epochs=args.epochs,
+                   lookahead=args.lookahead, config=args.config)
     if not (bundle / ONNX_FILE).is_file():
         data = ("--data", str(args.work / "synth-real")) if args.calibrate == "run" else ()
         _run("calibrate", args.calibrate, "--bundle", str(bundle), *data)
+    old = {"spec": load_spec(DEFAULT_BUNDLE).training.get("default_model", {}),
+           "real_12": real_segments(DEFAULT_BUNDLE)}
     metrics = json.loads((bundle / "metrics.json").read_text())
-    real12 = sparcnet_kl(bundle, SPARCNET)
+    options = f"--eegs {args.eegs} --seed {args.seed} --lookahead {args.lookahead:g}" + \
+        (f" --epochs {args.epochs}" if args.epochs else "") + (f" --config {args.config}" if args.config else "")
     figures = {
-        "made_by": f"make default-model (scripts/build_default_model.py --eegs {args.eegs} --seed {args.seed}"
-                   + (f" --epochs {args.epochs})" if args.epochs else ")"),
+        "made_by": f"make default-model (scripts/build_default_model.py {options})",
         "training_data": f"train synth --eegs {args.eegs} --seed {args.seed} --background eegmat (subjects 00-17, "
                          "half the patients; synthetic patterns, artifacts and votes)",
         "held_out_kl": round(metrics["oof_kl"], 4), "held_out_prior_kl": round(metrics["oof_prior_kl"], 4),
-        "sparcnet_iiic_kl": round(real12["kl_model"], 4), "sparcnet_iiic_prior_kl": round(real12["kl_class_prior"], 4),
-        "sparcnet_iiic_sparcnet_kl": round(real12["kl_sparcnet"], 4),
-        "eegmat_18_23": false_alarms(bundle, args.background),
+        "real_12": real_segments(bundle),
+        "eegmat": false_alarms(bundle, args.background),
     }
     figures["demo_recording"] = demo_recording(bundle, DEMO_RECORDING, args.seed)
     shipped = ship(bundle, figures)
     print(json.dumps(figures, indent=2))
     print(f"default-model: shipped {shipped} ({sum(p.stat().st_size for p in shipped.iterdir()) / 1e6:.1f} MB)")
+    plain = None
     if args.compare:
-        plain = build(args.work, eegs=args.eegs, seed=args.seed, background=None, epochs=args.epochs)
-        p12 = sparcnet_kl(plain, SPARCNET)
-        plain_metrics = json.loads((plain / "metrics.json").read_text())
-        lines = [
-            "## Default model: real against model background (`scripts/build_default_model.py --compare`)",
-            "",
-            f"Same budget and seeds: `train synth --eegs {args.eegs} --seed {args.seed}` with and without "
-            "`--background ../shared/data/eegmat` (half the patients on real background), then `train fit` "
-            f"with the default config (seed {args.seed}{f', --epochs {args.epochs}' if args.epochs else ''}). "
-            "Held-out = synthetic patients of fold 0; real 12 = the "
-            "sparcnet_iiic segments (expert votes).",
-            "",
-            "| background | held-out KL (prior) | real 12: KL | real 12: class prior | real 12: SPaRCNet |",
-            "|---|---|---|---|---|",
-            f"| model only | {plain_metrics['oof_kl']:.3f} ({plain_metrics['oof_prior_kl']:.3f}) | "
-            f"{p12['kl_model']:.3f} | {p12['kl_class_prior']:.3f} | {p12['kl_sparcnet']:.3f} |",
-            f"| real (eegmat) for half the patients | {metrics['oof_kl']:.3f} ({metrics['oof_prior_kl']:.3f}) | "
-            f"{real12['kl_model']:.3f} | {real12['kl_class_prior']:.3f} | {real12['kl_sparcnet']:.3f} |",
-            "",
-            f"Shipped (real background): over eegmat subjects 18-23 ({figures['eegmat_18_23']['files']} recordings, "
-            f"{figures['eegmat_18_23']['hours']:.2f} h, healthy adults, replayed through `edge run`'s alarm policy) it "
-            f"raised {figures['eegmat_18_23']['seizure_alarms']} seizure alarms (largest smoothed seizure "
-            f"probability {figures['eegmat_18_23']['max_smoothed_seizure']:.3f}).",
-        ]
-        replace_section(args.doc, "default-model", "\n".join(lines))
-        print("\n".join(lines))
+        plain_bundle = build(args.work, eegs=args.eegs, seed=args.seed, background=None, epochs=args.epochs,
+                             lookahead=args.lookahead, config=args.config)
+        if not (plain_bundle / ONNX_FILE).is_file():
+            _run("calibrate", "export", "--bundle", str(plain_bundle))
+        plain = {"held_out_kl": json.loads((plain_bundle / "metrics.json").read_text())["oof_kl"],
+                 "real_12": real_segments(plain_bundle)}
+    body = section(args, figures, old, plain)
+    replace_section(args.doc, "default-model", body)
+    print(body)
 
 
 if __name__ == "__main__":

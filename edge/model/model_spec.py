@@ -14,11 +14,14 @@ from typing import Any, ClassVar
 from edge.config_io import Range, check_bounds, from_dict, parse_json, read_json, require_field
 from edge.contract import (
     IMAGE_LAYOUTS,
+    KAGGLE_LOOKAHEAD_S,
     MONTAGE_CHAINS,
     MONTAGES,
     SAMPLE_RATE_HZ,
     WINDOW_SAMPLES,
     SignalContract,
+    check_lookahead,
+    label_span_samples,
     montage_pairs,
 )
 
@@ -137,6 +140,8 @@ class ModelSpec:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
     contract: SignalContract = field(default_factory=SignalContract)
+    # seconds of the window after the labelled 10 s the model answers for (20: Kaggle's centre; 0: causal)
+    lookahead_s: float = KAGGLE_LOOKAHEAD_S
     input_name: str = "eeg"
     output_name: str = "probs"
     format_version: int = SPEC_FORMAT_VERSION
@@ -150,7 +155,14 @@ class ModelSpec:
                       value=self.format_version)
         self.contract.validate("spec.contract")
         self.frontend.validate("spec.frontend")
+        check_lookahead(self.lookahead_s, "spec.lookahead_s")
         return self
+
+    @property
+    def label_span_seconds(self) -> tuple[float, float]:
+        """The labelled span this model answers for, relative to its window's start."""
+        start, stop = label_span_samples(self.lookahead_s)
+        return start / SAMPLE_RATE_HZ, stop / SAMPLE_RATE_HZ
 
     @property
     def input_shape(self) -> tuple[str, int, int]:

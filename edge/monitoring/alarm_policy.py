@@ -1,9 +1,13 @@
 """Alarm policy for one stream, configured by [run.alarm] (docs/monitoring.md):
 
 - "window": the per-window hysteresis on the smoothed probability of the target class (edge.monitoring.smoothing.Alarm);
+- "brief": `brief_windows` consecutive valid windows whose own target probability reaches `brief_on`, for
+  seizures too short for the burden levels; off at the first valid window below it;
 - burden levels (seizure >= 10 %, prolonged >= 50 %, status epilepticus >= 90 % of the burden window), each
-  with its own on/off hysteresis and re-alarm throttling: a level that goes on again within
-  `min_interval_s` of its last announced "on" stays quiet (and so does its matching "off");
+  with its own on/off hysteresis, on only while the seizure is still going and off once it has stopped
+  (AlarmLevel.recent over the newest burden seconds), so the span estimates the seizure;
+- re-alarm throttling (brief and burden levels): an "on" within the level's minimum interval of its last
+  announced "on" is not announced but logged as state "suppressed" (and its "off" stays quiet);
 - "signal": no valid prediction for `signal_after_s` (electrode off, artifact, no data), off at the next one.
 
 Only valid predictions (those that reach the smoother) feed the window and burden levels, and burden levels
@@ -25,7 +29,7 @@ from edge.monitoring.smoothing import Alarm
 @dataclass(frozen=True)
 class AlarmEvent:
     level: str  # "window", a burden level's name, or "signal"
-    state: str  # "on" | "off"
+    state: str  # "on" | "off" | "suppressed" (an "on" held back by re-alarm throttling)
     t: float  # stream time of the decision
     span: tuple[float, float]  # the stretch of stream time the evidence covers
     model: str
@@ -59,6 +63,9 @@ class AlarmPolicy:
     def reset(self) -> None:
         self.window.reset()
         self.levels = {level.name: _LevelState() for level in self.config.levels}
+        self.brief = _LevelState()
+        self._run = 0  # consecutive valid windows at or above brief_on
+        self._run_start = 0.0  # start of the first of them's labelled span
         self._last_valid: float | None = None  # stream time of the newest valid prediction (or first sign of life)
         self._signal = False
 
@@ -66,7 +73,7 @@ class AlarmPolicy:
         """After a gap the per-window hysteresis starts over (as before); burden levels go on."""
         self.window.reset()
 
-    def on_prediction(self, smoothed: np.ndarray, burden: Burden, *, t: float,
+    def on_prediction(self, probs: np.ndarray, smoothed: np.ndarray, burden: Burden, *, t: float,
                       label_span: tuple[float, float]) -> list[AlarmEvent]:
         events = []
         if self._signal:
@@ -77,27 +84,60 @@ class AlarmPolicy:
         change = self.window.update(smoothed)
         if change is not None:
             events.append(self._event("window", change, t, label_span, p=float(smoothed[self.window.index])))
+        events += self._brief(float(probs[self.window.index]), t, label_span)
+        share = burden.lower_bound(self.config.target)
+        going = burden.recent_share(self.config.target)
         for level in self.config.levels:
             state = self.levels[level.name]
-            share = burden.lower_bound(self.config.target)
-            if not state.active and share >= level.on:
-                state.active = True
-                throttled = state.last_on is not None and t - state.last_on < level.min_interval_s
-                state.announced = not throttled
-                if state.announced:
-                    state.last_on = t
-                new = "on"
-            elif state.active and share < level.off:
-                state.active = False
-                new = "off"
+            if not state.active and share >= level.on and going >= level.recent:
+                new = self._switch_on(state, t, level.min_interval_s)
+            elif state.active and (share < level.off or going < level.recent):
+                new = self._switch_off(state)
             else:
                 continue
-            if state.announced:
+            if new is not None:
                 events.append(self._event(level.name, new, t,
                                           (burden.t - burden.window_s, burden.t), burden=burden.record(),
                                           message=f"{self.config.target} burden {share:.0%} of the last "
-                                          f"{burden.window_s:g} s (coverage {burden.coverage:.0%})"))
+                                          f"{burden.window_s:g} s (coverage {burden.coverage:.0%}), "
+                                          f"{going:.0%} of the last {burden.recent_s:g} s"))
         return events
+
+    def _brief(self, p: float, t: float, label_span: tuple[float, float]) -> list[AlarmEvent]:
+        if not self.config.brief_windows:
+            return []
+        if p < self.config.brief_on:
+            self._run = 0
+        elif self._run == 0:
+            self._run, self._run_start = 1, label_span[0]
+        else:
+            self._run += 1
+        if not self.brief.active and self._run >= self.config.brief_windows:
+            new = self._switch_on(self.brief, t, self.config.brief_min_interval_s)
+        elif self.brief.active and self._run == 0:
+            new = self._switch_off(self.brief)
+        else:
+            return []
+        if new is None:
+            return []
+        return [self._event("brief", new, t, (self._run_start, label_span[1]), p=p,
+                            message=f"{self._run} consecutive windows with p({self.config.target}) >= "
+                            f"{self.config.brief_on:g}" if new != "off" else f"p({self.config.target}) {p:.2f}")]
+
+    @staticmethod
+    def _switch_on(state: _LevelState, t: float, min_interval_s: float) -> str:
+        """'on', or 'suppressed' within min_interval_s of the last announced 'on' (re-alarm throttling)."""
+        state.active = True
+        state.announced = state.last_on is None or t - state.last_on >= min_interval_s
+        if state.announced:
+            state.last_on = t
+        return "on" if state.announced else "suppressed"
+
+    @staticmethod
+    def _switch_off(state: _LevelState) -> str | None:
+        """'off', or None when the 'on' it ends was suppressed."""
+        state.active = False
+        return "off" if state.announced else None
 
     def on_invalid(self, t: float, reason: str) -> list[AlarmEvent]:
         """A status record instead of a valid prediction at stream time `t` (artifact, missing, gap, no data)."""

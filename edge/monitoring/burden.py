@@ -32,6 +32,12 @@ class Burden:
     coverage: float  # share of the window's seconds with at least one valid prediction
     seconds: dict[str, int]  # known seconds assigned to each name in BURDEN_NAMES
     known_s: int
+    recent_s: float = 0.0  # the newest seconds of the window that `recent` counts
+    recent: dict[str, int] | None = None  # known seconds per name among the newest recent_s
+
+    def recent_share(self, name: str) -> float:
+        """Share of the newest recent_s seconds assigned to `name`, unknown counted as not: is it still going."""
+        return (self.recent or {}).get(name, 0) / self.recent_s if self.recent_s else 0.0
 
     def share(self, name: str) -> float | None:
         """Share of the known seconds; None while nothing in the window is known."""
@@ -52,6 +58,7 @@ class BurdenState:
     def __init__(self, config: BurdenConfig | None = None) -> None:
         self.config = config or BurdenConfig()
         self.cells = math.ceil(self.config.window_s)
+        self.recent_cells = min(math.ceil(self.config.recent_s), self.cells)
         self.capacity = self.cells + _MARGIN_CELLS
         self._iiic = [CLASSES.index(c) for c in IIIC_CLASSES]
         self.reset()
@@ -95,8 +102,14 @@ class BurdenState:
         assert self._final is not None and self._anchor is not None, "no prediction since reset()"
         window = np.arange(self._final - self.cells + 1, self._final + 1) % self.capacity
         known = self._counts[window] > 0
-        labels = np.argmax(self._sums[window][known], axis=1)
+        labels = np.full(len(window), -1)
+        labels[known] = np.argmax(self._sums[window][known], axis=1)
+        known_s = int(known.sum())
+        return Burden(self._anchor + self._final + 1, float(self.cells), known_s / self.cells, self._seconds(labels),
+                      known_s, float(self.recent_cells), self._seconds(labels[-self.recent_cells:]))
+
+    def _seconds(self, labels: np.ndarray) -> dict[str, int]:
+        """Seconds per name in BURDEN_NAMES among cell labels (-1: unknown)."""
         seconds = {name: int(np.sum(labels == CLASSES.index(name))) for name in CLASSES[:-1]}
         seconds["any_iiic"] = int(np.isin(labels, self._iiic).sum())
-        known_s = int(known.sum())
-        return Burden(self._anchor + self._final + 1, float(self.cells), known_s / self.cells, seconds, known_s)
+        return seconds

@@ -10,14 +10,16 @@ import numpy as np
 from edge.chain.signal_chain import Window
 from edge.chain.status import NO_PREDICTION
 from edge.config import RunConfig
-from edge.contract import LABEL_START, LABEL_STOP, WINDOW_SAMPLES
+from edge.contract import KAGGLE_LOOKAHEAD_S
 from edge.monitoring.alarm_policy import AlarmEvent, AlarmPolicy
 from edge.monitoring.burden import Burden, BurdenState
 from edge.monitoring.trends import TrendState
+from edge.records import label_span
 
 
 class StreamMonitor:
-    def __init__(self, config: RunConfig, model_id: str) -> None:
+    def __init__(self, config: RunConfig, model_id: str, *, lookahead_s: float = KAGGLE_LOOKAHEAD_S) -> None:
+        self.lookahead_s = lookahead_s  # the model's: where its labelled span sits in the window
         self.trends = TrendState(config.trends) if config.trends.enabled else None
         self.burden = BurdenState(config.burden)
         self.policy = AlarmPolicy(config.alarm, model_id)
@@ -41,12 +43,9 @@ class StreamMonitor:
     def on_prediction(self, window: Window, probs: np.ndarray, smoothed: np.ndarray
                       ) -> tuple[Burden, list[AlarmEvent]]:
         """A valid prediction (one that reached the smoother)."""
-        # the labelled span on the window's own timestamps (equal to t_start + 20 s / + 30 s live; right in
-        # a replay faster than real time too)
-        per_sample = (window.t_end - window.t_start) / (WINDOW_SAMPLES - 1)
-        span = (window.t_start + LABEL_START * per_sample, window.t_start + LABEL_STOP * per_sample)
+        span = label_span(window, self.lookahead_s)  # the same span as the prediction record's
         burden = self.burden.update(probs, *span)
-        return burden, self.policy.on_prediction(smoothed, burden, t=window.t_end, label_span=span)
+        return burden, self.policy.on_prediction(probs, smoothed, burden, t=window.t_end, label_span=span)
 
     def on_ineligible(self, window: Window) -> list[AlarmEvent]:
         """A prediction that may not enter smoothing (flagged signal): no valid prediction at its time."""

@@ -1,12 +1,15 @@
 """`edge evaluate`: replay long recordings through the live Runtime (file sources, same chain, engine,
 smoother, burden and alarm policy as `edge run`) and score the alarms against annotated seizures.
 
-Scoring follows SzCORE's any-overlap rule (docs/monitoring.md): a predicted event is the stretch from an
-alarm "on" to its "off" (or the end of the recording) at the scored levels; an annotated seizure is
-detected when a predicted event overlaps [onset - 30 s, offset + 60 s]; a predicted event that overlaps
-no annotated seizure that way is a false alarm. Latency is the first overlapping alarm's time minus the
-onset. Burden error compares the seizure burden of every prediction with full coverage against the
-annotated share of the same 5 minutes.
+Two scorings of the same alarms (docs/monitoring.md). SzCORE, by its reference implementation
+(edge/offline/szcore.py): event-based and sample-based over the alarm episodes. Edge's clinical figures:
+an alarm episode is the stretch from an alarm "on" to its "off" (or the end of the recording) at the scored
+levels, overlapping ones merged; a seizure is detected by an "on" within [onset - 30 s, offset + 60 s]
+(latency: that time - onset) or by an episode already on; an episode near no seizure is a false alarm,
+counted per 24 h of monitored time (valid predictions x hop: not warm-up, gaps or refused windows). Re-alarms
+held back by throttling are counted. Burden error compares the seizure burden of every prediction with full
+coverage against the annotated share of the same 5 minutes. Every figure has a 95 % interval
+(edge/offline/intervals.py), and `--out` keeps every alarm and prediction scored (scored.jsonl).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from edge.config import RunConfig
 from edge.errors import DataError
 from edge.inputs.file_source import FileSource
 from edge.offline.annotations import Annotation, read_annotations
+from edge.offline.intervals import Interval, bootstrap, poisson_rate, quantile, wilson
+from edge.offline.szcore import SzcoreCounts, f1, score_events
 from edge.sinks import Sink
 
 ONSET_TOLERANCE_S, OFFSET_TOLERANCE_S = 30.0, 60.0  # SzCORE event tolerances
@@ -53,6 +58,7 @@ class _Collector(Sink):
             burden = record.get("burden") or {}
             smoothed = record["smoothed"] or {}  # None for a window that may not enter smoothing (flagged)
             log.predictions.append({"t": record["window_end"], "label_start": record["label_start"],
+                                    "label_end": record["label_end"], "p_seizure": record["probs"]["seizure"],
                                     "seizure": smoothed.get("seizure"), "burden": burden.get("seizure"),
                                     "coverage": burden.get("coverage"), "burden_t": burden.get("t")})
         elif record["type"] == "alarm":
@@ -92,24 +98,43 @@ def replay(paths: list[Path], bundle: str | Path, config: RunConfig, *, streams:
 class RecordingScore:
     file: str
     hours: float
+    monitored_hours: float  # valid predictions x hop: the time the monitor was able to alarm
     seizures: int
     detected: int
-    alarms: int  # predicted events at the scored levels
+    alarms: int  # alarm episodes at the scored levels (overlapping spans merged)
     false_alarms: int
+    suppressed: int  # re-alarms held back by throttling (logged as state "suppressed")
+    already_on: int  # seizures detected only by an episode that began before onset - 30 s (no latency)
     latencies_s: tuple[float, ...]
     burden_mae_pp: float | None  # mean |burden - annotated burden| in percentage points, full coverage only
     predictions: int
+    # SzCORE by timescoring: reference events / seconds, true and false positives
+    szcore_ref: int
+    szcore_tp: int
+    szcore_fp: int
+    sample_ref_s: int
+    sample_tp_s: int
+    sample_fp_s: int
+
+    @property
+    def event_counts(self) -> SzcoreCounts:
+        return SzcoreCounts(self.szcore_ref, self.szcore_tp, self.szcore_fp, self.hours * 3600)
+
+    @property
+    def sample_counts(self) -> SzcoreCounts:
+        return SzcoreCounts(self.sample_ref_s, self.sample_tp_s, self.sample_fp_s, self.hours * 3600)
 
 
 def _intervals(alarms: list[dict[str, Any]], levels: tuple[str, ...], end: float) -> list[tuple[float, float]]:
-    """Predicted events: on -> off per level, then overlapping ones merged across levels."""
+    """Alarm episodes: on -> off per level (a suppressed re-alarm is no episode: nobody was alerted), then
+    overlapping ones merged across levels."""
     spans, active = [], {}
     for alarm in alarms:
         if alarm.get("level") not in levels:
             continue
         if alarm["state"] == "on":
             active[alarm["level"]] = alarm["t"]
-        elif alarm["level"] in active:
+        elif alarm["state"] == "off" and alarm["level"] in active:
             spans.append((active.pop(alarm["level"]), alarm["t"]))
     spans += [(t, end) for t in active.values()]
     merged: list[tuple[float, float]] = []
@@ -128,51 +153,95 @@ def annotated_share(seizures: list[Annotation], start: float, end: float) -> flo
 
 
 def score_recording(name: str, log: StreamLog, annotations: list[Annotation], *, levels: tuple[str, ...],
-                    window_s: float) -> RecordingScore:
+                    window_s: float, hop_s: float) -> RecordingScore:
+    """Clinical figures and SzCORE counts of one recording. A seizure is detected by an alarm "on" within
+    [onset - 30 s, offset + 60 s] (its latency: that time - onset, never below -30 s) or by an episode already
+    on before that (counted in already_on, no latency); an episode overlapping no such span is false."""
     seizures = sorted((a for a in annotations if a.file == name and a.label == "seizure"), key=lambda a: a.onset_s)
     predicted = _intervals(log.alarms, levels, log.seconds)
+    ons = sorted(a["t"] for a in log.alarms if a.get("level") in levels and a["state"] == "on")
     hit = [False] * len(predicted)
-    latencies = []
+    latencies, already_on = [], 0
     for seizure in seizures:
         lo, hi = seizure.onset_s - ONSET_TOLERANCE_S, seizure.offset_s + OFFSET_TOLERANCE_S
         overlapping = [i for i, (a, b) in enumerate(predicted) if a <= hi and b >= lo]
         for i in overlapping:
             hit[i] = True
-        if overlapping:
-            latencies.append(predicted[overlapping[0]][0] - seizure.onset_s)
+        inside = [t for t in ons if lo <= t <= hi]
+        if inside:
+            latencies.append(inside[0] - seizure.onset_s)
+        elif overlapping:
+            already_on += 1
     errors = [abs(p["burden"] - annotated_share(seizures, p["burden_t"] - window_s, p["burden_t"]))
               for p in log.predictions if p["coverage"] == 1.0 and p["burden_t"] is not None]
-    return RecordingScore(name, log.seconds / 3600, len(seizures), len(latencies), len(predicted),
-                          hit.count(False), tuple(latencies), 100 * float(np.mean(errors)) if errors else None,
-                          len(log.predictions))
+    event, sample = score_events([(a.onset_s, a.offset_s) for a in seizures], predicted, log.seconds)
+    valid = sum(p["seizure"] is not None for p in log.predictions)
+    suppressed = sum(a.get("level") in levels and a["state"] == "suppressed" for a in log.alarms)
+    return RecordingScore(name, log.seconds / 3600, valid * hop_s / 3600, len(seizures), len(latencies) + already_on,
+                          len(predicted), hit.count(False), suppressed, already_on, tuple(latencies),
+                          100 * float(np.mean(errors)) if errors else None, len(log.predictions),
+                          event.ref, event.tp, event.fp, sample.ref, sample.tp, sample.fp)
 
 
 @dataclass(frozen=True)
 class Summary:
+    """Pooled figures, each interval a (value, low, high) 95 % interval (edge/offline/intervals.py)."""
+
+    levels: tuple[str, ...]
     hours: float
+    monitored_hours: float
     seizures: int
     detected: int
-    sensitivity: float | None
-    precision: float | None
+    sensitivity: Interval  # Wilson, per annotated seizure
+    alarms: int
+    precision: Interval  # Wilson, per alarm episode
     false_alarms: int
-    false_alarms_per_24h: float
-    latency_median_s: float | None
-    latency_p90_s: float | None
-    burden_mae_pp: float | None
-    levels: tuple[str, ...]
+    false_alarms_per_24h: Interval  # Poisson, per 24 h of monitored time
+    suppressed: int
+    already_on: int
+    latency_median_s: Interval  # bootstrap over detected seizures
+    latency_p90_s: Interval
+    burden_mae_pp: Interval  # bootstrap over recordings
+    szcore_event: dict[str, Any]  # ref/tp/fp counts; sensitivity, precision (Wilson), f1 (bootstrap), fp_per_24h
+    szcore_sample: dict[str, Any]  # the same over seconds; intervals by bootstrap over recordings
+
+
+def _szcore(scores: list[RecordingScore], sample: bool) -> dict[str, Any]:
+    def counts(rows: list[RecordingScore]) -> SzcoreCounts:
+        return sum((r.sample_counts if sample else r.event_counts for r in rows), SzcoreCounts(0, 0, 0, 0.0))
+
+    def share(rows: list[RecordingScore], numerator: str) -> float | None:
+        c = counts(rows)
+        denominator = c.ref if numerator == "sensitivity" else c.tp + c.fp
+        return c.tp / denominator if denominator else None
+
+    total = counts(scores)
+    figures: dict[str, Any] = {"ref": total.ref, "tp": total.tp, "fp": total.fp}
+    if sample:  # seconds are not independent trials: intervals over recordings
+        figures["sensitivity"] = bootstrap(scores, lambda rows: share(rows, "sensitivity"))
+        figures["precision"] = bootstrap(scores, lambda rows: share(rows, "precision"))
+        figures["fp_per_24h"] = bootstrap(scores, lambda rows: (
+            86400 * counts(rows).fp / counts(rows).seconds if counts(rows).seconds else None))
+    else:
+        figures["sensitivity"] = wilson(total.tp, total.ref)
+        figures["precision"] = wilson(total.tp, total.tp + total.fp)
+        figures["fp_per_24h"] = poisson_rate(total.fp, total.seconds / 86400)
+    figures["f1"] = bootstrap(scores, lambda rows: f1(counts(rows)))
+    return figures
 
 
 def summarize(scores: list[RecordingScore], levels: tuple[str, ...]) -> Summary:
-    hours = sum(s.hours for s in scores)
     seizures, detected = sum(s.seizures for s in scores), sum(s.detected for s in scores)
     alarms, false = sum(s.alarms for s in scores), sum(s.false_alarms for s in scores)
+    monitored = sum(s.monitored_hours for s in scores)
     latencies = [t for s in scores for t in s.latencies_s]
     maes = [(s.burden_mae_pp, s.predictions) for s in scores if s.burden_mae_pp is not None]
-    return Summary(hours, seizures, detected, detected / seizures if seizures else None,
-                   (alarms - false) / alarms if alarms else None, false, 24 * false / hours if hours else 0.0,
-                   float(np.median(latencies)) if latencies else None,
-                   float(np.percentile(latencies, 90)) if latencies else None,
-                   float(np.average([m for m, _ in maes], weights=[n for _, n in maes])) if maes else None, levels)
+    return Summary(
+        levels, sum(s.hours for s in scores), monitored, seizures, detected, wilson(detected, seizures), alarms,
+        wilson(alarms - false, alarms), false, poisson_rate(false, monitored / 24), sum(s.suppressed for s in scores),
+        sum(s.already_on for s in scores), bootstrap(latencies, quantile(50)), bootstrap(latencies, quantile(90)),
+        bootstrap(maes, lambda rows: float(np.average([m for m, _ in rows], weights=[n for _, n in rows]))),
+        _szcore(scores, sample=False), _szcore(scores, sample=True))
 
 
 def table(scores: list[RecordingScore], summary: Summary) -> str:
@@ -180,15 +249,18 @@ def table(scores: list[RecordingScore], summary: Summary) -> str:
     def fmt(value: float | None, spec: str = ".1f") -> str:
         return "-" if value is None else format(value, spec)
 
-    rows = ["| recording | hours | seizures | detected | alarms | false alarms | median latency s | burden MAE pp |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| recording | hours | seizures | detected | alarms | false alarms | suppressed | median latency s | "
+            "SzCORE TP/ref | SzCORE FP | burden MAE pp |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in scores:
         latency = float(np.median(s.latencies_s)) if s.latencies_s else None
         rows.append(f"| {s.file} | {s.hours:.2f} | {s.seizures} | {s.detected} | {s.alarms} | {s.false_alarms} | "
-                    f"{fmt(latency)} | {fmt(s.burden_mae_pp, '.2f')} |")
+                    f"{s.suppressed} | {fmt(latency)} | {s.szcore_tp}/{s.szcore_ref} | {s.szcore_fp} | "
+                    f"{fmt(s.burden_mae_pp, '.2f')} |")
+    event = summary.szcore_event
     rows.append(f"| **all** | {summary.hours:.2f} | {summary.seizures} | {summary.detected} | "
-                f"{sum(s.alarms for s in scores)} | {summary.false_alarms} | {fmt(summary.latency_median_s)} | "
-                f"{fmt(summary.burden_mae_pp, '.2f')} |")
+                f"{summary.alarms} | {summary.false_alarms} | {summary.suppressed} | "
+                f"{fmt(summary.latency_median_s[0])} | {event['tp']}/{event['ref']} | {event['fp']} | "
+                f"{fmt(summary.burden_mae_pp[0], '.2f')} |")
     return "\n".join(rows)
 
 
@@ -229,12 +301,27 @@ def plot_timeline(path: Path, logs: dict[str, StreamLog], annotations: list[Anno
     return path
 
 
+def write_scored(path: Path, logs: dict[str, StreamLog], annotations: list[Annotation]) -> Path:
+    """Everything scored, as JSONL: annotations, then per recording its length, alarms and predictions."""
+    from edge.records import to_json
+
+    with path.open("w") as f:
+        for a in annotations:
+            f.write(to_json({"type": "annotation", **asdict(a)}) + "\n")
+        for name, log in logs.items():
+            f.write(to_json({"type": "recording", "file": name, "seconds": log.seconds}) + "\n")
+            for record in [*log.alarms, *({"type": "prediction", **p} for p in log.predictions)]:
+                f.write(to_json({**record, "file": name}) + "\n")
+    return path
+
+
 def evaluate(paths: list[Path], annotations_path: Path | None, bundle: str | Path, *, config: RunConfig,
              out: Path | None = None, level_sets: tuple[tuple[str, ...], ...] = (("seizure",),), streams: int = 8,
              backend: str | None = None) -> tuple[list[RecordingScore], list[Summary]]:
     """Replay once, score each set of alarm levels (the per-recording scores are those of the first set),
-    and (with `out`) write scores.csv, summary.json, run.json (inputs, replay time) and timeline.png there."""
-    known = {"window", *(level.name for level in config.alarm.levels)}
+    and (with `out`) write scores.csv, summary.json, run.json (inputs, replay time), timeline.png and
+    scored.jsonl (every annotation, alarm and prediction scored, one JSON object a line: enough to re-score)."""
+    known = set(config.alarm.level_names)
     unknown = sorted({level for levels in level_sets for level in levels} - known)
     if unknown or not level_sets:
         raise DataError(f"--level {', '.join(unknown)} is not an alarm level; choose from {', '.join(sorted(known))}")
@@ -244,7 +331,8 @@ def evaluate(paths: list[Path], annotations_path: Path | None, bundle: str | Pat
     replay_s = time.perf_counter() - started
     summaries, first = [], None
     for levels in level_sets:
-        scores = [score_recording(name, log, annotations, levels=levels, window_s=config.burden.window_s)
+        scores = [score_recording(name, log, annotations, levels=levels, window_s=config.burden.window_s,
+                                  hop_s=config.chain.hop_s)
                   for name, log in logs.items()]
         summaries.append(summarize(scores, levels))
         first = first or scores
@@ -261,4 +349,5 @@ def evaluate(paths: list[Path], annotations_path: Path | None, bundle: str | Pat
                "replay_s": round(replay_s, 1)}
         (out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
         plot_timeline(out / "timeline.png", logs, annotations, levels=level_sets[0])
+        write_scored(out / "scored.jsonl", logs, annotations)
     return first, summaries

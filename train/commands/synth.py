@@ -88,13 +88,22 @@ def synth(
         "--continuous", help="Instead: write HOURS of hour-long recordings (EDF + parquet) with annotated seizures, "
                              "IIIC stretches, artifacts and electrode-off periods (events.csv) for `edge evaluate`; "
                              "--background gives them real background.")] = None,
+    hard: Annotated[bool, typer.Option(
+        "--hard", help="--continuous: the harder evaluation set (brief, long and clustered seizures, post-ictal "
+                       "IIIC, 3 h per patient); needs an evaluation seed (>= 9000).")] = False,
 ) -> int:
     """Write a synthetic dataset in exactly the Kaggle HMS layout, and/or render examples to judge realism."""
+    from train.synth.continuous import EVAL_SEED_START
     from train.synth.generate import DEFAULT_WORKERS, SynthConfig, check_profile, generate_dataset
     from train.synth.plot import plot_real_segments, plot_synthetic_examples
 
     if continuous is not None:
-        return _continuous(out, continuous, seed, background)
+        return _continuous(out, continuous, seed, background, hard=hard)
+    if hard:
+        raise DataError("--hard is an option of --continuous (evaluation recordings); add --continuous HOURS")
+    if seed >= EVAL_SEED_START:
+        raise DataError(f"--seed {seed} is reserved for evaluation sets (>= {EVAL_SEED_START}); "
+                        "choose a lower seed for training data")
     if out is None and plot is None:
         raise DataError("nothing to do: give --out DIR to write data and/or --plot DIR to render examples")
     if plot_real is not None and plot is None:
@@ -115,12 +124,14 @@ def synth(
     return 0
 
 
-def _continuous(out: Path | None, hours: float, seed: int, background: Path | None) -> int:
+def _continuous(out: Path | None, hours: float, seed: int, background: Path | None, *, hard: bool) -> int:
     from train.synth.continuous import ContinuousConfig, generate_continuous
 
     if out is None:
         raise DataError("--continuous needs --out DIR to write the recordings into")
-    summary = generate_continuous(out, ContinuousConfig(hours=hours, seed=seed, background_dir=background))
+    config = ContinuousConfig.hard(hours, seed, background_dir=background) if hard else \
+        ContinuousConfig(hours=hours, seed=seed, background_dir=background)
+    summary = generate_continuous(out, config)
     counts = ", ".join(f"{label} {count}" for label, count in sorted(summary.counts.items()))
     typer.echo(f"wrote {summary.recordings} recordings ({summary.hours:g} h; events: {counts}) to {out} "
                f"in {summary.seconds:.1f} s")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.contract import KAGGLE_LOOKAHEAD_S
 from edge.errors import DataError
 from train.data.columns import csv_path, eeg_dir
 
@@ -24,9 +25,10 @@ META_FIELDS: tuple[str, ...] = ("row_spans", "targets", "total_votes", "patient_
 OPTIONAL_META: frozenset[str] = frozenset({"targets", "total_votes"})  # absent for the test split
 
 
-def cache_key(data_dir: Path, split: str, margin: int) -> str:
-    """Hash of the csv bytes, every EEG file's name/size/mtime, the margin and the cache format."""
-    digest = hashlib.sha256(f"format={CACHE_FORMAT} split={split} margin={margin}\n".encode())
+def cache_key(data_dir: Path, split: str, margin: int, lookahead_s: float = KAGGLE_LOOKAHEAD_S) -> str:
+    """Hash of the csv bytes, every EEG file's name/size/mtime, the margin, lookahead and the cache format."""
+    where = f"margin={margin}" if lookahead_s == KAGGLE_LOOKAHEAD_S else f"margin={margin} lookahead={lookahead_s:g}"
+    digest = hashlib.sha256(f"format={CACHE_FORMAT} split={split} {where}\n".encode())
     digest.update(csv_path(data_dir, split).read_bytes())
     folder = eeg_dir(data_dir, split)
     if folder.is_dir():

@@ -12,6 +12,11 @@ the band-pass front end (a 0 fill would make a step of the channel's DC offset, 
 real recordings). NaN counts and padding lengths are kept per row so a loader can drop or down-weight
 such windows.
 
+A model's window may sit elsewhere than Kaggle's around the same label (``lookahead_s``, edge/contract.py):
+for a causal model (lookahead 0) each row's window starts 20 s before its Kaggle window, so the labelled
+10 s are the window's newest. Where that earlier context lies before the file start it is filled by the
+same policy (the channel's mean: a flat stretch, no step edge) and counted in ``pad_samples``.
+
 float32, not float16: uV values of real recordings reach past float16's 65504 (flat-lined or saturated
 electrodes), which float16 would turn into inf and then into a filled gap.
 """
@@ -27,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.contract import CHANNELS, WINDOW_SAMPLES
+from edge.contract import CHANNELS, KAGGLE_LOOKAHEAD_S, WINDOW_SAMPLES, window_shift_samples
 from edge.errors import DataError
 from train.data.cache import WindowCache, cache_key
 from train.data.columns import check_split, group_rows, start_sample
@@ -53,6 +58,7 @@ class WindowSet:
     offsets_s: np.ndarray  # [N] float64
     nan_counts: np.ndarray  # [N] int64: NaN samples (all channels) of the file inside the row, filled on read
     pad_samples: np.ndarray  # [N, 2] int32: samples before / after the file that are filled on read
+    lookahead_s: float = KAGGLE_LOOKAHEAD_S  # seconds after the labelled span in each window
 
     def __len__(self) -> int:
         return len(self.row_spans)
@@ -144,12 +150,17 @@ def merge_intervals(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.array(merged, dtype=np.int64).reshape(-1, 2)
 
 
-def plan_spans(table: HmsTable, margin: int) -> SpanPlan:
+def row_start(offset_s: float, margin: int, lookahead_s: float) -> int:
+    """First sample (in the file) of a row: the model's window for the label at ``offset_s``, minus the margin."""
+    return start_sample(offset_s) + window_shift_samples(lookahead_s) - margin
+
+
+def plan_spans(table: HmsTable, margin: int, lookahead_s: float = KAGGLE_LOOKAHEAD_S) -> SpanPlan:
     """Merge each recording's rows (window plus margins, clipped to the file) into non-overlapping segments."""
     length = WINDOW_SAMPLES + 2 * margin
     row_spans = np.zeros((len(table), 3), dtype=np.int64)
     pads = np.zeros((len(table), 2), dtype=np.int32)
-    starts = np.array([start_sample(s) for s in table.offsets_s], dtype=np.int64) - margin
+    starts = np.array([row_start(s, margin, lookahead_s) for s in table.offsets_s], dtype=np.int64)
     groups = [rows for rows in group_rows(table.eeg_ids) if len(rows)]
     segments, total = [], 0
     for rows in groups:
@@ -170,15 +181,15 @@ def plan_spans(table: HmsTable, margin: int) -> SpanPlan:
     return SpanPlan(row_spans=row_spans, pad_samples=pads, groups=groups, segments=segments, total=total)
 
 
-def _decode_eeg(table: HmsTable, rows: np.ndarray, segments: np.ndarray, margin: int, samples: RowWriter,
-                nan_counts: np.ndarray) -> None:
+def _decode_eeg(table: HmsTable, rows: np.ndarray, segments: np.ndarray, margin: int, lookahead_s: float,
+                samples: RowWriter, nan_counts: np.ndarray) -> None:
     eeg = read_eeg_file(table.eeg_path(table.eeg_ids[rows[0]]))
     for file_start, length, at in segments:
         samples[at:at + length] = eeg[:, file_start:file_start + length].T
     nan_before = np.zeros(eeg.shape[1] + 1, dtype=np.int64)  # NaN samples (all channels) before each sample
     np.cumsum(np.isnan(eeg).sum(axis=0), out=nan_before[1:])
     for i in rows:
-        start = start_sample(table.offsets_s[i]) - margin
+        start = row_start(table.offsets_s[i], margin, lookahead_s)
         lo, hi = np.clip([start, start + WINDOW_SAMPLES + 2 * margin], 0, eeg.shape[1])
         nan_counts[i] = nan_before[hi] - nan_before[lo]
 
@@ -212,12 +223,13 @@ class RowWriter:
             os.close(self.fd)
 
 
-def _decode_all(table: HmsTable, plan: SpanPlan, margin: int, path: Path, workers: int) -> np.ndarray:
+def _decode_all(table: HmsTable, plan: SpanPlan, margin: int, lookahead_s: float, path: Path,
+                workers: int) -> np.ndarray:
     samples = RowWriter(path, plan.total, len(CHANNELS))
     nan_counts = np.zeros(len(table), dtype=np.int64)
     try:
         with ThreadPoolExecutor(max(1, workers)) as pool:  # pyarrow and numpy copies release the GIL
-            for future in [pool.submit(_decode_eeg, table, rows, segments, margin, samples, nan_counts)
+            for future in [pool.submit(_decode_eeg, table, rows, segments, margin, lookahead_s, samples, nan_counts)
                            for rows, segments in zip(plan.groups, plan.segments, strict=True)]:
                 future.result()
     finally:
@@ -226,28 +238,29 @@ def _decode_all(table: HmsTable, plan: SpanPlan, margin: int, path: Path, worker
 
 
 def build_window_set(data_dir: Path, cache_dir: Path | None = None, split: str = "train", *, margin: int = 400,
-                     workers: int = DEFAULT_WORKERS) -> WindowSet:
+                     lookahead_s: float = KAGGLE_LOOKAHEAD_S, workers: int = DEFAULT_WORKERS) -> WindowSet:
     """Decode every parquet once into ``cache_dir`` (default <data_dir>/.eeg-edge-cache/), or reload it.
 
     The cache is keyed by the csv's content, the EEG files' names/sizes/mtimes and the margin, so a
     changed dataset rebuilds and an unchanged one memory-maps instantly. For the test split the
-    windows are the first 50 s of each file.
+    windows are the first 50 s of each file. ``lookahead_s`` places each window around its label
+    (module docstring).
     """
     data_dir = Path(data_dir)
     check_split(split)
     if margin < 0:
         raise DataError(f"margin must be >= 0 samples, got {margin}")
     cache = WindowCache(Path(cache_dir) if cache_dir is not None else data_dir / ".eeg-edge-cache", data_dir, split,
-                        cache_key(data_dir, split, margin))
+                        cache_key(data_dir, split, margin, lookahead_s))
     if not cache.exists():
         table = load_table(data_dir, split)
-        plan = plan_spans(table, margin)
+        plan = plan_spans(table, margin, lookahead_s)
         with cache.writing() as (samples_tmp, finish):
-            nan_counts = _decode_all(table, plan, margin, samples_tmp, workers)
+            nan_counts = _decode_all(table, plan, margin, lookahead_s, samples_tmp, workers)
             finish({
                 "row_spans": plan.row_spans, "targets": table.targets, "total_votes": table.total_votes,
                 "patient_ids": table.patient_ids, "eeg_ids": table.eeg_ids, "label_ids": table.label_ids,
                 "offsets_s": table.offsets_s, "nan_counts": nan_counts, "pad_samples": plan.pad_samples,
             })
     samples, meta = cache.load()
-    return WindowSet(samples=samples, margin=margin, **meta)
+    return WindowSet(samples=samples, margin=margin, lookahead_s=lookahead_s, **meta)

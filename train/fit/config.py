@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config_io import from_dict, read_toml, require_field
+from edge.contract import KAGGLE_LOOKAHEAD_S, check_lookahead
 from edge.model.model_spec import FrontEndConfig
 
 MIXUP_TARGETS = ("signal", "encoding")
@@ -93,6 +94,10 @@ class DataConfig:
     # Kaggle labels several heavily overlapping windows per EEG; one random one per EEG each epoch
     # keeps long recordings from dominating (and makes an epoch cheap), as the top HMS solutions did.
     one_window_per_eeg: bool = True
+    # seconds of signal after the labelled 10 s in the model's window: 20 is the Kaggle layout (label on the
+    # centre), 0 a causal model whose answer is about the newest 10 s. Each row's window is cut relative to
+    # its label offset; context before the file start is filled like any gap (train/data/windows.py).
+    lookahead_s: float = KAGGLE_LOOKAHEAD_S
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,7 @@ class FitConfig:
         require_field(cv.val_min_votes >= 0, "cv.val_min_votes", "must be >= 0", value=cv.val_min_votes)
         require_field(run.device in DEVICES, "run.device", f"must be one of {DEVICES}", value=run.device)
         require_field(self.data.margin >= 0, "data.margin", "must be >= 0", value=self.data.margin)
+        check_lookahead(self.data.lookahead_s, "data.lookahead_s")
         require_field(run.num_workers >= 0, "run.num_workers", "must be >= 0", value=run.num_workers)
         require_field(run.eval_batch_size >= 1, "run.eval_batch_size", "must be >= 1", value=run.eval_batch_size)
         require_field(run.checkpoint_every >= 1, "run.checkpoint_every", "must be >= 1", value=run.checkpoint_every)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from edge.contract import CLASSES, VOTE_COLUMNS
+from edge.contract import CLASSES, VOTE_COLUMNS, window_for_kaggle_label
 from edge.errors import DataError
 from edge.model.bundle import atomic_write
 from edge.model.model_spec import ModelSpec
@@ -261,6 +261,8 @@ def evaluate_bundle_on_segments(bundle: Path, data: Path) -> dict[str, Any]:
     eeg = np.stack([s.eeg for s in segments])
     for row in eeg:
         fill_gaps(row)
+    # each segment is labelled on its centre 10 s; a model with another lookahead sees it as edge predict --kaggle
+    eeg = np.stack([window_for_kaggle_label(w, spec.lookahead_s) for w in eeg])
     targets = np.stack([s.votes for s in segments])
     sparcnet = np.array([[float(s.row[f"sparcnet_p_{c}"]) for c in CLASSES] for s in segments])
     sparcnet /= sparcnet.sum(1, keepdims=True)
@@ -268,7 +270,7 @@ def evaluate_bundle_on_segments(bundle: Path, data: Path) -> dict[str, Any]:
         probs = torch.softmax(model(torch.from_numpy(eeg)).double(), dim=1).numpy()
     prior = np.asarray(spec.training["data"]["class_prior"], dtype=np.float64)
     return {
-        "bundle": Path(bundle).name, "model": spec.model, "segments": len(segments),
+        "bundle": Path(bundle).name, "model": spec.model, "lookahead_s": spec.lookahead_s, "segments": len(segments),
         "kl_model": score(targets, probs),
         "kl_class_prior": score(targets, np.broadcast_to(prior, targets.shape)),
         "kl_sparcnet": score(targets, sparcnet),

@@ -99,7 +99,8 @@ def load_windows(data_dir: Path, config: FitConfig, ctx: DistContext):
 
     if not ctx.is_main:  # rank 0 builds the cache first; the others then read it
         barrier(ctx)
-    windows = build_window_set(data_dir, split="train", margin=config.data.margin)
+    windows = build_window_set(data_dir, split="train", margin=config.data.margin,
+                               lookahead_s=config.data.lookahead_s)
     if ctx.is_main:
         barrier(ctx)
     if windows.targets is None:
@@ -215,7 +216,7 @@ def write_bundle(out: Path, config: FitConfig, windows, *, data_dir: Path, cv: C
     if all(f.trained is not cv.final for f in cv.folds):
         curves["all"] = curves_from_history(cv.final.history, cv.final.val_history)
     spec = ModelSpec(model=config.model.name, model_kwargs=dict(config.model.kwargs), frontend=config.model.frontend,
-                     versions=runtime_versions(),
+                     lookahead_s=config.data.lookahead_s, versions=runtime_versions(),
                      training={"config": config.to_dict(), "data": data_summary(data_dir, windows, targets),
                                "metrics": summary, "world_size": world_size})
     files = {

@@ -6,6 +6,11 @@ seizures of 10 s to 10 min (log-uniform; evolving frequency, amplitude and exten
 IIIC stretches (LPD, GPD, LRDA, GRDA), movement artifacts and electrode-off periods, plus the everyday
 artifacts of the training generator (blinks, muscle, chewing, pops) throughout. Written as EDF and
 Kaggle-layout parquet, with events.csv (file, onset_s, offset_s, label) for `edge evaluate`.
+
+The harder set (`--hard`, HARD) adds what a bedside monitor finds hard: brief seizures (10-30 s), long
+ones (5-10 min), clusters (seizures 20-59 s apart: SzCORE merges them into one event), IIIC stretches
+right after a seizure (post-ictal LPD/LRDA: alarms there are false), and one multi-hour stream per patient.
+Seeds from EVAL_SEED_START on are reserved for evaluation: `train synth` refuses them for training sets.
 """
 
 from __future__ import annotations
@@ -31,7 +36,11 @@ EVENTS_FILE = "events.csv"
 IIIC = ("lpd", "gpd", "lrda", "grda")
 # (shortest, longest) seconds per event kind; seizures are drawn log-uniform, the others uniform
 SEIZURE_S, IIIC_S, ARTIFACT_S, ELECTRODE_OFF_S = (10.0, 600.0), (30.0, 300.0), (5.0, 40.0), (10.0, 120.0)
-MIN_SPACING_S = 60.0  # between events, and from the ends of a recording
+BRIEF_S, LONG_S = (10.0, 30.0), (300.0, 600.0)
+CLUSTER_GAP_S = (20.0, 59.0)  # between the seizures of a cluster
+POST_ICTAL_GAP_S = (0.0, 20.0)  # from a seizure's end to the IIIC stretch that follows it
+EVAL_SEED_START = 9000  # seeds >= this are for evaluation sets only (refused for training sets)
+MIN_SPACING_S = 60.0  # between events (or clusters), and from the ends of a recording
 ARTIFACT_BLOCK_S = 60  # everyday artifacts are drawn per block (their channel faults then stay short)
 ARTIFACT_PAD_S = 10  # longer than the longest everyday artifact (8 s chewing)
 
@@ -46,11 +55,30 @@ class ContinuousConfig:
     artifacts_per_hour: float = 2.0
     electrode_off_per_hour: float = 1.0
     background_dir: Path | None = None
+    # shares of the seizures (each drawn independently): brief (BRIEF_S) or long (LONG_S) instead of
+    # log-uniform 10 s - 10 min, the first of a cluster of 2-3, followed by an IIIC stretch
+    brief_share: float = 0.0
+    long_share: float = 0.0
+    cluster_share: float = 0.0
+    post_ictal_iiic_share: float = 0.0
 
     def validate(self) -> ContinuousConfig:
         require_field(self.hours > 0, "--continuous", "must be > 0 hours", value=self.hours)
         require_field(self.recording_s >= 600, "recording_s", "must be >= 600 s", value=self.recording_s)
+        for name in ("brief_share", "long_share", "cluster_share", "post_ictal_iiic_share"):
+            require_field(0 <= getattr(self, name) <= 1, name, "must be in [0, 1]", value=getattr(self, name))
+        require_field(self.brief_share + self.long_share <= 1, "brief_share + long_share", "must be <= 1",
+                      value=self.brief_share + self.long_share)
         return self
+
+    @classmethod
+    def hard(cls, hours: float, seed: int, **extra) -> ContinuousConfig:
+        """The harder evaluation set: 3 h per patient, 1.25 seizure groups per hour, a third brief, a fifth
+        long, a quarter clustered, a quarter followed by IIIC. Only from the evaluation seeds."""
+        require_field(seed >= EVAL_SEED_START, "--seed", f"must be >= {EVAL_SEED_START} for --hard (the seeds "
+                      "reserved for evaluation sets)", value=seed)
+        return cls(hours=hours, seed=seed, recording_s=3 * 3600, seizures_per_hour=1.25, brief_share=0.35,
+                   long_share=0.2, cluster_share=0.25, post_ictal_iiic_share=0.25, **extra)
 
 
 @dataclass(frozen=True)
@@ -66,27 +94,49 @@ def _count(rng: np.random.Generator, per_hour: float, seconds: float) -> int:
     return int(expected) + int(rng.random() < expected - int(expected))
 
 
+def _seizure_length(rng: np.random.Generator, config: ContinuousConfig) -> float:
+    draw = rng.random()
+    lo, hi = BRIEF_S if draw < config.brief_share else \
+        LONG_S if draw < config.brief_share + config.long_share else SEIZURE_S
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _group(rng: np.random.Generator, config: ContinuousConfig, kind: str) -> list[tuple[str, float, float]]:
+    """One placed unit as (label, start, end) relative to its start: an event, or a seizure with the
+    cluster members and post-ictal IIIC stretch the config asks for."""
+    if kind != "seizure":
+        lo, hi = {"artifact": ARTIFACT_S, "electrode_off": ELECTRODE_OFF_S}.get(kind, IIIC_S)
+        return [(kind, 0.0, rng.uniform(lo, hi))]
+    clustered = rng.random() < config.cluster_share
+    parts, t = [], 0.0
+    for _ in range(int(rng.integers(2, 4)) if clustered else 1):
+        length = _seizure_length(rng, config) if not clustered else float(rng.uniform(*BRIEF_S)) * rng.uniform(1, 3)
+        parts.append(("seizure", t, t + length))
+        t += length + rng.uniform(*CLUSTER_GAP_S)
+    if rng.random() < config.post_ictal_iiic_share:
+        start = parts[-1][2] + rng.uniform(*POST_ICTAL_GAP_S)
+        parts.append((str(rng.choice(("lpd", "lrda"))), start, start + rng.uniform(60.0, 180.0)))
+    return parts
+
+
 def plan_events(rng: np.random.Generator, config: ContinuousConfig, seconds: int, *, file: str) -> list[Event]:
-    """Non-overlapping events, at least MIN_SPACING_S apart, in random order and at random places."""
+    """Non-overlapping events (or groups: a cluster, a seizure and its post-ictal IIIC), at least
+    MIN_SPACING_S apart, in random order and at random places."""
     kinds = ["seizure"] * _count(rng, config.seizures_per_hour, seconds)
     kinds += [str(rng.choice(IIIC)) for _ in range(_count(rng, config.iiic_per_hour, seconds))]
     kinds += ["artifact"] * _count(rng, config.artifacts_per_hour, seconds)
     kinds += ["electrode_off"] * _count(rng, config.electrode_off_per_hour, seconds)
     kinds = [kinds[i] for i in rng.permutation(len(kinds))]
-    ranges = {"seizure": SEIZURE_S, "artifact": ARTIFACT_S, "electrode_off": ELECTRODE_OFF_S}
-    lengths = []
-    for kind in kinds:
-        lo, hi = ranges.get(kind, IIIC_S)
-        lengths.append(float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) if kind == "seizure" else rng.uniform(lo, hi))
-    free = seconds - sum(lengths) - MIN_SPACING_S * (len(kinds) + 1)
+    groups = [_group(rng, config, kind) for kind in kinds]
+    free = seconds - sum(g[-1][2] for g in groups) - MIN_SPACING_S * (len(kinds) + 1)
     if free < 0:
         raise DataError(f"{len(kinds)} events do not fit in {seconds} s; lower the rates or lengthen recordings")
     gaps = rng.dirichlet(np.ones(len(kinds) + 1)) * free
     events, t = [], 0.0
-    for kind, length, gap in zip(kinds, lengths, gaps, strict=False):
+    for group, gap in zip(groups, gaps, strict=False):
         t += MIN_SPACING_S + gap
-        events.append(Event(file, round(t, 2), round(t + length, 2), kind))
-        t += length
+        events += [Event(file, round(t + lo, 2), round(t + hi, 2), label) for label, lo, hi in group]
+        t += group[-1][2]
     return events
 
 

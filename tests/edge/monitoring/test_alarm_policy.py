@@ -32,13 +32,14 @@ def _drive(policy: AlarmPolicy, seizure, seconds: float, *, valid=lambda start: 
             events += policy.on_invalid(t, "artifact")
             continue
         probs = _probs(seizure(start))
-        events += policy.on_prediction(probs, burden.update(probs, start, start + SPAN), t=t,
-                                       label_span=(start, start + SPAN))
+        events += policy.on_prediction(probs, probs, burden.update(probs, start, start + SPAN), t=t,
+                                              label_span=(start, start + SPAN))
     return events
 
 
 def _levels(events, state="on"):
-    return [(e.level, round(e.t)) for e in events if e.state == state and e.level != "window"]
+    """Burden-level (and signal) decisions; window and brief have their own tests."""
+    return [(e.level, round(e.t)) for e in events if e.state == state and e.level not in ("window", "brief")]
 
 
 def test_levels_fire_at_their_burden_thresholds_with_evidence() -> None:
@@ -65,6 +66,34 @@ def test_realarm_throttling_per_level(interval: float, announced: int) -> None:
     events = _drive(AlarmPolicy(config, "m"), lambda s: 100 <= s < 140 or 460 <= s < 500, 900)
     assert len(_levels(events, "on")) == announced
     assert len(_levels(events, "off")) == announced  # a throttled "on" has no "off" either
+    assert len(_levels(events, "suppressed")) == 2 - announced  # ...but is logged
+
+
+def test_burden_level_span_ends_with_the_seizure_not_the_window() -> None:
+    """A 60 s seizure: the burden stays >= 5 % for minutes after it, but the level goes off once the newest
+    20 s hold no seizure, so the alarm span is about the seizure's length."""
+    policy = AlarmPolicy(AlarmConfig(brief_windows=0), "m")
+    events = _drive(policy, lambda s: 300 <= s < 360, 1200)
+    (on, t_on), = _levels(events)
+    (off, t_off), = _levels(events, "off")
+    assert on == off == "seizure" and 360 + LAG <= t_off <= 360 + SPAN + LAG + 20 + 2 * HOP
+    assert t_off - t_on <= 60
+    legacy = _drive(AlarmPolicy(AlarmConfig(brief_windows=0, levels=(AlarmLevel("seizure", 0.1, 0.05, recent=0.0),)),
+                                "m"), lambda s: 300 <= s < 360, 1200)
+    assert _levels(legacy, "off")[0][1] - t_off >= 200  # without the rule: until 5 % of 5 min is left
+
+
+@pytest.mark.parametrize(("length", "fires"), [(4.0, False), (16.0, True)])
+def test_brief_level_needs_consecutive_windows(length: float, fires: bool) -> None:
+    """Labelled spans are called seizure when they start inside [300, 300 + length): 2 or 8 windows in a row."""
+    config = AlarmConfig(brief_windows=3, brief_on=0.6)
+    events = [e for e in _drive(AlarmPolicy(config, "m"), lambda s: 300 <= s < 300 + length, 600)
+              if e.level == "brief"]
+    assert [e.state for e in events] == (["on", "off"] if fires else [])
+    if fires:
+        assert events[0].t == 304 + SPAN + LAG and events[0].span == (300.0, 304 + SPAN)
+    assert not [e for e in _drive(AlarmPolicy(AlarmConfig(brief_windows=0), "m"), lambda s: 300 <= s < 316, 600)
+                if e.level == "brief"]
 
 
 def test_signal_alarm_after_a_stretch_without_valid_predictions() -> None:
@@ -103,7 +132,8 @@ def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, tmp_pa
     """The `edge run` command (options, TOML config, JSONL and LSL outputs) over loopback LSL, replayed at 20x
     (stream time runs 20x faster, so the 10 s burden window spans 200 s of the file). A marker on the EKG
     channel stands for seizure; the engine's predict answers from it. Expected: "seizure" and "prolonged" on the
-    first seizure, the second seizure's "seizure" throttled, and over the electrode-off stretch (marker says
+    first seizure, the second seizure's "seizure" throttled (logged as "suppressed"),
+    and over the electrode-off stretch (marker says
     seizure, EEG flat) only the signal alarm; the LSL marker stream carries the same alarm events."""
     import json
     import os
@@ -144,7 +174,7 @@ def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, tmp_pa
 
     monkeypatch.setattr(Engine, "predict", predict)
     config = tmp_path / "alarms.toml"
-    config.write_text("[run.watchdog]\ncheck_rate = false\n[run.burden]\nwindow_s = 10\n"
+    config.write_text("[run.watchdog]\ncheck_rate = false\n[run.burden]\nwindow_s = 10\nrecent_s = 2\n"
                       "[run.alarm]\nsignal_after_s = 3\n"
                       "[[run.alarm.levels]]\nname = 'seizure'\non = 0.2\noff = 0.1\nmin_interval_s = 1000\n"
                       "[[run.alarm.levels]]\nname = 'prolonged'\non = 0.4\noff = 0.3\n")
@@ -185,13 +215,14 @@ def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, tmp_pa
     reader.join(timeout=5)
     assert code == 0
     records = read_jsonl(out)
-    alarms = [r for r in records if r["type"] == "alarm" and r["level"] != "window"]
+    alarms = [r for r in records if r["type"] == "alarm" and r["level"] not in ("window", "brief")]
     anchor = next(r for r in records if r["type"] == "prediction")  # stream time -> file time via the counter
     seen = [(r["level"], r["state"], (r["t"] - anchor["window_end"]) * speed + anchor["counter"][1] / SAMPLE_RATE_HZ)
             for r in alarms]
-    assert [(level, state) for level, state, _ in seen] == [
-        ("seizure", "on"), ("prolonged", "on"), ("prolonged", "off"), ("seizure", "off"),
-        ("signal", "on"), ("signal", "off")], seen
+    steps = [(level, state) for level, state, _ in seen]
+    assert steps[:2] == [("seizure", "on"), ("prolonged", "on")] and set(steps[2:4]) == {
+        ("seizure", "off"), ("prolonged", "off")}, seen
+    assert steps[4:] == [("seizure", "suppressed"), ("signal", "on"), ("signal", "off")], seen
     at = {(level, state): t for level, state, t in seen}
     # 20 % / 40 % of the 200 s window = 40 s / 80 s into the seizure at 60 s, decided 30 s later (the label lag),
     # give or take one burden cell: 1 s of stream time is 20 s of the file at 20x

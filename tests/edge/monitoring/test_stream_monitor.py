@@ -88,3 +88,26 @@ def test_edge_run_publishes_burden_and_trends_and_writes_the_trends_file(stream_
     rows = (tmp_path / "run.trends.csv").read_text().splitlines()
     assert rows[0].startswith("stream,t,LL_cdsa_1Hz [dB(uV^2)]") and len(rows) - 1 == count
     assert len(rows[1].split(",")) == 2 + len(trend_channels())
+
+
+@pytest.mark.parametrize("lookahead", [0.0, 10.0, 20.0])
+def test_record_burden_and_alarm_share_one_label_span_in_a_fast_replay(lookahead: float) -> None:
+    """Replayed 10x faster than real time (50 s of samples over 5 s of stream time): the prediction record, the
+    burden and the window alarm all place the labelled span with records.label_span."""
+    from edge.records import label_span, prediction_record
+
+    monitor = StreamMonitor(RunConfig(), "m", lookahead_s=lookahead)
+    seizure = np.eye(len(CLASSES))[0]
+    for k in range(12):
+        window = Window(DATA, 0.2 * k, 0.2 * k + 5.0 * (WINDOW_SAMPLES - 1) / WINDOW_SAMPLES, 400 * k, 1, 0.0, {})
+        _, events = monitor.on_prediction(window, seizure, seizure)
+        record = prediction_record("EEG", window, seizure, smoothed=seizure, model_id="m", lookahead_s=lookahead,
+                                   emitted=0.0, emitted_clock=0.0)
+        span = (record["label_start"], record["label_end"])
+        assert span == label_span(window, lookahead)
+        assert span[1] - span[0] == pytest.approx(1.0, abs=1e-3)  # 10 s of samples, replayed 10x
+        assert span[1] == pytest.approx(window.t_end - lookahead / 10, abs=1e-3)
+        if k == 0:
+            assert [(e.level, e.span) for e in events] == [("window", span)]
+    # burden cells (1 s of stream time) are anchored at the first labelled span's start
+    assert monitor.burden._anchor == label_span(Window(DATA, 0.0, 4.9995, 0, 1, 0.0, {}), lookahead)[0]

@@ -103,3 +103,26 @@ def test_import_edge_and_onnxruntime_prediction_load_no_torch(test_bundle, recor
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_kaggle_centre_for_a_causal_model(tmp_path) -> None:
+    """A 50 s Kaggle window, labelled on its centre: a lookahead-0 model's own span is the last 10 s; with
+    --kaggle its prediction is for the centre, its missing earlier context filled with channel means."""
+    from edge.config import ChainConfig
+    from edge.contract import window_for_kaggle_label
+    from edge.model.engine import Engine
+    from edge.offline.predict import file_windows, predict_files
+    from edge.testing import build_test_bundle, synthetic_eeg, write_parquet
+
+    bundle = build_test_bundle(tmp_path / "causal", lookahead_s=0.0)
+    path = write_parquet(tmp_path / "k.parquet", synthetic_eeg(50.0, seed=3))
+    with Engine(bundle, "onnxruntime") as engine:
+        own, = [r for r in predict_files([path], engine) if r["type"] == "prediction"]
+        centre, = [r for r in predict_files([path], engine, kaggle=True) if r["type"] == "prediction"]
+        window, = list(file_windows(path, ChainConfig()))
+        expected = engine.predict(window_for_kaggle_label(window.data, 0.0)[None])[0]
+    assert (own["label_start"], own["label_end"]) == (40.0, 50.0) and "kaggle_centre" not in own
+    assert (centre["label_start"], centre["label_end"]) == (20.0, 30.0)
+    assert "20 s earlier" in centre["kaggle_centre"] and "channel means" in centre["kaggle_centre"]
+    np.testing.assert_allclose(list(centre["probs"].values()), expected, rtol=1e-6)
+    assert not np.allclose(list(centre["probs"].values()), list(own["probs"].values()))

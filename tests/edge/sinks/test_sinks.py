@@ -26,7 +26,8 @@ def _record_with_nested_objects() -> dict:
     window = Window(np.zeros((20, 4), np.float32), 10.0, 59.995, 0, 1, 0.0,
                     {"missing": [], "line_noise": ["T3"], "flat": []}, bad_seconds={"T3": [20, 21]})
     probs = np.full(len(CLASSES), 1 / len(CLASSES))
-    return prediction_record("EEG", window, probs, smoothed=None, model_id="m", emitted=0.1, emitted_clock=5.0)
+    return prediction_record("EEG", window, probs, smoothed=None, model_id="m", lookahead_s=20.0,
+                             emitted=0.1, emitted_clock=5.0)
 
 
 def test_jsonl_reader_tolerates_torn_records_from_a_crash(tmp_path) -> None:

@@ -206,3 +206,19 @@ def test_a_cached_window_set_pickles_by_path_for_spawned_loader_processes(layout
     np.testing.assert_array_equal(copy.targets, ws.targets)
     in_memory = dataclasses.replace(ws, samples=np.array(ws.samples))  # not file-backed: pickled as is
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(in_memory)).window(0), ws.window(0))
+
+
+def test_causal_lookahead_cuts_each_window_relative_to_its_label(layout, tmp_path):
+    """Lookahead 0: the labelled 10 s are the window's newest; the 20 s before the file start are filled."""
+    kaggle = build_window_set(layout, tmp_path / "cache", margin=MARGIN, workers=1)
+    causal = build_window_set(layout, tmp_path / "cache0", margin=MARGIN, lookahead_s=0.0, workers=1)
+    assert causal.lookahead_s == 0.0 and kaggle.lookahead_s == 20.0
+    raw = read_eeg_file(layout / "train_eegs" / "5.parquet")
+    shift = 20 * SAMPLE_RATE_HZ
+    for row in (0, 1):  # the same labelled samples, 20 s later in the causal window
+        np.testing.assert_array_equal(causal.window(row)[:, -2000:], kaggle.window(row)[:, 4000:6000])
+    np.testing.assert_array_equal(causal.window(1)[:, shift - 2000:], raw[:, :10000 - shift + 2000])
+    assert causal.pad_samples[0, 0] == shift + MARGIN
+    assert causal.pad_samples[1, 0] == shift - 10 * SAMPLE_RATE_HZ + MARGIN
+    filled = causal.window(0)[:, :shift]
+    assert np.all(filled == filled[:, :1])  # a flat stretch at each channel's level, no step edge

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +80,27 @@ def test_real_background_leaves_the_false_alarm_subjects_out(tmp_path: Path) -> 
     out = tmp_path / "real"
     assert run_app(app, ["synth", "--continuous", str(1 / 6), "--out", str(out), "--background", str(folder)]) == 0
     assert read_recording(out / "rec_000.parquet").data.shape[0] == 600 * SAMPLE_RATE_HZ
+
+
+def test_hard_set_has_brief_long_clustered_and_post_ictal_events_from_eval_seeds_only() -> None:
+    from edge.errors import SpecError
+    from train.synth.continuous import CLUSTER_GAP_S, EVAL_SEED_START
+
+    with pytest.raises(SpecError, match="--seed"):
+        ContinuousConfig.hard(24, 0)
+    config = ContinuousConfig.hard(24, EVAL_SEED_START)
+    events = [e for seed in range(8) for e in plan_events(np.random.default_rng(seed), config, config.recording_s,
+                                                          file=f"r{seed}")]
+    seizures = [e for e in events if e.label == "seizure"]
+    lengths = np.array([e.offset_s - e.onset_s for e in seizures])
+    assert (lengths < 30).sum() >= 8 and (lengths > 300).sum() >= 4
+    pairs = [(a, b, b.onset_s - a.offset_s) for a, b in itertools.pairwise(events) if a.file == b.file]
+    clustered = [g for a, b, g in pairs if a.label == b.label == "seizure" and g < MIN_SPACING_S]
+    assert clustered and all(CLUSTER_GAP_S[0] - 0.02 <= g <= CLUSTER_GAP_S[1] + 0.02 for g in clustered)
+    assert any(a.label == "seizure" and b.label in ("lpd", "lrda") and g < 20.1 for a, b, g in pairs)
+    assert all(g > 0 for _, _, g in pairs)
+
+
+def test_training_sets_refuse_the_evaluation_seeds(tmp_path: Path, capsys) -> None:
+    assert run_app(app, ["synth", "--out", str(tmp_path / "d"), "--eegs", "4", "--seed", "9001"]) == 2
+    assert "reserved for evaluation" in capsys.readouterr().err and not (tmp_path / "d").exists()
