@@ -22,13 +22,15 @@ def windows(batch: int) -> np.ndarray:
     return np.random.default_rng(batch).normal(0, 30, (batch, len(CHANNELS), WINDOW_SAMPLES)).astype(np.float32)
 
 
-def test_edge_run_auto_on_a_cpu_machine_picks_onnxruntime_and_says_so(test_bundle, capsys) -> None:
-    from edge.runtime import run_streams
+def test_edge_run_auto_on_a_cpu_machine_picks_onnxruntime_and_says_so(test_bundle, recording_70s, capsys) -> None:
+    from edge.inputs.file_source import FileSource
+    from edge.runtime import RunOptions, run_streams
 
     if usable_gpu_providers():
         pytest.skip(f"this machine has usable GPU providers: {sorted(usable_gpu_providers())}")
     assert auto_backend(test_bundle) == auto_backend(None) == "onnxruntime"
-    assert run_streams(str(test_bundle), [], RunConfig(), console=False, seconds=0) == 0
+    options = RunOptions(str(test_bundle), (FileSource(recording_70s),), RunConfig(), console=False, seconds=0.1)
+    run_streams(options)
     assert "edge: backend onnxruntime (fp32, CPUExecutionProvider)" in capsys.readouterr().err
 
 
