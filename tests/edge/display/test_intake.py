@@ -275,3 +275,24 @@ def test_every_record_a_real_run_emits_is_accepted(test_bundle) -> None:
         ward.apply(to_json(record), now=0.0, wall=0.0)
     assert ward.rejected.count == 0, ward.rejected.last
     assert ward.bed("bed-1").prediction is not None and ward.bed("bed-1").alarm_log
+
+
+def test_a_clock_running_backwards_cannot_grow_a_bed_without_bound() -> None:
+    """Spans drop old points by the stream clock; times that only decrease would drop nothing: the caps hold."""
+    ward = WardState(DisplayConfig(max_points=100, max_trends=10))
+    for k in range(5000):
+        ward.apply(prediction("b", 1e6 - k), now=0.0, wall=0.0)
+        ward.apply(trends("b", 1e6 - k), now=0.0, wall=0.0)
+    bed = ward.bed("b")
+    assert len(bed.history) == 100 and len(bed.trends) == 10 and bed.history[-1]["t"] == 1e6 - 4999
+
+
+def test_alarms_with_ever_new_names_cannot_grow_a_bed_without_bound() -> None:
+    ward = WardState()
+    for k in range(1000):
+        ward.apply({"type": "alarm", "stream": "b", "level": f"level-{k}", "state": "on", "t": float(k)}, 0.0, 0.0)
+    bed = ward.bed("b")
+    assert len(bed.active) == 64 and len(bed.alarm_log) <= bed.config.alarm_log
+    assert ward.rejected.count == 1000 - 64 and "alarms are active already" in ward.rejected.last
+    ward.apply({"type": "alarm", "stream": "b", "level": "level-3", "state": "off", "t": 2000.0}, 0.0, 0.0)
+    assert "level-3" not in bed.active  # clearing still works
