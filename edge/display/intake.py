@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from typing import Any
 
 from edge.contract import CLASSES
@@ -108,9 +109,9 @@ def _optional_text(record: dict[str, Any], field: str) -> str | None:
 
 
 def _number(value: Any, field: str, *, low: float = -MAX_TIME_S, high: float = MAX_TIME_S) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy numbers from the runtime pass
         raise BadRecord(f"{field} is not a number ({_show(value)})")
-    if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
+    if (not isinstance(value, numbers.Integral) and not math.isfinite(value)) or not low <= value <= high:
         raise BadRecord(f"{field} is {_show(value)}, outside [{low:g}, {high:g}]")
     return value
 

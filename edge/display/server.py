@@ -25,13 +25,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.config_io import require_field
 from edge.display.sink import DisplaySink
 from edge.display.state import DisplayConfig, WardState
 from edge.errors import DataError
 from edge.records import to_json
+
+if TYPE_CHECKING:  # starlette comes with the display extra, imported when the app is built
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 COOKIE = "edge_display_token"
@@ -244,7 +248,7 @@ class TokenCheck:
 
 # Route handlers: the hub and the assets are on `request.app.state` (set by create_app).
 
-def _asset(request: Any, name: str) -> Any:
+def _asset(request: Request, name: str) -> Response:
     from starlette.responses import PlainTextResponse, Response
 
     assets = request.app.state.assets
@@ -254,35 +258,35 @@ def _asset(request: Any, name: str) -> Any:
     return Response(body, media_type=media, headers=HEADERS)
 
 
-async def ward_page(request: Any) -> Any:
+async def ward_page(request: Request) -> Response:
     return _asset(request, "ward.html")
 
 
-async def bed_page(request: Any) -> Any:
+async def bed_page(request: Request) -> Response:
     return _asset(request, "bed.html")
 
 
-async def static(request: Any) -> Any:
+async def static(request: Request) -> Response:
     return _asset(request, request.path_params["name"])
 
 
-def _known_stream(request: Any) -> str | None:
+def _known_stream(request: Request) -> str | None:
     stream = request.query_params.get("stream")
     return stream if stream in request.app.state.hub.ward.beds else None
 
 
-async def api_ward(request: Any) -> Any:
+async def api_ward(request: Request) -> Response:
     return _json(request.app.state.hub.ward.summary(time.monotonic()))
 
 
-async def api_bed(request: Any) -> Any:
+async def api_bed(request: Request) -> Response:
     stream = _known_stream(request)
     if stream is None:
         return _json({"error": "no such stream"}, status_code=404)
     return _json(request.app.state.hub.ward.beds[stream].snapshot(time.monotonic()))
 
 
-async def events(request: Any) -> Any:
+async def events(request: Request) -> Response:
     from starlette.responses import PlainTextResponse, StreamingResponse
 
     stream = None

@@ -28,6 +28,7 @@ EEG_STEP_UV = 0.1
 CLEARING_STATES = frozenset({"off", "clear", "cleared", "ended"})
 RESTARTING = frozenset({"warming", "gap", "reconnected", "rate_ok"})  # predictions resume after a full window
 NOTICES = frozenset({"shed"})  # predictions go on: the bed's state does not change
+MAX_ACTIVE_ALARMS = 64  # per bed; the runtime raises a handful (levels, signal, the per-window one)
 # tile order on the ward overview: the bed that needs someone first
 STATE_RANK = {"alarm": 0, "stale": 1, "quality": 2, "warming": 3, "ok": 4}
 
@@ -40,6 +41,10 @@ class DisplayConfig:
     eeg_s: float = 15.0  # seconds of EEG on the bed page
     alarm_log: int = 200  # alarm events kept per bed
     max_beds: int = 256  # records for more streams are rejected (and counted): a ward, not an unbounded table
+    # hard caps beside the spans, for a clock that runs backwards (the spans then drop nothing): 24 h of
+    # points at a 1 s hop, 1 h of trends at a 0.5 s hop
+    max_points: int = 86_400
+    max_trends: int = 7_200
     # dashed lines: burden alarm levels (name, on) on the burden panel; the per-window alarm's on/off on the
     # smoothed-probability panel shown while records carry no burden
     burden_levels: tuple[tuple[str, float], ...] = ()
@@ -50,7 +55,8 @@ class DisplayConfig:
             require_field(getattr(self, name) > 0, f"display.{name}", "must be > 0", value=getattr(self, name))
         require_field(self.eeg_s <= 50, "display.eeg_s", "must be <= 50 (one window)", value=self.eeg_s)
         require_field(self.alarm_log >= 1, "display.alarm_log", "must be >= 1", value=self.alarm_log)
-        require_field(self.max_beds >= 1, "display.max_beds", "must be >= 1", value=self.max_beds)
+        for name in ("max_beds", "max_points", "max_trends"):
+            require_field(getattr(self, name) >= 1, f"display.{name}", "must be >= 1", value=getattr(self, name))
         return self
 
 
@@ -154,10 +160,10 @@ class BedState:
         self.silent = False  # the runtime reported no samples
         self.prediction: dict[str, Any] | None = None
         self.status: dict[str, Any] | None = None
-        self.history: deque[dict[str, Any]] = deque()
+        self.history: deque[dict[str, Any]] = deque(maxlen=self.config.max_points)
         self.alarm_log: deque[dict[str, Any]] = deque(maxlen=self.config.alarm_log)
         self.active: dict[str, dict[str, Any]] = {}
-        self.trends: deque[dict[str, Any]] = deque()
+        self.trends: deque[dict[str, Any]] = deque(maxlen=self.config.max_trends)
         self.eeg: dict[str, Any] | None = None
         self._pending: dict[str, list[Any]] = {"points": [], "alarms": [], "trends": []}
         self._eeg_new = False
@@ -182,8 +188,10 @@ class BedState:
             key = alarm_key(record)
             if str(record.get("state", "on")).lower() in CLEARING_STATES:
                 self.active.pop(key, None)
-            else:
+            elif key in self.active or len(self.active) < MAX_ACTIVE_ALARMS:
                 self.active[key] = entry
+            else:
+                raise BadRecord(f"{MAX_ACTIVE_ALARMS} alarms are active already; {key[:40]!r} not shown")
             self.alarm_log.append(entry)
             self._pending["alarms"].append(entry)
         elif kind == "trends":
@@ -283,6 +291,8 @@ class WardState:
             bed = self._bed_within_bound(record["stream"])
             try:
                 bed.apply(record, now, wall)
+            except BadRecord as bad:
+                raise BadRecord(f"{record['type']}: {bad.reason}", record["stream"]) from None
             except Exception as exc:  # intake should make this impossible; a display that freezes is worse
                 raise BadRecord(f"{record['type']}: could not be shown ({type(exc).__name__}: {exc})",
                                 record["stream"]) from exc

@@ -167,6 +167,13 @@ def test_valid_records_pass_with_only_the_fields_the_display_uses() -> None:
     alarm = {"type": "alarm", "stream": "b", "level": "prolonged", "state": "on", "class": "seizure", "p": None,
              "burden": 0.4, "span": [-239.0, 61.0], "model": "m", "t": 61.0, "message": "on"}
     assert accept(alarm) == alarm
+    import numpy as np
+
+    assert accept({**alarm, "p": np.float32(0.5), "t": np.float64(61.0)})["p"] == 0.5  # numpy numbers pass
+    with pytest.raises(BadRecord):
+        accept({**alarm, "p": np.float32("nan")})
+    with pytest.raises(BadRecord):
+        accept({**alarm, "p": np.bool_(True)})
 
 
 def test_one_bad_record_never_freezes_the_pump(make_prediction) -> None:
@@ -229,3 +236,63 @@ def test_any_field_replaced_by_any_hostile_value_is_shown_or_rejected_never_rais
                 for bed in ward.beds.values():
                     json.dumps(bed.snapshot(0.0), allow_nan=False)
                 json.dumps(ward.summary(0.0), allow_nan=False)
+
+
+def test_every_record_a_real_run_emits_is_accepted(test_bundle) -> None:
+    """No false rejections: predictions (flagged or not), status, alarm and trends records of a runtime, as
+    the objects it hands the display's sink (numpy numbers included) and as their JSONL lines."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from edge.config import QualityConfig, RunConfig
+    from edge.contract import CHANNELS, SAMPLE_RATE_HZ
+    from edge.inputs.file_source import FileSource
+    from edge.inputs.input_files import Recording
+    from edge.model.engine import Engine
+    from edge.records import to_json
+    from edge.runtime import Runtime
+    from edge.testing import ListSink, synthetic_eeg
+
+    data = 0.02 * synthetic_eeg(120.0, seed=2)  # the tiny test model's "seizure" (test_browser.py says why)
+    start = round(80 * SAMPLE_RATE_HZ)  # then a +-5 mV square wave: refused windows, status records
+    data[start:, :19] = 5000.0 * np.sign(np.sin(np.linspace(0, 600, len(data) - start)))[:, None]
+    recording = Recording(data.astype(np.float32), CHANNELS, ("uV",) * len(CHANNELS), float(SAMPLE_RATE_HZ),
+                          Path("a.parquet"))
+    config = RunConfig().replace(alarm={"on": 0.2, "off": 0.15, "levels": (), "signal_after_s": 3600.0},
+                                 chain={"quality": QualityConfig(flat_uv=0.05)})
+    sink = ListSink()
+    with Engine(test_bundle, "onnxruntime", threads=1) as engine:
+        runtime = Runtime(engine, [FileSource(recording, name="bed-1", chunk_s=2.0, t0=1000.0)], [sink], config)
+        while runtime.step():
+            pass
+        runtime.close()
+    kinds = {r["type"] for r in sink.records} | {r["kind"] for r in sink.records if r["type"] == "status"}
+    assert {"prediction", "status", "alarm", "trends", "artifact"} <= kinds, kinds
+    ward = WardState()
+    for record in sink.records:
+        ward.apply(record, now=0.0, wall=0.0)
+        ward.apply(to_json(record), now=0.0, wall=0.0)
+    assert ward.rejected.count == 0, ward.rejected.last
+    assert ward.bed("bed-1").prediction is not None and ward.bed("bed-1").alarm_log
+
+
+def test_a_clock_running_backwards_cannot_grow_a_bed_without_bound() -> None:
+    """Spans drop old points by the stream clock; times that only decrease would drop nothing: the caps hold."""
+    ward = WardState(DisplayConfig(max_points=100, max_trends=10))
+    for k in range(5000):
+        ward.apply(prediction("b", 1e6 - k), now=0.0, wall=0.0)
+        ward.apply(trends("b", 1e6 - k), now=0.0, wall=0.0)
+    bed = ward.bed("b")
+    assert len(bed.history) == 100 and len(bed.trends) == 10 and bed.history[-1]["t"] == 1e6 - 4999
+
+
+def test_alarms_with_ever_new_names_cannot_grow_a_bed_without_bound() -> None:
+    ward = WardState()
+    for k in range(1000):
+        ward.apply({"type": "alarm", "stream": "b", "level": f"level-{k}", "state": "on", "t": float(k)}, 0.0, 0.0)
+    bed = ward.bed("b")
+    assert len(bed.active) == 64 and len(bed.alarm_log) <= bed.config.alarm_log
+    assert ward.rejected.count == 1000 - 64 and "alarms are active already" in ward.rejected.last
+    ward.apply({"type": "alarm", "stream": "b", "level": "level-3", "state": "off", "t": 2000.0}, 0.0, 0.0)
+    assert "level-3" not in bed.active  # clearing still works
