@@ -312,7 +312,6 @@ def run_streams(bundle: str, sources: Sequence[Source | StreamRequest], config: 
     from edge.sinks.trends_file import TrendsFileSink, trends_path
 
     engine = Engine(bundle, config.backend, config.threads, public_key=config.signature_key, triton=config.triton)
-    print(f"edge: {engine.describe()}", file=sys.stderr, flush=True)
     sinks: list[Sink] = []
     if out:
         sinks.append(JsonlSink(out, skip=frozenset({"trends"})))
@@ -327,6 +326,7 @@ def run_streams(bundle: str, sources: Sequence[Source | StreamRequest], config: 
     try:
         runtime = Runtime(engine, sources, sinks, config, allow_missing=allow_missing, counter_label=counter_label,
                           timing=timing)
+        print(f"edge: {engine.describe()}", file=sys.stderr, flush=True)  # once running: a failed start is one line
         runtime.run(seconds, stop)
         if timing:
             for stage, stats in sorted(runtime.timer.summary().items(), key=lambda kv: -kv[1]["total_ms"]):
