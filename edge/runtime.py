@@ -339,7 +339,6 @@ def run_streams(options: RunOptions, *, stop: threading.Event | None = None, ext
     config = options.config
     engine = Engine(options.bundle, config.backend, config.threads, public_key=config.signature_key,
                     triton=config.triton)
-    print(f"edge: {engine.describe()}", file=sys.stderr, flush=True)
     sinks: list[Sink] = []
     if options.out:
         sinks.append(JsonlSink(options.out, skip=frozenset({"trends"})))
@@ -354,6 +353,7 @@ def run_streams(options: RunOptions, *, stop: threading.Event | None = None, ext
     try:
         runtime = Runtime(engine, options.sources, sinks, config, allow_missing=options.allow_missing,
                           counter_label=options.counter_label, timing=options.timing)
+        print(f"edge: {engine.describe()}", file=sys.stderr, flush=True)  # once running: a failed start is one line
         runtime.run(options.seconds, stop)
         if options.timing:
             for stage, stats in sorted(runtime.timer.summary().items(), key=lambda kv: -kv[1]["total_ms"]):

@@ -84,16 +84,16 @@ def main() -> None:
             for client in clients:
                 client.close()
         load.append(os.getloadavg()[0])
+    shared = (f" (above {os.cpu_count()}: the cores were shared with other work, so the figures are bounds, not "
+              "clean measures; rerun on an idle machine)") if max(load) > (os.cpu_count() or 1) else ""
     lines = [
         "## Triton on loopback vs in-process, 32 streams (scripts/bench_triton.py)", "",
         "Written by `scripts/in-loopback-netns .venv/bin/python -m scripts.bench_triton "
         f"--seconds {args.seconds:g} --out docs/benchmarks.md`: {platform.machine()}, {os.cpu_count()} CPU cores "
         f"shared by client and server, Python {platform.python_version()}; the shipped default model (fp32, "
         f"onnxruntime on the CPU in both); {args.seconds:g} s per row; 1-minute load average {load[0]:.1f} before, "
-        f"{load[1]:.1f} after (above {os.cpu_count()}: the cores were shared with other work, so every figure is a "
-        "bound, not a clean measure; rerun on an idle machine). Triton: PyTriton 0.7.0's tritonserver 2.51 "
-        "(Python backend calling onnxruntime), "
-        "gRPC on 127.0.0.1. A window is 20 x 10,000 float32 (800 kB per request and window).", "",
+        f"{load[1]:.1f} after{shared}. Triton: PyTriton 0.7.0's tritonserver 2.51 (Python backend calling "
+        "onnxruntime), gRPC on 127.0.0.1. A window is 20 x 10,000 float32 (800 kB per request and window).", "",
         "| backend | how 32 streams reach the model | calls | windows/s | latency p50 ms | latency p99 ms |",
         "|---|---|---|---|---|---|",
     ]

@@ -74,7 +74,8 @@ class TritonServer:
         if self.proc is not None:
             self._signal(signal.SIGKILL)
             self.proc.wait()
-            for leftover in Path("/dev/shm").glob(f"pytrtion{self.proc.pid}-*"):  # PyTriton's, named by its pid
+            # PyTriton's segments carry its pid; the Python backend's (psm_*, 1 MB) carry no owner and stay
+            for leftover in Path("/dev/shm").glob(f"pytrtion{self.proc.pid}-*"):
                 leftover.unlink(missing_ok=True)
 
     def stop(self) -> None:

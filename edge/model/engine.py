@@ -62,7 +62,7 @@ class Engine:
         where = f", {provider}" if provider else ""
         if self.backend.name == "triton":
             where = f", {self.backend.config.model!r} at {self.backend.config.url}"
-        return f"backend {self.backend.name} ({self.precision}{where})"
+        return f"backend {self.backend.name} ({self.backend.precision}{where})"
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
         """Probabilities [B, classes] float32; a window whose output failed the check holds NaN (`probabilities`

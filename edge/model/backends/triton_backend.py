@@ -88,6 +88,7 @@ class TritonBackend(BackendBase):
                                   "(calibrate triton-repo / scripts/triton_serve.py) or point --bundle at its bundle")
         check_io_names(f"Triton model {self.config.model!r}", [i["name"] for i in config.get("input", [])],
                        [o["name"] for o in config.get("output", [])], spec=self.spec)
+        self.precision = parameters.get(PRECISION_PARAMETER) or self.precision  # what the server runs
         self.verified = True
 
     def infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -32,6 +32,11 @@ def test_edge_run_auto_on_a_cpu_machine_picks_onnxruntime_and_says_so(test_bundl
     options = RunOptions(str(test_bundle), (FileSource(recording_70s),), RunConfig(), console=False, seconds=0.1)
     run_streams(options)
     assert "edge: backend onnxruntime (fp32, CPUExecutionProvider)" in capsys.readouterr().err
+    from edge.sysinfo import collect
+
+    info = collect(test_bundle)
+    assert info["backend auto"] == "onnxruntime" and "CPUExecutionProvider" in info["onnxruntime providers"]
+    assert "usable GPU backends: none" in info["onnxruntime providers"]
 
 
 def test_io_binding_gives_the_session_run_probabilities(test_bundle) -> None:
