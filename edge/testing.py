@@ -8,6 +8,7 @@ second), so parity checks between the live and offline paths are meaningful. onn
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -130,3 +131,26 @@ class ListSink(Sink):
     def close(self) -> None:
         """Nothing to release: the records stay readable."""
 
+
+
+# How a misbehaving model answers for the windows marked by a common offset above 1 mV (tests of the run-time
+# output check: a bundle that passed its load-time probe and then misbehaves on some inputs).
+MISBEHAVIOURS = ("logits", "int64", "shape [B, 3]", "shape [B, 6, 1]", "raises")
+
+
+def misbehaving(outputs: Callable[[np.ndarray], np.ndarray], how: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Wrap Engine.outputs: batches holding a marked window come back as `how` (one of MISBEHAVIOURS)."""
+
+    def answer(windows: np.ndarray) -> np.ndarray:
+        out = outputs(windows)
+        marked = windows.mean(axis=(1, 2)) > 1000
+        if not marked.any():
+            return out
+        if how == "raises":
+            raise RuntimeError("CUDA error: an illegal memory access\nmore detail")
+        if how == "logits":
+            out[marked] = np.log(out[marked]) + 3
+            return out
+        return {"int64": out.astype(np.int64), "shape [B, 3]": out[:, :3], "shape [B, 6, 1]": out[:, :, None]}[how]
+
+    return answer

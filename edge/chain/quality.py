@@ -142,7 +142,7 @@ def implausible_scale(window: np.ndarray, config: QualityConfig) -> str | None:
     elif scale < 1e-2:
         cause = "units: volts read as microvolts (x1e6 too small)"
     elif scale < 0.5:
-        cause = "units: millivolts read as microvolts (x1000 too small)"
+        cause = "units: millivolts read as microvolts (x1000 too small), or every electrode off"
     else:
         cause = "units or normalisation (a scaled or z-scored export)"
     return (f"recording not plausible as scalp EEG in microvolts (units): the channels' median standard deviation "

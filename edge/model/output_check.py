@@ -2,7 +2,9 @@
 with a reference input: edge.model.engine.Engine) and on every batch at run time.
 
 A bundle whose graph ends in logits, gives integers, or has another shape would otherwise be read as
-probabilities: predictions, burden and alarms from numbers that are not probabilities.
+probabilities: predictions, burden and alarms from numbers that are not probabilities. Verified here with
+onnxruntime; the TensorRT backend (not runnable here) hands its output over as float32, so there the dtype
+check cannot fire, while the shape and value checks still do.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from edge.inputs.source import StreamLayout
 from edge.model.engine import Engine
 from edge.runtime import Runtime
 from edge.sinks import Sink
-from edge.testing import ListSink, synthetic_eeg
+from edge.testing import MISBEHAVIOURS, ListSink, misbehaving, synthetic_eeg
 
 HOP = 400
 
@@ -293,29 +293,13 @@ def test_a_restarted_producer_that_fails_the_checks_is_a_status_not_a_crash(engi
     assert len(refused) == 1 and "channel format string" in refused[0]["message"] and source.calls > 1
 
 
-@pytest.mark.parametrize("bad", ["logits", "int64", "shape [B, 3]", "shape [B, 6, 1]", "raises"])
+@pytest.mark.parametrize("bad", MISBEHAVIOURS)
 def test_a_bad_model_output_is_a_status_per_window_and_other_streams_go_on(engine, bad) -> None:
     """Rows of stream "bad" (marked by a 2 mV common offset, which the bipolar montage cancels) come back as
     logits, integers or a wrong shape, or the backend raises on batches holding them: each of its windows is an
     `invalid_output` status, never a prediction; the loop goes on and stream "good" is predicted throughout
     (was: logits predicted, a traceback in burden.py for shapes, taking every stream down)."""
-    real = engine.outputs
-
-    def poisoned(windows: np.ndarray):
-        out = real(windows)
-        marked = windows.mean(axis=(1, 2)) > 1000
-        if not marked.any():
-            return out
-        if bad == "raises":
-            raise RuntimeError("backend exploded")
-        if bad == "logits":
-            out[marked] = np.log(out[marked]) + 3
-            return out
-        if bad == "int64":
-            return out.astype(np.int64)
-        return out[:, :3] if bad == "shape [B, 3]" else out[:, :, None]
-
-    engine.outputs = poisoned
+    engine.outputs = misbehaving(engine.outputs, bad)
     sources = [ArraySource("good", synthetic_eeg(70.0, seed=1)), ArraySource("bad", synthetic_eeg(70.0) + 2000.0)]
     sink = ListSink()
     runtime = Runtime(engine, sources, [sink], RunConfig().replace(watchdog={"check_rate": False}))

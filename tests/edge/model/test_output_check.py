@@ -13,7 +13,7 @@ from edge.contract import CHANNELS, WINDOW_SAMPLES
 from edge.errors import BundleError
 from edge.model.engine import Engine
 from edge.model.output_check import PROB_TOLERANCE, check_output
-from edge.testing import BAD_HEADS, build_test_bundle
+from edge.testing import BAD_HEADS, MISBEHAVIOURS, build_test_bundle, misbehaving
 
 
 def windows(count: int) -> np.ndarray:
@@ -73,27 +73,13 @@ def test_the_probe_passes_a_good_bundle_and_uses_the_spec_output_shape(test_bund
     np.testing.assert_allclose(checked.probs.sum(axis=1), 1.0, atol=1e-6)
 
 
-@pytest.mark.parametrize("bad", ["logits", "int64", "shape", "raises"])
+@pytest.mark.parametrize("bad", MISBEHAVIOURS)
 def test_a_bad_window_at_run_time_is_a_problem_of_its_own_never_a_crash(test_bundle, bad) -> None:
     """A bundle that passed its probe misbehaves on one window of a batch (marked by a large offset): that
     window fails with a problem; a batch failing as a whole is rerun window by window, so its neighbour is
     still predicted."""
     with Engine(test_bundle, "onnxruntime") as engine:
-        good = engine.outputs
-
-        def poisoned(batch: np.ndarray):
-            out = good(batch)
-            marked = batch.mean(axis=(1, 2)) > 1000
-            if not marked.any():
-                return out
-            if bad == "raises":
-                raise RuntimeError("CUDA error: an illegal memory access\nmore detail")
-            if bad == "logits":
-                out[marked] = np.log(out[marked]) + 2
-                return out
-            return out.astype(np.int64) if bad == "int64" else out[:, :3]
-
-        engine.outputs = poisoned
+        engine.outputs = misbehaving(engine.outputs, bad)
         batch = windows(2)
         batch[0] += 5000.0
         checked = engine.probabilities(batch)

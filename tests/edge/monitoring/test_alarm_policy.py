@@ -131,7 +131,7 @@ def test_alarm_levels_from_toml(tmp_path) -> None:
 def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, tmp_path, monkeypatch) -> None:
     """The `edge run` command (options, TOML config, JSONL and LSL outputs) over loopback LSL, replayed at 20x
     (stream time runs 20x faster, so the 10 s burden window spans 200 s of the file). A marker on the EKG
-    channel stands for seizure; the engine's predict answers from it. Expected: "seizure" and "prolonged" on the
+    channel stands for seizure; the engine's model outputs answer from it. Expected: "seizure" and "prolonged" on the
     first seizure, the second seizure's "seizure" throttled (logged as "suppressed"),
     and over the electrode-off stretch (marker says
     seizure, EEG flat) only the signal alarm; the LSL marker stream carries the same alarm events."""
@@ -172,7 +172,7 @@ def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, tmp_pa
         probs[:, CLASSES.index("other")] = 0.95 - 0.9 * share
         return probs
 
-    monkeypatch.setattr(Engine, "predict", predict)
+    monkeypatch.setattr(Engine, "outputs", predict)
     config = tmp_path / "alarms.toml"
     config.write_text("[run.watchdog]\ncheck_rate = false\n[run.burden]\nwindow_s = 10\nrecent_s = 2\n"
                       "[run.alarm]\nsignal_after_s = 3\n"
