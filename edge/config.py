@@ -234,6 +234,9 @@ class BurdenConfig:
     BOUNDS: ClassVar[dict[str, Range]] = {"window_s": Range(10.0, 86400.0), "recent_s": Range(1.0, 3600.0)}
 
     def validate(self, where: str = "burden") -> BurdenConfig:
+        check_bounds(self, where)
+        require_field(self.recent_s <= self.window_s, f"{where}.recent_s", "must be at most window_s",
+                      value=self.recent_s)
         return self
 
 

@@ -18,25 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from edge.chain.signal_chain import Window
+from edge.chain.signal_chain import Window, label_span
 from edge.chain.status import Status
-from edge.contract import CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES, label_span_samples
+from edge.contract import CLASSES, SAMPLE_RATE_HZ
 
 RUN_ID = uuid.uuid4().hex
 
 
 def _probs(values: np.ndarray) -> dict[str, float]:
     return {c: round(float(p), 7) for c, p in zip(CLASSES, values, strict=True)}
-
-
-def label_span(window: Window, lookahead_s: float) -> tuple[float, float]:
-    """The stretch of stream time a prediction of `window` is about: the model's labelled 10 s (followed by
-    `lookahead_s` of its window), on the window's own timestamps. Live these are t_start + 40 - L ... + 50 - L;
-    in a replay faster than real time the timestamps are stretched alike. The one place records, burden and
-    alarms take their span from."""
-    start, stop = label_span_samples(lookahead_s)
-    per_sample = (window.t_end - window.t_start) / (WINDOW_SAMPLES - 1)
-    return window.t_start + start * per_sample, window.t_start + stop * per_sample
 
 
 def prediction_record(stream: str, window: Window, probs: np.ndarray, *, smoothed: np.ndarray | None, model_id: str,

@@ -21,7 +21,7 @@ from edge.chain.resample import StreamingResampler
 from edge.chain.ring import RingBuffer
 from edge.chain.status import Kind, Status
 from edge.config import ChainConfig
-from edge.contract import CHANNELS, OPTIONAL_CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES
+from edge.contract import CHANNELS, OPTIONAL_CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES, label_span_samples
 from edge.errors import DataError
 from edge.timing import StageTimer
 
@@ -207,3 +207,13 @@ class SignalChain:
             counter, contiguous = (float(counts[0]), float(counts[-1])), bool(np.all(np.diff(counts) == 1))
         return Window(data, float(stamps[0]), float(stamps[-1]), start_sample, self.segment, arrival, verdict.flags,
                       counter, contiguous, verdict.bad_seconds, verdict.alarm_eligible)
+
+
+def label_span(window: Window, lookahead_s: float) -> tuple[float, float]:
+    """The stretch of stream time a prediction of `window` is about: the model's labelled 10 s (followed by
+    `lookahead_s` of its window), on the window's own timestamps. Live these are t_start + 40 - L ... + 50 - L;
+    in a replay faster than real time the timestamps are stretched alike. The one place records, burden and
+    alarms take their span from."""
+    start, stop = label_span_samples(lookahead_s)
+    per_sample = (window.t_end - window.t_start) / (WINDOW_SAMPLES - 1)
+    return window.t_start + start * per_sample, window.t_start + stop * per_sample

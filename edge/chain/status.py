@@ -37,7 +37,7 @@ REFUSED_WINDOW = frozenset({Kind.MISSING, Kind.ARTIFACT, Kind.IMPLAUSIBLE})
 # no valid prediction at this time: the signal alarm counts them; "warming" too, a stream that never gets past it
 # is not monitored
 NO_PREDICTION = REFUSED_WINDOW | {Kind.GAP, Kind.CLOCK, Kind.WARMING, Kind.NO_DATA, Kind.RATE, Kind.SHED,
-                                  Kind.INVALID_OUTPUT}
+                                  Kind.INVALID_OUTPUT, Kind.BACKEND_UNAVAILABLE}
 
 
 @dataclass(frozen=True)

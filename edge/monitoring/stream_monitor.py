@@ -7,14 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from edge.chain.signal_chain import Window
+from edge.chain.signal_chain import Window, label_span
 from edge.chain.status import NO_PREDICTION
 from edge.config import RunConfig
 from edge.contract import KAGGLE_LOOKAHEAD_S
 from edge.monitoring.alarm_policy import AlarmEvent, AlarmPolicy
 from edge.monitoring.burden import Burden, BurdenState
 from edge.monitoring.trends import TrendState
-from edge.records import label_span
 
 
 class StreamMonitor:

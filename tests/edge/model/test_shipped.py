@@ -47,6 +47,6 @@ def test_edge_predict_without_bundle_calls_the_demo_recording_seizure():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "using the shipped default model" in result.stderr
-    tops = [line.split(": ")[1].split(" ")[0] for line in result.stdout.splitlines() if " @ " in line]
+    tops = [line.split(" s: ")[1].split(" ")[0] for line in result.stdout.splitlines() if " s: " in line]
     assert tops and set(tops) <= set(CLASSES)
     assert tops.count("seizure") > len(tops) / 2

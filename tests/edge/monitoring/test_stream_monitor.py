@@ -93,8 +93,9 @@ def test_edge_run_publishes_burden_and_trends_and_writes_the_trends_file(stream_
 @pytest.mark.parametrize("lookahead", [0.0, 10.0, 20.0])
 def test_record_burden_and_alarm_share_one_label_span_in_a_fast_replay(lookahead: float) -> None:
     """Replayed 10x faster than real time (50 s of samples over 5 s of stream time): the prediction record, the
-    burden and the window alarm all place the labelled span with records.label_span."""
-    from edge.records import label_span, prediction_record
+    burden and the window alarm all place the labelled span with signal_chain.label_span."""
+    from edge.chain.signal_chain import label_span
+    from edge.records import prediction_record
 
     monitor = StreamMonitor(RunConfig(), "m", lookahead_s=lookahead)
     seizure = np.eye(len(CLASSES))[0]
