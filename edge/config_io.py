@@ -208,7 +208,10 @@ def coerce_json(hint: Any, value: Any, where: str) -> Any:
     if hint is Any:
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer literal beyond any float: say so instead of a traceback
+            raise SpecError(f"{where} must be a finite number, got an integer of {len(str(value))} digits") from None
     if hint in (int, float, str, bool) and (type(value) is not hint):
         raise SpecError(f"{where} must be {hint.__name__}, got {value!r}")
     return value
