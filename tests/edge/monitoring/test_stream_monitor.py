@@ -45,9 +45,8 @@ def test_trends_record_per_window_and_off_switch() -> None:
 
 @pytest.mark.lsl
 def test_edge_run_publishes_burden_and_trends_and_writes_the_trends_file(stream_name, test_bundle, recording_70s,
-                                                                        tmp_path) -> None:
+                                                                        tmp_path, sample_flow) -> None:
     import threading
-    import time
 
     import pylsl
 
@@ -59,7 +58,13 @@ def test_edge_run_publishes_burden_and_trends_and_writes_the_trends_file(stream_
 
     player = Player(read_recording(recording_70s), ReplayConfig(name=stream_name, chunk=50, speed=20.0))
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (time.sleep(1.0), player.run(), time.sleep(1.0), done.set()))
+    def replay() -> None:  # once edge run is subscribed; stop it once it pulled every sample
+        player.outlet.wait_for_consumers(30.0)
+        player.run()
+        sample_flow.wait_consumed([stream_name])
+        done.set()
+
+    thread = threading.Thread(target=replay)
     thread.start()
     found: dict[str, pylsl.StreamInfo] = {}
 
