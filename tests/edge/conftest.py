@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,6 @@ class SampleFlow:
     waits for the event "the runtime has every sample sent on these streams" instead of sleeping."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import threading
         from collections import Counter
 
         import pylsl
@@ -56,6 +56,22 @@ class SampleFlow:
         with self.changed:
             counter[name] += n
             self.changed.notify_all()
+
+    def replay(self, player, done, *, ready=None) -> threading.Thread:
+        """Start `player` in a thread once the runtime (and `ready`, e.g. a listener) is subscribed; set `done`
+        once the runtime pulled every sample it pushed."""
+
+        def run() -> None:
+            if ready is not None:
+                ready.wait(30.0)
+            player.outlet.wait_for_consumers(30.0)
+            player.run()
+            self.wait_consumed([player.config.name])
+            done.set()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
 
     def wait_consumed(self, names, timeout: float = 30.0) -> bool:
         """True once the inlets of ``names`` pulled every sample pushed on them (False after ``timeout``,
@@ -97,7 +113,6 @@ class LiveSession:
 
     def __call__(self, bundle, requests, script, config=None, timeout: float = 60.0, wrap_engine=None,
                  **runtime_kw) -> list[dict]:
-        import threading
         import time
 
         from edge.config import RunConfig

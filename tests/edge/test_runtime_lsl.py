@@ -234,15 +234,7 @@ def test_lsl_outputs_carry_probabilities_and_alarm_markers(disk_full, stream_nam
     config = RunConfig().replace(alarm={"on": 0.15, "off": 0.1}, smoothing={"k": 1}, watchdog={"check_rate": False})
     done, subscribed = threading.Event(), threading.Event()
 
-    def replay() -> None:  # once edge run and the listener are subscribed; stop once every sample is pulled
-        subscribed.wait(30.0)
-        source.outlet.wait_for_consumers(30.0)
-        source.run()
-        sample_flow.wait_consumed([stream_name])
-        done.set()
-
-    thread = threading.Thread(target=replay)
-    thread.start()
+    thread = sample_flow.replay(source, done, ready=subscribed)  # done once edge run pulled every sample
     inlets: dict[str, pylsl.StreamInlet] = {}
     received: dict[str, list] = {"probs": [], "alarms": []}
 

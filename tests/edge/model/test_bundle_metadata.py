@@ -6,17 +6,8 @@ import pytest
 
 from edge.errors import BundleError, EegEdgeError
 from edge.model.backends import chosen_precision, verified_precisions
-from edge.model.bundle import SUMS_FILE, atomic_write, load_spec, save_spec, verify_checksums, write_checksums
+from edge.model.bundle import SUMS_FILE, load_spec, verify_checksums, write_checksums
 from edge.model.model_spec import ModelSpec
-
-
-@pytest.fixture
-def bundle(tmp_path):
-    save_spec(tmp_path, ModelSpec(model="grouped1d"))
-    atomic_write(tmp_path / "model.onnx", b"\x08\x07onnx-bytes")
-    atomic_write(tmp_path / "calibration.json", '{"precision": {"verified": ["fp32", "fp16"], "chosen": {}}}')
-    write_checksums(tmp_path)
-    return tmp_path
 
 
 def _replace(bundle, name: str, data: bytes):

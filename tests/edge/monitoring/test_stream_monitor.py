@@ -58,14 +58,7 @@ def test_edge_run_publishes_burden_and_trends_and_writes_the_trends_file(stream_
 
     player = Player(read_recording(recording_70s), ReplayConfig(name=stream_name, chunk=50, speed=20.0))
     done = threading.Event()
-    def replay() -> None:  # once edge run is subscribed; stop it once it pulled every sample
-        player.outlet.wait_for_consumers(30.0)
-        player.run()
-        sample_flow.wait_consumed([stream_name])
-        done.set()
-
-    thread = threading.Thread(target=replay)
-    thread.start()
+    thread = sample_flow.replay(player, done)  # once edge run is subscribed; done once it pulled every sample
     found: dict[str, pylsl.StreamInfo] = {}
 
     def listen() -> None:
