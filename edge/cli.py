@@ -78,7 +78,7 @@ def run(
     sources = tuple(StreamRequest(name, stream_type or None, source_id) for name in stream)
     options = RunOptions(str(resolve_bundle(bundle, "run")), sources, run_config, out=str(out) if out else None,
                          lsl_out=lsl_out, seconds=seconds, allow_missing=allow_missing, counter_label=counter,
-                         timing=timing).validate()
+                         timing=timing)  # validated once, by run_streams, before anything opens
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd stop: finish the current step, close cleanly
     with optional_display(serve, token_file=serve_token_file, alarm=run_config.alarm) as display:

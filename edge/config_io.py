@@ -117,15 +117,19 @@ def _too_deep(where: str) -> SpecError:
     return SpecError(f"{where} nests lists/objects more than {MAX_DEPTH} deep (or far deeper); not a valid file")
 
 
-def parse_json(text: str, where: str) -> Any:
+def parse_json(text: str, where: str, *, allow_nonfinite: bool = False) -> Any:
     """Strict JSON: no NaN/Infinity, no float overflowing to inf, no integer longer than MAX_INT_DIGITS,
-    at most MAX_DEPTH deep; every failure a one-line SpecError naming ``where``."""
+    at most MAX_DEPTH deep; every failure a one-line SpecError naming ``where``. `allow_nonfinite` reads
+    the NaN/Infinity that Python's json.dumps writes (bundle records of metrics): the fields used are then
+    range-checked by their readers."""
     def bad_constant(token: str) -> Any:
+        if allow_nonfinite:
+            return float(token)
         raise SpecError(f"{where} holds {token}, which is not a JSON number")
 
     def parse_float(token: str) -> float:
         value = float(token)
-        if not math.isfinite(value):
+        if not (allow_nonfinite or math.isfinite(value)):
             raise SpecError(f"{where} holds the number {token[:40]}, which overflows a float")
         return value
 
@@ -143,9 +147,9 @@ def parse_json(text: str, where: str) -> Any:
     return check_depth(data, where)
 
 
-def read_json(path: str | Path, what: str) -> Any:
+def read_json(path: str | Path, what: str, *, allow_nonfinite: bool = False) -> Any:
     """A JSON file, decoded and parsed by `parse_json`; the error names ``what`` and the path."""
-    return parse_json(read_text(path, what), f"{what} {path}")
+    return parse_json(read_text(path, what), f"{what} {path}", allow_nonfinite=allow_nonfinite)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -208,7 +212,10 @@ def coerce_json(hint: Any, value: Any, where: str) -> Any:
     if hint is Any:
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer literal beyond any float: say so instead of a traceback
+            raise SpecError(f"{where} must be a finite number, got an integer of {len(str(value))} digits") from None
     if hint in (int, float, str, bool) and (type(value) is not hint):
         raise SpecError(f"{where} must be {hint.__name__}, got {value!r}")
     return value

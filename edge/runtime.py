@@ -335,7 +335,7 @@ def run_streams(options: RunOptions, *, stop: threading.Event | None = None, ext
     from edge.sinks.lsl_out import LslSink
     from edge.sinks.trends_file import TrendsFileSink, trends_path
 
-    options = options.validate()
+    options = options.validate()  # the one validation: the CLI, the demo and tests all come through here
     config = options.config
     engine = Engine(options.bundle, config.backend, config.threads, public_key=config.signature_key,
                     triton=config.triton)

@@ -189,9 +189,10 @@ class ModelSpec:
 
     @classmethod
     def from_json(cls, text: str) -> ModelSpec:
-        return cls.from_dict(parse_json(text, "spec.json"))
+        return cls.from_dict(parse_json(text, "spec.json", allow_nonfinite=True))
 
     @classmethod
     def read(cls, path: str | Path) -> ModelSpec:
-        """spec.json decoded as UTF-8 and depth-limited (edge.config_io): every failure one line."""
-        return cls.from_dict(read_json(path, "model spec"))
+        """spec.json decoded as UTF-8 and depth-limited (edge.config_io): every failure one line. NaN may stand
+        in its training record (json.dumps writes it); numeric fields the model uses are range-checked."""
+        return cls.from_dict(read_json(path, "model spec", allow_nonfinite=True))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
-from edge.testing import ListSink, build_test_bundle, synthetic_eeg, write_parquet
+from edge.testing import build_test_bundle, synthetic_eeg, write_parquet
 
 
 @pytest.fixture(scope="session")
@@ -19,36 +20,119 @@ def recording_70s(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_parquet(tmp_path_factory.mktemp("rec") / "synthetic_70s.parquet", synthetic_eeg(70.0))
 
 
+class SampleFlow:
+    """Samples pushed to LSL outlets and pulled by the runtime's LslSource inlets, per stream name: a test
+    waits for the event "the runtime has every sample sent on these streams" instead of sleeping."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from collections import Counter
+
+        import pylsl
+
+        from edge.inputs.lsl_source import LslSource
+
+        self.pushed: Counter[str] = Counter()
+        self.pulled: Counter[str] = Counter()
+        self.changed = threading.Condition()
+        push_chunk, pull = pylsl.StreamOutlet.push_chunk, LslSource.pull
+
+        def counted_push(outlet, x, *args, **kwargs):
+            push_chunk(outlet, x, *args, **kwargs)
+            name = outlet.__dict__.get("_flow_name")
+            if name is None:
+                name = outlet.__dict__["_flow_name"] = outlet.get_info().name()
+            self._add(self.pushed, name, len(x))
+
+        def counted_pull(source):
+            pulled = pull(source)
+            if pulled is not None:
+                self._add(self.pulled, source.name, len(pulled[1]))
+            return pulled
+
+        monkeypatch.setattr(pylsl.StreamOutlet, "push_chunk", counted_push)
+        monkeypatch.setattr(LslSource, "pull", counted_pull)
+
+    def _add(self, counter, name: str, n: int) -> None:
+        with self.changed:
+            counter[name] += n
+            self.changed.notify_all()
+
+    def replay(self, player, done, *, ready=None) -> threading.Thread:
+        """Start `player` in a thread once the runtime (and `ready`, e.g. a listener) is subscribed; set `done`
+        once the runtime pulled every sample it pushed."""
+
+        def run() -> None:
+            if ready is not None:
+                ready.wait(30.0)
+            player.outlet.wait_for_consumers(30.0)
+            player.run()
+            self.wait_consumed([player.config.name])
+            done.set()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    def wait_consumed(self, names, timeout: float = 30.0) -> bool:
+        """True once the inlets of ``names`` pulled every sample pushed on them (False after ``timeout``,
+        a bound that matters only on failure, e.g. when a killed outlet took unsent samples with it)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: all(self.pulled[n] >= self.pushed[n] for n in names), timeout)
+
+
 @pytest.fixture
-def live_session():
+def sample_flow(monkeypatch) -> SampleFlow:
+    return SampleFlow(monkeypatch)
+
+
+class LiveSession:
     """Run the live runtime in this thread while `script` drives outlets in another; returns the records.
 
-    Outlets must exist before the call (the runtime resolves them at start). The run ends `grace`
-    seconds after the script returns, or at `timeout`.
+    Outlets must exist before the call (the runtime resolves them at start). The run ends once the runtime
+    has pulled every sample the script pushed on the requested streams (`SampleFlow`): the step that pulled
+    the last ones finishes before the loop sees `stop`. `timeout` bounds the whole run; it matters only on
+    failure. Scripts wait for events with `wait_records` / `flow.wait_consumed`, never with sleeps.
     """
-    import threading
-    import time
 
-    from edge.config import RunConfig
-    from edge.model.engine import Engine
-    from edge.runtime import Runtime
+    def __init__(self, flow: SampleFlow) -> None:
+        from edge.testing import ListSink
 
-    def session(bundle, requests, script, config: RunConfig | None = None, grace: float = 1.0,
-                timeout: float = 60.0, wrap_engine=None, **runtime_kw) -> list[dict]:
-        sink = ListSink()
+        self.flow = flow
+        self.sink = ListSink()
+
+    def wait_records(self, predicate, timeout: float = 30.0) -> bool:
+        """True once some record of this session satisfies ``predicate`` (False after ``timeout``)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not any(predicate(r) for r in list(self.sink.records)):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def __call__(self, bundle, requests, script, config=None, timeout: float = 60.0, wrap_engine=None,
+                 **runtime_kw) -> list[dict]:
+        import time
+
+        from edge.config import RunConfig
+        from edge.model.engine import Engine
+        from edge.runtime import Runtime
+
         engine = Engine(bundle, "onnxruntime", threads=1)
         if wrap_engine is not None:
             wrap_engine(engine)
         # the tests replay at 20-25x real time, which the stream-rate check (rightly) refuses
         config = config or RunConfig().replace(watchdog={"check_rate": False})
-        runtime = Runtime(engine, requests, [sink], config.validate(), **runtime_kw)
+        runtime = Runtime(engine, requests, [self.sink], config.validate(), **runtime_kw)
         stop = threading.Event()
+        deadline = time.monotonic() + timeout
 
         def drive() -> None:
             try:
                 script()
             finally:
-                time.sleep(grace)
+                self.flow.wait_consumed([r.name for r in requests], max(0.0, deadline - time.monotonic()))
                 stop.set()
 
         thread = threading.Thread(target=drive, daemon=True)
@@ -60,9 +144,12 @@ def live_session():
             thread.join()
             runtime.close()
             engine.close()
-        return sink.records
+        return self.sink.records
 
-    return session
+
+@pytest.fixture
+def live_session(sample_flow) -> LiveSession:
+    return LiveSession(sample_flow)
 
 
 @pytest.fixture

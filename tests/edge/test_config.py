@@ -79,6 +79,8 @@ def test_every_numeric_config_field_has_a_stated_finite_range() -> None:
     ("run", "max_lag_s", "inf", r"run\.max_lag_s must be a finite number"),
     ("run.chain", "hop_s", "inf", r"run\.chain\.hop_s must be a finite number in \[0.1, 3600\], a multiple of 0.005"),
     ("run.chain", "hop_s", "nan", r"run\.chain\.hop_s must be a finite number"),
+    ("run.chain", "hop_s", "1" + "0" * 400, r"run\.chain\.hop_s must be a finite number, got an integer of 401 digits"),
+    ("run.watchdog", "silence_s", "-" + "9" * 400, r"run\.watchdog\.silence_s must be a finite number, got an integer"),
     ("run.chain", "hop_s", "1e-9", r"run\.chain\.hop_s must be a finite number in \[0.1"),
     ("run.chain", "hop_s", "0.1234", r"run\.chain\.hop_s must be .*a multiple of 0.005, got 0.1234"),
     ("run.chain.quality", "range_uv", "inf", r"quality\.range_uv must be a finite number"),

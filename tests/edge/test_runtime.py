@@ -4,13 +4,14 @@ falls behind, and the stream-rate check; driven by array sources, and (marked ls
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edge.config import RunConfig
-from edge.contract import CHANNELS, SAMPLE_RATE_HZ
+from edge.contract import CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES
 from edge.inputs.file_source import FileSource
 from edge.inputs.input_files import Recording
 from edge.inputs.source import StreamLayout
@@ -249,9 +250,15 @@ def test_live_slow_consumer_sheds_stale_windows_and_keeps_predicting(stream_name
     config = RunConfig().replace(watchdog={"check_rate": False}, max_lag_s=0.3, max_batch=2)
     records = live_session(test_bundle, [StreamRequest(stream_name)], player.run, config=config, wrap_engine=slow)
     preds = [r for r in records if r["type"] == "prediction"]
-    assert kinds(records, "shed") and preds and max(sizes) <= 2
-    # 31 windows at 0.3 s of engine time each would need 9 s: without shedding the last ones lag ~6 s
-    assert all(r["emitted_at"] - r["window_end"] < 0.3 + 3 * 0.6 + 0.5 for r in preds)
+    shed = kinds(records, "shed")
+    assert shed and preds and max(sizes) <= 2
+    # No wall-clock bound (a loaded machine only sheds more): every due window of the file is accounted for,
+    # predicted or counted as shed, and the newest (the file's last) is always predicted. Without shedding all
+    # 11 would queue behind the 0.6 s engine calls.
+    shed_count = sum(int(re.search(r"shed (\d+) due window", r["message"]).group(1)) for r in shed)
+    due = (70 * SAMPLE_RATE_HZ - WINDOW_SAMPLES) // (2 * SAMPLE_RATE_HZ) + 1
+    assert len(preds) + shed_count == due and shed_count >= 1
+    assert preds[-1]["start_sample"] == 70 * SAMPLE_RATE_HZ - WINDOW_SAMPLES
 
 
 @pytest.mark.lsl

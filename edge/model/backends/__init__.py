@@ -99,7 +99,7 @@ def _precision_record(bundle: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        data = read_json(path, "calibration record")
+        data = read_json(path, "calibration record", allow_nonfinite=True)  # metrics may be NaN; unused here
     except SpecError as exc:
         raise BundleError(f"{exc}; re-run `calibrate run` on the bundle") from None
     record = data.get("precision", {}) if isinstance(data, dict) else None

@@ -21,15 +21,6 @@ from edge.model.bundle import (
 from edge.model.model_spec import ModelSpec
 
 
-@pytest.fixture
-def bundle(tmp_path):
-    save_spec(tmp_path, ModelSpec(model="grouped1d"))
-    atomic_write(tmp_path / "model.onnx", b"\x08\x07onnx-bytes")
-    atomic_write(tmp_path / "calibration.json", "{}")
-    write_checksums(tmp_path)
-    return tmp_path
-
-
 def test_checksums_cover_every_file_and_verify(bundle):
     listed = {line.split("  ", 1)[1] for line in (bundle / SUMS_FILE).read_text().splitlines()}
     assert listed == {"spec.json", "model.onnx", "calibration.json"}

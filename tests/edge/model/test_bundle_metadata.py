@@ -6,17 +6,8 @@ import pytest
 
 from edge.errors import BundleError, EegEdgeError
 from edge.model.backends import chosen_precision, verified_precisions
-from edge.model.bundle import SUMS_FILE, atomic_write, load_spec, save_spec, verify_checksums, write_checksums
+from edge.model.bundle import SUMS_FILE, load_spec, verify_checksums, write_checksums
 from edge.model.model_spec import ModelSpec
-
-
-@pytest.fixture
-def bundle(tmp_path):
-    save_spec(tmp_path, ModelSpec(model="grouped1d"))
-    atomic_write(tmp_path / "model.onnx", b"\x08\x07onnx-bytes")
-    atomic_write(tmp_path / "calibration.json", '{"precision": {"verified": ["fp32", "fp16"], "chosen": {}}}')
-    write_checksums(tmp_path)
-    return tmp_path
 
 
 def _replace(bundle, name: str, data: bytes):
@@ -36,8 +27,9 @@ def _one_line(exc: pytest.ExceptionInfo) -> str:
     (b'{"model": "gr\xffouped1d"}', "is not UTF-8 text (byte 13 is invalid)"),
     (b'{"model": 5}', "spec.model must be str, got 5"),
     (b'{"model": "x", "frontend": []}', "spec.frontend must be an object, got list"),
-    (b'{"model": "x", "frontend": {"clip_uv": NaN}}', "holds NaN, which is not a JSON number"),
-    (b'{"model": "x", "frontend": {"clip_uv": 1e999}}', "overflows a float"),
+    (b'{"model": "x", "frontend": {"clip_uv": NaN}}', "spec.frontend.clip_uv must be a finite number"),
+    (b'{"model": "x", "frontend": {"clip_uv": 1e999}}', "spec.frontend.clip_uv must be a finite number"),
+    (b'{"model": "x", "frontend": {"db_scale": -Infinity}}', "spec.frontend.db_scale must be a finite number"),
     (b'{"model": "x", "frontend": {"bandpass_taps": 1e300}}', "spec.frontend.bandpass_taps must be int"),
     (b'{"model": "x", "frontend": {"n_fft": 100000000000}}', "spec.frontend.n_fft must be an integer in [1, 8192]"),
     (b'{"model": "x", "frontend": {"clip_uv": 1e300}}', "spec.frontend.clip_uv must be a finite number in (0, 100000]"),
@@ -71,6 +63,16 @@ def test_hostile_calibration_json_is_one_line(bundle, content, expected) -> None
 def test_a_sane_calibration_record_is_read(bundle) -> None:
     assert verified_precisions(bundle) == ("fp32", "fp16")
     assert chosen_precision(bundle, "onnxruntime") == "fp32"
+    # json.dumps writes NaN for a metric that could not be computed: records stay readable
+    _replace(bundle, "calibration.json", b'{"parity": {"max_abs": NaN}, "precision": {"chosen": {"onnxruntime": '
+                                         b'"fp16"}}}')
+    assert chosen_precision(bundle, "onnxruntime") == "fp16"
+
+
+def test_a_spec_with_nan_in_its_training_record_still_loads(bundle) -> None:
+    text = ModelSpec(model="grouped1d", training={"oof_kl": float("nan")}).to_json()  # json.dumps writes NaN
+    _replace(bundle, "spec.json", text.encode())
+    assert "NaN" in text and load_spec(bundle).training["oof_kl"] != load_spec(bundle).training["oof_kl"]
 
 
 def test_upper_case_digests_are_the_same_digest(bundle) -> None:

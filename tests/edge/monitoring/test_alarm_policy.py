@@ -128,7 +128,7 @@ def test_alarm_levels_from_toml(tmp_path) -> None:
 
 @pytest.mark.lsl
 @pytest.mark.slow  # 700 s of EEG at 20x: about 40 s
-def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, tmp_path, monkeypatch) -> None:
+def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, tmp_path, monkeypatch, sample_flow) -> None:
     """The `edge run` command (options, TOML config, JSONL and LSL outputs) over loopback LSL, replayed at 20x
     (stream time runs 20x faster, so the 10 s burden window spans 200 s of the file). A marker on the EKG
     channel stands for seizure; the engine's model outputs answer from it. Expected: "seizure" and "prolonged" on the
@@ -139,7 +139,6 @@ def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, tmp_pa
     import os
     import signal
     import threading
-    import time
 
     import pylsl
 
@@ -193,8 +192,10 @@ def test_alarm_policy_through_edge_run_over_lsl(stream_name, test_bundle, tmp_pa
             markers.extend(json.loads(sample[0]) for sample in samples)
 
     def replay_then_stop() -> None:  # then stop `edge run` as systemd does (SIGTERM: finish and close cleanly)
+        if not player.outlet.wait_for_consumers(30.0):  # `edge run` is subscribed: no sample is lost
+            return
         player.run(done)
-        time.sleep(1.0)
+        sample_flow.wait_consumed([stream_name])  # `edge run` pulled every sample (the bound matters on failure)
         if not done.is_set():  # never at pytest itself: only while `edge run` (and its handler) is running
             os.kill(os.getpid(), signal.SIGTERM)
 

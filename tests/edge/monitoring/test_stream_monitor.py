@@ -45,9 +45,8 @@ def test_trends_record_per_window_and_off_switch() -> None:
 
 @pytest.mark.lsl
 def test_edge_run_publishes_burden_and_trends_and_writes_the_trends_file(stream_name, test_bundle, recording_70s,
-                                                                        tmp_path) -> None:
+                                                                        tmp_path, sample_flow) -> None:
     import threading
-    import time
 
     import pylsl
 
@@ -59,8 +58,7 @@ def test_edge_run_publishes_burden_and_trends_and_writes_the_trends_file(stream_
 
     player = Player(read_recording(recording_70s), ReplayConfig(name=stream_name, chunk=50, speed=20.0))
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (time.sleep(1.0), player.run(), time.sleep(1.0), done.set()))
-    thread.start()
+    thread = sample_flow.replay(player, done)  # once edge run is subscribed; done once it pulled every sample
     found: dict[str, pylsl.StreamInfo] = {}
 
     def listen() -> None:
