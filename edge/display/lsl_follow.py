@@ -47,13 +47,15 @@ class LslFollower:
         import pylsl
 
         for stream in self.streams:
-            found = pylsl.resolve_bypred(predicate(records_stream(stream), RECORDS_TYPE, None), 1,
-                                         self.resolve_timeout_s)
+            found = [info for info in pylsl.resolve_bypred(predicate(records_stream(stream), RECORDS_TYPE, None), 1,
+                                                           self.resolve_timeout_s)
+                     if info.name() == records_stream(stream)]  # the quoted predicate, then the name itself
             if not found:
                 raise DataError(f"no LSL outlet {records_stream(stream)!r} found within {self.resolve_timeout_s:g} s; "
                                 f"is `edge run --stream {stream} --lsl-out` running on this network?")
             self._records[stream] = self._inlet(found[0])
-            trends = pylsl.resolve_byprop("name", trends_stream(stream), 1, 1.0)  # absent when trends are off
+            trends = [info for info in pylsl.resolve_bypred(predicate(trends_stream(stream), None, None), 1, 1.0)
+                      if info.name() == trends_stream(stream)]  # absent when trends are off
             if trends:
                 self._trends[stream] = self._inlet(trends[0])
             if self.eeg:
