@@ -56,7 +56,8 @@ def evaluate(bundle: Path, data: Path) -> dict:
         "argmax_agreement_model": float((probs.argmax(1) == targets.argmax(1)).mean()),
         "argmax_agreement_sparcnet": float((sparcnet.argmax(1) == targets.argmax(1)).mean()),
         "per_segment": [{"file": n, "expert_majority": CLASSES[int(t.argmax())],
-                         "model_top": CLASSES[int(p.argmax())], "model_p_top": round(float(p.max()), 3)}
+                         "model_top": CLASSES[int(p.argmax())], "model_p_top": round(float(p.max()), 3),
+                         "model_p_seizure": round(float(p[CLASSES.index("seizure")]), 3)}
                         for n, t, p in zip(names, targets, probs, strict=True)],
     }
 
