@@ -58,7 +58,9 @@ class AugmentConfig:
 
     shift_s: float = 2.0  # random shift of the window around the label, at most WindowSet.margin
     flip_p: float = 0.5  # swap left/right hemispheres
-    # Domain randomisation measured against real EEG (docs/domain-gap.md, docs/experiments/2026-12-real-gap.md):
+    # Domain randomisation for the gaps measured in docs/domain-gap.md. Off by default: at 1200 EEGs x 4 epochs
+    # every mix tried (docs/experiments/2026-12-real-gap.md, runs B, D, G) scored worse on held-out synthetic
+    # patients AND on the 12 real segments than none; untested at the default model's full budget.
     amplitude_p: float = 0.0  # scale the whole window, log-uniform in amplitude_range
     amplitude_range: tuple[float, ...] = (0.7, 1.4)
     channel_gain_p: float = 0.0  # per-electrode log-normal gain (impedance, amplifier gain)

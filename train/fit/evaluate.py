@@ -277,7 +277,8 @@ def evaluate_bundle_on_segments(bundle: Path, data: Path) -> dict[str, Any]:
         "argmax_agreement_model": float((probs.argmax(1) == targets.argmax(1)).mean()),
         "argmax_agreement_sparcnet": float((sparcnet.argmax(1) == targets.argmax(1)).mean()),
         "per_segment": [{"file": s.path.name, "expert_majority": CLASSES[int(t.argmax())],
-                         "model_top": CLASSES[int(p.argmax())], "model_p_top": round(float(p.max()), 3)}
+                         "model_top": CLASSES[int(p.argmax())], "model_p_top": round(float(p.max()), 3),
+                         "model_p_seizure": round(float(p[CLASSES.index("seizure")]), 3)}
                         for s, t, p in zip(segments, targets, probs, strict=True)],
     }
 
