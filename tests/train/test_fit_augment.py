@@ -51,3 +51,20 @@ def test_cutout_zeroes_a_time_and_a_frequency_band_on_images():
     for row in out:
         assert (row == 0).any(dim=-2).any() and (row == 0).any(dim=-1).any()
         assert (row == 1).any()
+
+
+def test_domain_randomisation_adds_mains_at_50_or_60_hz_and_uneven_gains(make_batch):
+    eeg, targets, weights = make_batch(4)
+    cfg = AugmentConfig(flip_p=0, time_mask_p=0, mixup_p=0, cutout_p=0, line_noise_p=1.0, line_noise_uv=(20.0, 20.0))
+    out = augment_batch(eeg, targets, weights, cfg=cfg, rng=step_rng(0, 0, 0)).eeg
+    added = torch.fft.rfft(out - eeg, dim=-1).abs().mean(dim=1)
+    freqs = np.fft.rfftfreq(eeg.shape[-1], d=1 / 200)
+    peaks = freqs[added.argmax(dim=-1).numpy()]
+    assert set(peaks.tolist()) <= {50.0, 60.0}
+    gains = AugmentConfig(flip_p=0, time_mask_p=0, mixup_p=0, cutout_p=0, channel_gain_p=1.0, channel_gain_sigma=0.2)
+    scaled = augment_batch(eeg, targets, weights, cfg=gains, rng=step_rng(0, 0, 1)).eeg
+    ratio = scaled.std(dim=-1) / eeg.std(dim=-1)
+    assert ratio.std(dim=1).min() > 0.05  # each window's electrodes got different gains
+    noisy = AugmentConfig(flip_p=0, time_mask_p=0, mixup_p=0, cutout_p=0, electrode_noise_p=1.0)
+    changed = (augment_batch(eeg, targets, weights, cfg=noisy, rng=step_rng(0, 0, 2)).eeg != eeg).any(dim=-1)
+    assert ((changed.sum(dim=1) >= 1) & (changed.sum(dim=1) <= 4)).all()

@@ -18,6 +18,7 @@ def check(data: Annotated[Path, typer.Option("--data", help="Kaggle HMS layout d
           split: Annotated[str, typer.Option("--split", help="train or test.")] = "train") -> int:
     """Validate a data directory: one line per problem, exit 2 when there is any."""
     from train.data import load_table
+    from train.data.spectrogram import spectrogram_problems
 
     try:
         table = load_table(data, split)
@@ -25,9 +26,37 @@ def check(data: Annotated[Path, typer.Option("--data", help="Kaggle HMS layout d
         for line in str(exc).splitlines():
             typer.echo(f"train check: {line}", err=True)
         return EXIT_USER_ERROR
+    problems = spectrogram_problems(data, split)
+    for line in problems:
+        typer.echo(f"train check: {line}", err=True)
+    if problems:
+        return EXIT_USER_ERROR
+    spectrograms = (f", {len(set(table.spectrogram_ids))} spectrograms"
+                    if (Path(data) / f"{split}_spectrograms").is_dir() else ", no spectrograms")
     summary = f"{data}: {split} layout OK, {len(table)} rows, {len(set(table.eeg_ids))} EEGs, " \
-              f"{len(set(table.patient_ids))} patients"
+              f"{len(set(table.patient_ids))} patients{spectrograms}"
     typer.echo(summary)
+    return 0
+
+
+@app.command("plot-spectrogram")
+def plot_spectrogram_command(
+    data: Annotated[Path, typer.Option("--data", help="Kaggle HMS layout directory with train_spectrograms/.")],
+    out: Annotated[Path, typer.Option("--out", help="PNG to write.")],
+    row: Annotated[int, typer.Option("--row", help="0-based row of train.csv whose window to mark.")] = 0,
+) -> int:
+    """Draw a labelled row's spectrogram (4 chains) with its 10 min window and labelled 10 s marked."""
+    from train.data import load_table
+    from train.data.spectrogram import spectrogram_path, spectrogram_rows
+    from train.data.spectrogram_plot import plot_spectrogram
+
+    table = load_table(data)
+    if not 0 <= row < len(table):
+        raise DataError(f"--row {row} is outside train.csv's {len(table)} rows; pick 0..{len(table) - 1}")
+    ids, offsets = spectrogram_rows(data, "train")
+    sid, offset = int(ids[row]), float(offsets[row])
+    title = f"spectrogram {sid}, eeg {table.eeg_ids[row]}, offset {offset:g} s, votes {table.votes[row].tolist()}"
+    typer.echo(plot_spectrogram(spectrogram_path(data, "train", sid), out, offset_s=offset, title=title))
     return 0
 
 
@@ -52,6 +81,9 @@ def synth(
                              "18-23 are always left out (the false-alarm check).")] = None,
     background_share: Annotated[float, typer.Option(
         "--background-share", help="With --background: share of patients whose recordings get real background.")] = 0.5,
+    spectrograms: Annotated[bool, typer.Option(
+        "--spectrograms/--no-spectrograms", help="Also write <split>_spectrograms/ in Kaggle's format (about 60 ms "
+                                                 "and 160 KB per recording).")] = True,
     continuous: Annotated[float | None, typer.Option(
         "--continuous", help="Instead: write HOURS of hour-long recordings (EDF + parquet) with annotated seizures, "
                              "IIIC stretches, artifacts and electrode-off periods (events.csv) for `edge evaluate`; "
@@ -77,7 +109,7 @@ def synth(
     if plot_real is not None and plot is None:
         raise DataError("--plot-real needs --plot DIR to write the images into")
     if out is not None:
-        extra = {"background_dir": background, "background_share": background_share}
+        extra = {"background_dir": background, "background_share": background_share, "spectrograms": spectrograms}
         config = SynthConfig.hms(scale, seed, **extra) if check_profile(profile) == "hms" else \
             SynthConfig(n_eegs=eegs, n_patients=patients, seed=seed, **extra)
         summary = generate_dataset(out, config, workers=workers or DEFAULT_WORKERS)

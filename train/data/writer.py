@@ -14,6 +14,7 @@ from edge.contract import CHANNELS, VOTE_COLUMNS
 from edge.errors import DataError
 from edge.model.bundle import atomic_write
 from train.data.columns import CONSENSUS_NAMES, csv_path, required_columns
+from train.data.spectrogram import spectrogram_ids
 
 
 def write_eeg_parquet(path: Path, signals: np.ndarray) -> Path:
@@ -47,8 +48,9 @@ def train_columns(eeg_ids: np.ndarray, offsets_s: np.ndarray, patient_ids: np.nd
                   label_ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """All 15 train.csv columns from the ones that matter; sub-ids count the rows of each eeg_id.
 
-    No spectrogram files are written, so spectrogram_id mirrors eeg_id (a distinct number range) and
-    its offset equals the EEG offset; expert_consensus is the majority vote, as in Kaggle's file.
+    spectrogram_id is derived from eeg_id (a distinct number range, `spectrogram_ids`); its file spans the
+    recording +- 275 s, so a row's 10 min spectrogram window starts at the EEG offset and is centred on the
+    50 s EEG window, as in Kaggle (train/data/spectrogram.py). expert_consensus is the majority vote.
     """
     eeg_ids = np.asarray(eeg_ids, dtype=np.int64)
     votes = np.asarray(votes, dtype=np.int64)
@@ -59,7 +61,7 @@ def train_columns(eeg_ids: np.ndarray, offsets_s: np.ndarray, patient_ids: np.nd
     offsets_s = np.asarray(offsets_s, dtype=np.float64)
     columns = {
         "eeg_id": eeg_ids, "eeg_sub_id": sub_ids, "eeg_label_offset_seconds": offsets_s,
-        "spectrogram_id": eeg_ids % 2_000_000_000 + 1, "spectrogram_sub_id": sub_ids,
+        "spectrogram_id": spectrogram_ids(eeg_ids), "spectrogram_sub_id": sub_ids,
         "spectrogram_label_offset_seconds": offsets_s,
         "label_id": (np.arange(len(eeg_ids), dtype=np.int64) + 1 if label_ids is None
                      else np.asarray(label_ids, dtype=np.int64)),

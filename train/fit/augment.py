@@ -66,6 +66,42 @@ def jitter_bandpass(eeg: torch.Tensor, rows: np.ndarray, rng: np.random.Generato
     return out
 
 
+def channel_gains(eeg: torch.Tensor, rows: np.ndarray, rng: np.random.Generator, *, sigma: float) -> torch.Tensor:
+    """Per-electrode gain (log-normal): uneven amplifier gain and electrode impedance, seen in real spread."""
+    out = eeg.clone()
+    gains = np.exp(rng.normal(0.0, sigma, size=(len(rows), eeg.shape[1]))).astype(np.float32)
+    out[rows] = eeg[rows] * torch.from_numpy(gains)[:, :, None]
+    return out
+
+
+def add_line_noise(eeg: torch.Tensor, rows: np.ndarray, rng: np.random.Generator, *,
+                   uv_range: tuple[float, ...]) -> torch.Tensor:
+    """50 or 60 Hz mains (plus a 3rd harmonic at a tenth) with uneven per-electrode amplitude and phase.
+
+    Real ICU windows carry far more mains than the generator's lognormal ~2 uV (docs/domain-gap.md)."""
+    out = eeg.clone()
+    t = torch.arange(eeg.shape[-1], dtype=torch.float32) / SAMPLE_RATE_HZ
+    for row in rows:
+        freq = float(rng.choice((50.0, 60.0)))
+        level = float(np.exp(rng.uniform(np.log(uv_range[0]), np.log(uv_range[1]))))
+        amps = torch.from_numpy((level * rng.lognormal(0.0, 0.8, size=(eeg.shape[1], 1))).astype(np.float32))
+        phase = torch.from_numpy(rng.uniform(0, 2 * np.pi, size=(eeg.shape[1], 1)).astype(np.float32))
+        out[row] += amps * (torch.sin(2 * np.pi * freq * t + phase) + 0.1 * torch.sin(6 * np.pi * freq * t + phase))
+    return out
+
+
+def add_electrode_noise(eeg: torch.Tensor, rows: np.ndarray, rng: np.random.Generator, *,
+                        uv_max: float) -> torch.Tensor:
+    """White (broadband) noise of a few high-impedance electrodes, up to ``uv_max`` uV rms each."""
+    out = eeg.clone()
+    for row in rows:
+        channels = rng.choice(eeg.shape[1] - 1, size=int(rng.integers(1, 5)), replace=False)
+        rms = rng.uniform(0.5, uv_max, size=(len(channels), 1))
+        noise = rng.standard_normal((len(channels), eeg.shape[-1])) * rms
+        out[row, channels] += torch.from_numpy(noise.astype(np.float32))
+    return out
+
+
 def drop_channels(eeg: torch.Tensor, rows: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
     out = eeg.clone()
     for row in rows:
@@ -106,8 +142,16 @@ def augment_batch(eeg: torch.Tensor, targets: torch.Tensor, weights: torch.Tenso
         eeg = flip_hemispheres(eeg, rows)
     if (rows := _pick(rng, cfg.amplitude_p, n)).size:
         scale = np.ones(n, dtype=np.float32)
-        scale[rows] = rng.uniform(*cfg.amplitude_range, size=len(rows))
+        # log-uniform: real windows span a decade of amplitude around the generator's (docs/domain-gap.md)
+        low, high = np.log(cfg.amplitude_range[0]), np.log(cfg.amplitude_range[1])
+        scale[rows] = np.exp(rng.uniform(low, high, size=len(rows)))
         eeg = eeg * torch.from_numpy(scale)[:, None, None]
+    if (rows := _pick(rng, cfg.channel_gain_p, n)).size:
+        eeg = channel_gains(eeg, rows, rng, sigma=cfg.channel_gain_sigma)
+    if (rows := _pick(rng, cfg.line_noise_p, n)).size:
+        eeg = add_line_noise(eeg, rows, rng, uv_range=cfg.line_noise_uv)
+    if (rows := _pick(rng, cfg.electrode_noise_p, n)).size:
+        eeg = add_electrode_noise(eeg, rows, rng, uv_max=cfg.electrode_noise_uv)
     if (rows := _pick(rng, cfg.bandpass_jitter_p, n)).size:
         eeg = jitter_bandpass(eeg, rows, rng)
     if (rows := _pick(rng, cfg.channel_dropout_p, n)).size:

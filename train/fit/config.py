@@ -58,9 +58,16 @@ class AugmentConfig:
 
     shift_s: float = 2.0  # random shift of the window around the label, at most WindowSet.margin
     flip_p: float = 0.5  # swap left/right hemispheres
-    amplitude_p: float = 0.0
+    # Domain randomisation measured against real EEG (docs/domain-gap.md, docs/experiments/2026-12-real-gap.md):
+    amplitude_p: float = 0.0  # scale the whole window, log-uniform in amplitude_range
     amplitude_range: tuple[float, ...] = (0.7, 1.4)
-    bandpass_jitter_p: float = 0.0  # random extra low-pass / high-pass edge
+    channel_gain_p: float = 0.0  # per-electrode log-normal gain (impedance, amplifier gain)
+    channel_gain_sigma: float = 0.15
+    line_noise_p: float = 0.0  # 50/60 Hz mains, uneven per electrode, level log-uniform in line_noise_uv
+    line_noise_uv: tuple[float, ...] = (1.0, 40.0)
+    electrode_noise_p: float = 0.0  # broadband noise on 1-4 high-impedance electrodes
+    electrode_noise_uv: float = 10.0  # rms upper bound
+    bandpass_jitter_p: float = 0.0  # random extra low-pass / high-pass edge (filter settings)
     channel_dropout_p: float = 0.0  # zero 1-2 random raw channels
     time_mask_p: float = 0.1  # zero a random block of the raw window (outside the labelled centre too)
     time_mask_max_s: float = 5.0
@@ -133,13 +140,19 @@ class FitConfig:
         require_field(loss.stage2_min_votes >= 1, "loss.stage2_min_votes", "must be >= 1", value=loss.stage2_min_votes)
         require_field(0 <= loss.prior_smoothing < 1, "loss.prior_smoothing", "must be in [0, 1)",
                       value=loss.prior_smoothing)
-        for name in ("flip_p", "amplitude_p", "bandpass_jitter_p", "channel_dropout_p", "time_mask_p", "mixup_p",
-                     "cutout_p"):
+        for name in ("flip_p", "amplitude_p", "channel_gain_p", "line_noise_p", "electrode_noise_p",
+                     "bandpass_jitter_p", "channel_dropout_p", "time_mask_p", "mixup_p", "cutout_p"):
             require_field(0 <= getattr(a, name) <= 1, f"augment.{name}", "must be a probability in [0, 1]",
                           value=getattr(a, name))
         require_field(a.shift_s >= 0, "augment.shift_s", "must be >= 0", value=a.shift_s)
         require_field(len(a.amplitude_range) == 2 and 0 < a.amplitude_range[0] <= a.amplitude_range[1],
                       "augment.amplitude_range", "must be [low, high] with 0 < low <= high", value=a.amplitude_range)
+        require_field(a.channel_gain_sigma >= 0, "augment.channel_gain_sigma", "must be >= 0",
+                      value=a.channel_gain_sigma)
+        require_field(len(a.line_noise_uv) == 2 and 0 < a.line_noise_uv[0] <= a.line_noise_uv[1],
+                      "augment.line_noise_uv", "must be [low, high] with 0 < low <= high", value=a.line_noise_uv)
+        require_field(a.electrode_noise_uv > 0.5, "augment.electrode_noise_uv", "must be > 0.5 (uV rms)",
+                      value=a.electrode_noise_uv)
         require_field(a.time_mask_max_s >= 0, "augment.time_mask_max_s", "must be >= 0", value=a.time_mask_max_s)
         require_field(a.mixup_alpha > 0, "augment.mixup_alpha", "must be > 0", value=a.mixup_alpha)
         require_field(a.mixup_on in MIXUP_TARGETS, "augment.mixup_on", f"must be one of {MIXUP_TARGETS}",

@@ -13,6 +13,7 @@ import numpy as np
 from edge.contract import CLASSES, SAMPLE_RATE_HZ, WINDOW_SAMPLES
 from edge.errors import DataError
 from train.data.columns import eeg_path
+from train.data.spectrogram import compute_spectrogram, spectrogram_ids, spectrogram_path, write_spectrogram_parquet
 from train.data.writer import train_columns, write_csv, write_eeg_parquet
 from train.synth import votes
 from train.synth.artifacts import add_artifacts, ecg
@@ -53,6 +54,7 @@ class SynthConfig:
     scale: float = 1.0
     background_dir: Path | None = None  # real EEG files to draw backgrounds from (train.synth.real_background)
     background_share: float = 0.5  # share of patients whose recordings get a real background
+    spectrograms: bool = True  # also write <split>_spectrograms/ in Kaggle's format (train/data/spectrogram.py)
 
     @classmethod
     def hms(cls, scale: float = 1.0, seed: int = 0, **kwargs) -> SynthConfig:
@@ -171,6 +173,7 @@ class _RecordingJob:
     seed: np.random.SeedSequence
     gaps: bool  # write NaN runs (train files only)
     background: BackgroundSource | None = None
+    spectrogram: Path | None = None  # also write the Kaggle spectrogram of the recording here
 
 
 def _write_recording(job: _RecordingJob) -> None:
@@ -181,6 +184,14 @@ def _write_recording(job: _RecordingJob) -> None:
     if job.gaps and rng.random() < NAN_FILE_P:
         _nan_stretches(rng, signals)
     write_eeg_parquet(job.path, signals)
+    if job.spectrogram is not None:
+        write_spectrogram_parquet(job.spectrogram, *compute_spectrogram(signals))
+
+
+def _spectrogram_path(config: SynthConfig, out: Path, split: str, eeg_id: int) -> Path | None:
+    if not config.spectrograms:
+        return None
+    return spectrogram_path(out, split, int(spectrogram_ids(np.array([eeg_id]))[0]))
 
 
 def _recording_plan(rng: np.random.Generator, config: SynthConfig, shape: ShapePlan | None,
@@ -209,7 +220,8 @@ def generate_dataset(out: Path, config: SynthConfig, workers: int = DEFAULT_WORK
     ``workers`` processes, each recording from its own spawned seed (same seed, same bytes).
     """
     config.validate()
-    if any((Path(out) / name).exists() for name in ("train.csv", "train_eegs", "test.csv", "test_eegs")):
+    if any((Path(out) / name).exists() for name in ("train.csv", "train_eegs", "test.csv", "test_eegs",
+                                                  "train_spectrograms", "test_spectrograms")):
         raise DataError(f"{out} already holds a dataset; write to a new directory (old recordings would linger)")
     started = time.perf_counter()
     # The shape and the backgrounds draw from their own streams: the same seed gives the same patients,
@@ -239,7 +251,8 @@ def generate_dataset(out: Path, config: SynthConfig, workers: int = DEFAULT_WORK
         seconds, offsets = _recording_plan(rng, config, shape, i)
         jobs.append(_RecordingJob(eeg_path(out, "train", eeg_ids[i]), patients[which[i]], int(labels[i]), seconds,
                                   offsets, float(strength[i]), int(rivals[i]), float(rival_weights[i]), seeds[i],
-                                  gaps=True, background=sources.get(int(which[i]))))
+                                  gaps=True, background=sources.get(int(which[i])),
+                                  spectrogram=_spectrogram_path(config, out, "train", eeg_ids[i])))
         # Raters mostly gave every sub-window of a recording the same votes; some got a fresh panel,
         # which votes from the same rater distribution (it sees the same EEG).
         redraw = rng.random(len(offsets)) < 0.2
@@ -255,7 +268,8 @@ def generate_dataset(out: Path, config: SynthConfig, workers: int = DEFAULT_WORK
     for k, (eeg_id, patient, label) in enumerate(zip(test_ids, test_patients, test_labels, strict=True)):
         jobs.append(_RecordingJob(eeg_path(out, "test", eeg_id), patient, int(label), WINDOW_S, np.zeros(1),
                                   float(rng.beta(4, 2)), OTHER, 0.0, seeds[config.n_eegs + k], gaps=False,
-                                  background=sources.get(config.patients + k)))
+                                  background=sources.get(config.patients + k),
+                                  spectrogram=_spectrogram_path(config, out, "test", eeg_id)))
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             list(pool.map(_write_recording, jobs, chunksize=8))
@@ -267,7 +281,7 @@ def generate_dataset(out: Path, config: SynthConfig, workers: int = DEFAULT_WORK
     write_csv(out, "train", train_columns(np.array(rows["eeg_id"]), np.array(rows["offset"]),
                                           np.array(rows["patient"]), votes=np.array(rows["votes"]),
                                           label_ids=label_ids))
-    write_csv(out, "test", {"spectrogram_id": test_ids % 2_000_000_000 + 1, "eeg_id": test_ids,
+    write_csv(out, "test", {"spectrogram_id": spectrogram_ids(test_ids), "eeg_id": test_ids,
                             "patient_id": np.array([p.patient_id for p in test_patients])})
     return SynthSummary(out=Path(out), n_eegs=config.n_eegs, n_rows=len(rows["eeg_id"]),
                         n_patients=config.patients, n_test=config.tests,

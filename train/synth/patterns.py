@@ -70,13 +70,15 @@ def seizure(rng: np.random.Generator, n_samples: int, onset_s: float, *, offset_
             strength: float) -> np.ndarray:
     """Evolving rhythmic activity: frequency, amplitude and spatial extent change over the seizure.
 
-    Two forms: a focal rhythm that starts fast and low (5-10 Hz) and slows (to 2-4 Hz) while it grows
-    and spreads from its focus, or generalised 2.5-3.5 Hz spike-and-wave that slows as it goes on.
+    Two forms: a focal rhythm that starts fast and low (3-8 Hz) and slows (to 1.5-3 Hz) while it grows
+    and spreads from its focus, or generalised 2.5-3.5 Hz spike-and-wave that slows as it goes on. The
+    focal rhythm started at 5-10 Hz before: the labelled windows then sat mostly in theta, while the real
+    IIIC seizures are delta-dominant (docs/domain-gap.md).
     """
     t = np.arange(n_samples) / SAMPLE_RATE_HZ
     progress = np.clip((t - onset_s) / (offset_s - onset_s), 0, 1)
     if rng.random() < 0.7:
-        f_start, f_end = rng.uniform(5, 10), rng.uniform(2, 4)
+        f_start, f_end = rng.uniform(3, 8), rng.uniform(1.5, 3)
         freq = (f_start + (f_end - f_start) * progress) * _wander(rng, n_samples, 0.05)
         centre = hemisphere_centre(rng, rng.choice([-1, 1]))
         radius = rng.uniform(0.25, 0.4) + rng.uniform(0.2, 1.2) * progress  # spreads from the focus
