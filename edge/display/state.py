@@ -161,9 +161,10 @@ class BedState:
         elif kind == "alarm":
             entry = {**record, "received": wall}
             key = alarm_key(record)
-            if str(record.get("state", "on")).lower() in CLEARING_STATES:
+            state = str(record.get("state", "on")).lower()
+            if state in CLEARING_STATES:
                 self.active.pop(key, None)
-            else:
+            elif state != "suppressed":  # a throttled re-alarm: logged, never announced, no "off" follows
                 self.active[key] = entry
             self.alarm_log.append(entry)
             self._pending["alarms"].append(entry)
