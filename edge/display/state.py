@@ -186,8 +186,11 @@ class BedState:
         elif kind == "alarm":
             entry = {**record, "received": wall}
             key = alarm_key(record)
-            if str(record.get("state", "on")).lower() in CLEARING_STATES:
+            state = str(record.get("state", "on")).lower()
+            if state in CLEARING_STATES:
                 self.active.pop(key, None)
+            elif state == "suppressed":
+                pass  # a throttled re-alarm: logged, never announced, no "off" follows
             elif key in self.active or len(self.active) < MAX_ACTIVE_ALARMS:
                 self.active[key] = entry
             else:

@@ -58,7 +58,7 @@ class _Collector(Sink):
             burden = record.get("burden") or {}
             smoothed = record["smoothed"] or {}  # None for a window that may not enter smoothing (flagged)
             log.predictions.append({"t": record["window_end"], "label_start": record["label_start"],
-                                    "label_end": record["label_end"], "p_seizure": record["probs"]["seizure"],
+                                    "label_end": record["label_end"], "probs": record["probs"],
                                     "seizure": smoothed.get("seizure"), "burden": burden.get("seizure"),
                                     "coverage": burden.get("coverage"), "burden_t": burden.get("t")})
         elif record["type"] == "alarm":

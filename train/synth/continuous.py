@@ -95,7 +95,7 @@ def _count(rng: np.random.Generator, per_hour: float, seconds: float) -> int:
 
 
 def _seizure_length(rng: np.random.Generator, config: ContinuousConfig) -> float:
-    draw = rng.random()
+    draw = rng.random() if config.brief_share or config.long_share else 1.0  # the plain set draws as before
     lo, hi = BRIEF_S if draw < config.brief_share else \
         LONG_S if draw < config.brief_share + config.long_share else SEIZURE_S
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
@@ -107,13 +107,13 @@ def _group(rng: np.random.Generator, config: ContinuousConfig, kind: str) -> lis
     if kind != "seizure":
         lo, hi = {"artifact": ARTIFACT_S, "electrode_off": ELECTRODE_OFF_S}.get(kind, IIIC_S)
         return [(kind, 0.0, rng.uniform(lo, hi))]
-    clustered = rng.random() < config.cluster_share
+    clustered = bool(config.cluster_share) and rng.random() < config.cluster_share
     parts, t = [], 0.0
     for _ in range(int(rng.integers(2, 4)) if clustered else 1):
         length = _seizure_length(rng, config) if not clustered else float(rng.uniform(*BRIEF_S)) * rng.uniform(1, 3)
         parts.append(("seizure", t, t + length))
         t += length + rng.uniform(*CLUSTER_GAP_S)
-    if rng.random() < config.post_ictal_iiic_share:
+    if config.post_ictal_iiic_share and rng.random() < config.post_ictal_iiic_share:
         start = parts[-1][2] + rng.uniform(*POST_ICTAL_GAP_S)
         parts.append((str(rng.choice(("lpd", "lrda"))), start, start + rng.uniform(60.0, 180.0)))
     return parts

@@ -28,6 +28,10 @@ def test_tiles_sorted_by_alarm_state_and_stale_beds_marked(make_prediction) -> N
                now=10.0, wall=0.0)
     assert ward.bed("bed-seizure").state(10.0) == "ok"
     assert len(ward.bed("bed-seizure").alarm_log) == 2  # the log keeps both events
+    ward.apply({"type": "alarm", "stream": "bed-seizure", "level": "seizure", "state": "suppressed",
+                "class": "seizure", "t": 104.0}, now=10.0, wall=0.0)
+    assert ward.bed("bed-seizure").state(10.0) == "ok"  # a throttled re-alarm is logged, not raised
+    assert len(ward.bed("bed-seizure").alarm_log) == 3
 
 
 def test_no_data_status_marks_stale_at_once_and_data_clears_it(make_prediction) -> None:

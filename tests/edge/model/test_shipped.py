@@ -37,7 +37,9 @@ def test_shipped_bundle_is_small_verified_and_describes_its_training():
     verify_checksums(SHIPPED)
     assert sum(p.stat().st_size for p in SHIPPED.iterdir()) <= 12_000_000
     figures = load_spec(SHIPPED).training["default_model"]
-    assert figures["eegmat_18_23"]["seizure_alarms"] == 0
+    assert figures["eegmat"]["all"]["alarms"] == figures["eegmat"]["subjects_18_23"]["alarms"] == 0
+    assert figures["eegmat"]["all"]["files"] == 48
+    assert figures["real_12"]["lookahead_s"] == load_spec(SHIPPED).lookahead_s
     assert "eegmat" in figures["training_data"]
 
 
@@ -47,6 +49,6 @@ def test_edge_predict_without_bundle_calls_the_demo_recording_seizure():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "using the shipped default model" in result.stderr
-    tops = [line.split(" s: ")[1].split(" ")[0] for line in result.stdout.splitlines() if " s: " in line]
+    tops = [line.split(": ")[1].split(" ")[0] for line in result.stdout.splitlines() if " label " in line]
     assert tops and set(tops) <= set(CLASSES)
     assert tops.count("seizure") > len(tops) / 2
