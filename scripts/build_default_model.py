@@ -43,7 +43,10 @@ SHIPPED = (SPEC_FILE, ONNX_FILE)  # fp32 ONNX: the reference graph every backend
 MAX_BYTES = 12_000_000
 DEMO_CANDIDATES = 5
 SEIZURE = CLASSES.index("seizure")
-SHIPPED_LOOKAHEAD_S = 0.0  # chosen from the lookahead table (docs/benchmarks.md, section "lookahead")
+# Chosen from the lookahead table (docs/benchmarks.md, section "lookahead"): at this training budget a causal
+# model (L = 0) loses the real expert-labelled segments (their earlier context is padding) and did not detect
+# more of the hard set, so the shipped model keeps the Kaggle layout; L = 0 stays a trained, tested option.
+SHIPPED_LOOKAHEAD_S = 20.0
 
 
 def _run(*argv: str) -> None:
@@ -226,6 +229,8 @@ def main() -> None:
                         help="data.lookahead_s of the model (docs/benchmarks.md, section lookahead)")
     parser.add_argument("--config", type=Path, default=None, help="train fit TOML on top of the defaults")
     parser.add_argument("--background", type=Path, default=EEGMAT)
+    parser.add_argument("--before", type=Path, default=None,
+                        help="the model to compare with (default: the one shipped now, which this replaces)")
     parser.add_argument("--compare", action="store_true", help="also train without real background")
     parser.add_argument("--calibrate", choices=("run", "export"), default="run",
                         help="`calibrate run` (parity gates) or `calibrate export` only: the shipped fp32 model.onnx "
@@ -238,8 +243,8 @@ def main() -> None:
     if not (bundle / ONNX_FILE).is_file():
         data = ("--data", str(args.work / "synth-real")) if args.calibrate == "run" else ()
         _run("calibrate", args.calibrate, "--bundle", str(bundle), *data)
-    old = {"spec": load_spec(DEFAULT_BUNDLE).training.get("default_model", {}),
-           "real_12": real_segments(DEFAULT_BUNDLE)}
+    before = args.before or DEFAULT_BUNDLE
+    old = {"spec": load_spec(before).training.get("default_model", {}), "real_12": real_segments(before)}
     metrics = json.loads((bundle / "metrics.json").read_text())
     options = f"--eegs {args.eegs} --seed {args.seed} --lookahead {args.lookahead:g}" + \
         (f" --epochs {args.epochs}" if args.epochs else "") + (f" --config {args.config}" if args.config else "")

@@ -46,7 +46,8 @@ SPEED = 10.0
 WAIT_MS = 60_000  # the bound on every wait for the page: the test passes as soon as the page shows it
 CONFIG = RunConfig().replace(
     watchdog={"check_rate": False, "silence_s": 1.0},
-    chain={"quality": QualityConfig(flat_uv=0.05)},
+    # the tiny test model calls tiny amplitudes seizure: below the microvolt plausibility floor (min_scale_uv)
+    chain={"quality": QualityConfig(flat_uv=0.05, min_scale_uv=0.01)},
     alarm={"on": 0.2, "off": 0.15, "levels": (), "signal_after_s": 3600.0},
 )
 

@@ -260,7 +260,7 @@ def test_every_record_a_real_run_emits_is_accepted(test_bundle) -> None:
     recording = Recording(data.astype(np.float32), CHANNELS, ("uV",) * len(CHANNELS), float(SAMPLE_RATE_HZ),
                           Path("a.parquet"))
     config = RunConfig().replace(alarm={"on": 0.2, "off": 0.15, "levels": (), "signal_after_s": 3600.0},
-                                 chain={"quality": QualityConfig(flat_uv=0.05)})
+                                 chain={"quality": QualityConfig(flat_uv=0.05, min_scale_uv=0.01)})
     sink = ListSink()
     with Engine(test_bundle, "onnxruntime", threads=1) as engine:
         runtime = Runtime(engine, [FileSource(recording, name="bed-1", chunk_s=2.0, t0=1000.0)], [sink], config)
