@@ -76,8 +76,9 @@ def test_plain_int8_fails_on_a_fragile_model_and_the_sensitivity_step_recovers_i
     verify = VerifyConfig(windows=verify_windows, batch=4)
     int8 = "onnxruntime:int8"  # judged against onnxruntime fp32 (the torch model is not the fragile graph)
     # the sharpened untrained model is overconfident against the synthetic votes, so its Kaggle KL swings with
-    # any change: the gates under test are the ones against fp32; and on this fixture's 8 held-out windows the near-uniform model shows the fragile conv's damage
-    # as a mean KL of ~0.002 (0.02 on the sensitivity windows), so the KL gate is held at a tenth of shipping's
+    # any change: the gates under test are the ones against fp32; and on this fixture's 8 held-out windows the
+    # near-uniform model shows the fragile conv's damage as a mean KL of ~0.002 (0.02 on the sensitivity windows),
+    # so the KL gate is held at a tenth of shipping's
     gates = Gates(max_kaggle_kl_degradation=float("inf"), max_mean_kl=0.001)
     # plain int8: a target any graph meets keeps nothing float, and the verify gates reject it
     anything = SensitivityTarget(max_mean_kl=float("inf"), min_argmax_agreement=0.0)
