@@ -1,6 +1,7 @@
 """Peak memory of `edge predict` on a long recording (issue 28: memory must not grow with its length).
 
-    nice -n 10 .venv/bin/python scripts/bench_long_file.py [--hours 14] [--hop 60] [--bundle DIR]
+    nice -n 10 .venv/bin/python -m scripts.bench_long_file [--hours 14] [--hop 60] [--bundle DIR] \
+        [--out docs/benchmarks.md]
 
 Writes a synthetic parquet of `--hours` at 200 Hz (14 h: 10.08 M rows x 20 channels) in chunks, so the
 writer never holds it, then runs the user's command, a fresh `edge predict --json` process, and reports
@@ -12,6 +13,8 @@ Without `--bundle` the shipped default model runs.
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import resource
 import subprocess
 import sys
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ
 from edge.testing import synthetic_eeg
+from scripts.bench_common import replace_section
 
 TARGET_MB = 1024
 CHUNK_S = 3600  # seconds written per row group batch
@@ -48,7 +52,9 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=14.0)
     parser.add_argument("--hop", type=float, default=60.0, help="seconds between predicted windows")
     parser.add_argument("--bundle", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="also write section 'long-file' of this markdown")
     args = parser.parse_args()
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-long-") as tmp:
         path = Path(tmp) / "long.parquet"
         t0 = time.perf_counter()
@@ -67,8 +73,19 @@ def main() -> None:
         records = done.stdout.count("\n")
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
     verdict = "within" if peak_mb <= TARGET_MB else "OVER"
-    print(f"edge predict --hop {args.hop:g}: {records} records in {seconds:.0f} s; peak RSS {peak_mb:.0f} MB "
-          f"({verdict} the {TARGET_MB} MB target)")
+    line = (f"edge predict --hop {args.hop:g}: {records} records in {seconds:.0f} s; peak RSS {peak_mb:.0f} MB "
+            f"({verdict} the {TARGET_MB} MB target)")
+    print(line)
+    if args.out is not None:
+        command = "nice -n 10 .venv/bin/python -m scripts.bench_long_file" + \
+            f" --hours {args.hours:g} --hop {args.hop:g} --out {args.out}"
+        replace_section(args.out, "long-file", "\n".join([
+            "## A long recording through `edge predict` (`scripts/bench_long_file.py`)", "",
+            f"Written by `{command}`: a synthetic {args.hours:g} h parquet at {SAMPLE_RATE_HZ} Hz ({rows} rows x "
+            f"{len(CHANNELS)} channels), read in bounded chunks; the default model; {platform.machine()}, "
+            f"{os.cpu_count()} cores, load average {load:.1f} at the start. Every sample goes through the chain; "
+            f"--hop sets only how many windows are predicted. Target: peak RSS <= {TARGET_MB} MB.", "",
+            f"- {line}"]))
 
 
 if __name__ == "__main__":
