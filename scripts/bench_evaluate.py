@@ -48,7 +48,7 @@ def command(run: dict, out: Path) -> str:
     return " ".join(parts)
 
 
-def section(evals: list[tuple[str, Path]]) -> str:
+def section(evals: list[tuple[str, Path]], note: str = "") -> str:
     rows, notes, per_recording = [], [], []
     for name, folder in evals:
         run = json.loads((folder / "run.json").read_text())
@@ -87,6 +87,7 @@ def section(evals: list[tuple[str, Path]]) -> str:
         f"Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores when written.",
         "",
         *notes,
+        *([f"- {note}"] if note else []),
         "",
         "| data | levels scored | hours (monitored) | SzCORE sensitivity | SzCORE precision | SzCORE F1 "
         "| SzCORE FP: per 24 h | sample sensitivity | seizures detected | false alarm episodes: per 24 h "
@@ -106,10 +107,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval", action="append", required=True, metavar="NAME=DIR",
                         help="a name for the data and an `edge evaluate --out` folder (repeat)")
+    parser.add_argument("--note", default="", help="how the recordings were made (their command)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
     evals = [(text.split("=", 1)[0], Path(text.split("=", 1)[1])) for text in args.eval]
-    body = section(evals)
+    body = section(evals, args.note)
     print(body)
     replace_section(args.out, "evaluate", body)
 
