@@ -20,21 +20,18 @@ from pathlib import Path
 from benchdoc import replace_section
 
 from edge.offline.evaluate import read_annotations
+from edge.offline.intervals import format_interval
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _share(v: list) -> str:
-    """A (value, low, high) share as '90.0 % (80.1-95.2)'."""
-    if v[0] is None:
-        return "-"
-    return f"{100 * v[0]:.1f} %" + ("" if v[1] is None else f" ({100 * v[1]:.0f}-{100 * v[2]:.0f})")
+    """A (value, low, high) share as '90.0 % (80, 95)'."""
+    return format_interval(v, ".1f", scale=100, unit=" %", brackets="()")
 
 
 def _number(v: list, spec: str = ".0f") -> str:
-    if v[0] is None:
-        return "-"
-    return format(v[0], spec) + ("" if v[1] is None else f" ({v[1]:{spec}}-{v[2]:{spec}})")
+    return format_interval(v, spec, brackets="()")
 
 
 def command(run: dict, out: Path) -> str:
