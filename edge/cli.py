@@ -242,19 +242,21 @@ def evaluate(
 
 
 def _share(value: tuple) -> str:
-    if value[0] is None:
-        return "-"
-    return f"{100 * value[0]:.1f} %" + ("" if value[1] is None else f" [{100 * value[1]:.1f}, {100 * value[2]:.1f}]")
+    from edge.offline.intervals import format_interval
+
+    return format_interval(value, ".1f", scale=100, unit=" %")
 
 
 def _rate(value: tuple, spec: str = ".2f") -> str:
-    if value[0] is None:
-        return "-"
-    return format(value[0], spec) + ("" if value[1] is None else f" [{value[1]:{spec}}, {value[2]:{spec}}]")
+    from edge.offline.intervals import format_interval
+
+    return format_interval(value, spec)
 
 
 def _seconds(value: tuple) -> str:
-    return "-" if value[0] is None else _rate(value, ".0f") + " s"
+    from edge.offline.intervals import format_interval
+
+    return format_interval(value, ".0f", unit=" s")
 
 
 @app.command("sys-info")

@@ -20,21 +20,18 @@ from pathlib import Path
 from bench_common import replace_section
 
 from edge.offline.annotations import read_annotations
+from edge.offline.intervals import format_interval
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _share(v: list) -> str:
-    """A (value, low, high) share as '90.0 % (80.1-95.2)'."""
-    if v[0] is None:
-        return "-"
-    return f"{100 * v[0]:.1f} %" + ("" if v[1] is None else f" ({100 * v[1]:.0f}-{100 * v[2]:.0f})")
+    """A (value, low, high) share as '90.0 % (80, 95)'."""
+    return format_interval(v, ".1f", scale=100, unit=" %", brackets="()")
 
 
 def _number(v: list, spec: str = ".0f") -> str:
-    if v[0] is None:
-        return "-"
-    return format(v[0], spec) + ("" if v[1] is None else f" ({v[1]:{spec}}-{v[2]:{spec}})")
+    return format_interval(v, spec, brackets="()")
 
 
 def command(run: dict, out: Path) -> str:
@@ -48,7 +45,7 @@ def command(run: dict, out: Path) -> str:
     return " ".join(parts)
 
 
-def section(evals: list[tuple[str, Path]]) -> str:
+def section(evals: list[tuple[str, Path]], note: str = "") -> str:
     rows, notes, per_recording = [], [], []
     for name, folder in evals:
         run = json.loads((folder / "run.json").read_text())
@@ -87,6 +84,7 @@ def section(evals: list[tuple[str, Path]]) -> str:
         f"Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores when written.",
         "",
         *notes,
+        *([f"- {note}"] if note else []),
         "",
         "| data | levels scored | hours (monitored) | SzCORE sensitivity | SzCORE precision | SzCORE F1 "
         "| SzCORE FP: per 24 h | sample sensitivity | seizures detected | false alarm episodes: per 24 h "
@@ -106,10 +104,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval", action="append", required=True, metavar="NAME=DIR",
                         help="a name for the data and an `edge evaluate --out` folder (repeat)")
+    parser.add_argument("--note", default="", help="how the recordings were made (their command)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
     evals = [(text.split("=", 1)[0], Path(text.split("=", 1)[1])) for text in args.eval]
-    body = section(evals)
+    body = section(evals, args.note)
     print(body)
     replace_section(args.out, "evaluate", body)
 

@@ -25,13 +25,13 @@ from edge.testing import shared_data_dir
 from scripts.bench_common import replace_section
 from train.fit.evaluate import evaluate_bundle_on_segments
 
+from edge.offline.intervals import format_interval
+
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _value(v: list, spec: str, scale: float = 1.0) -> str:
-    if v[0] is None:
-        return "-"
-    return format(scale * v[0], spec) + ("" if v[1] is None else f" ({scale * v[1]:{spec}}-{scale * v[2]:{spec}})")
+def _value(v: list, spec: str) -> str:
+    return format_interval(v, spec, brackets="()")
 
 
 def row(bundle: Path, folder: Path) -> list[str]:

@@ -54,3 +54,14 @@ def bootstrap(items: Sequence, statistic: Callable[[list], float | None], *, see
 def quantile(q: float) -> Callable[[list], float | None]:
     """The q-th percentile of a list of numbers (None when empty), for bootstrap()."""
     return lambda values: float(np.percentile(values, q)) if values else None
+
+
+def format_interval(value: Interval, spec: str = ".1f", *, scale: float = 1.0, unit: str = "",
+                    brackets: str = "[]") -> str:
+    """'90.0 % [80.1, 95.2]'-style text of an interval ("-" when there is no value)."""
+    if value[0] is None:
+        return "-"
+    text = format(scale * value[0], spec) + unit
+    if value[1] is None:
+        return text
+    return f"{text} {brackets[0]}{scale * value[1]:{spec}}, {scale * value[2]:{spec}}{brackets[1]}"
