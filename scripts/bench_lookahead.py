@@ -21,11 +21,10 @@ from pathlib import Path
 if not __package__:  # run as a file: make the `scripts` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edge.offline.intervals import format_interval
 from edge.testing import shared_data_dir
 from scripts.bench_common import replace_section
 from train.fit.evaluate import evaluate_bundle_on_segments
-
-from edge.offline.intervals import format_interval
 
 REPO = Path(__file__).resolve().parent.parent
 
