@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from benchdoc import replace_section
+from bench_common import replace_section
 
 from edge.config import AlarmConfig, AlarmLevel, BurdenConfig
 from edge.contract import CLASSES
