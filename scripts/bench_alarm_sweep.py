@@ -12,6 +12,7 @@ prediction's probability vector and smoothed p(seizure) go through the same poli
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from bench_common import replace_section
 
-from edge.config import AlarmConfig, AlarmLevel, BurdenConfig
+from edge.config import DEFAULT_ALARM_LEVELS, AlarmConfig, BurdenConfig
 from edge.contract import CLASSES
 from edge.monitoring.alarm_policy import AlarmPolicy
 from edge.monitoring.burden import BurdenState
@@ -28,6 +29,7 @@ from edge.offline.evaluate import Annotation, StreamLog, score_recording, summar
 REPO = Path(__file__).resolve().parent.parent
 SEIZURE = CLASSES.index("seizure")
 LEVELS = ("brief", "seizure")
+SEIZURE_LEVEL = next(level for level in DEFAULT_ALARM_LEVELS if level.name == "seizure")
 
 
 def load(folder: Path) -> tuple[dict[str, StreamLog], list[Annotation], float]:
@@ -69,10 +71,10 @@ def main() -> None:
     logs, annotations, hop = load(args.eval)
     rows = []
     for windows, on, recent in itertools.product((2, 3, 4), (0.5, 0.7), (0.0, 0.25)):
-        level = AlarmLevel("seizure", 0.10, 0.05, recent=recent)
+        level = dataclasses.replace(SEIZURE_LEVEL, recent=recent)  # the shipped seizure level, but for `recent`
         config = AlarmConfig(levels=(level,), brief_windows=windows, brief_on=on)
-        scores = [score_recording(name, replay(log, config), annotations, levels=LEVELS, window_s=300.0, hop_s=hop)
-                  for name, log in logs.items()]
+        scores = [score_recording(name, replay(log, config), annotations, levels=LEVELS,
+                                  window_s=BurdenConfig().window_s, hop_s=hop) for name, log in logs.items()]
         s = summarize(scores, LEVELS)
         event = s.szcore_event
         rows.append(f"| {windows} | {on:g} | {recent:g} | {event['tp']}/{event['ref']} | {event['fp']} | "
