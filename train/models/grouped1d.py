@@ -19,7 +19,7 @@ from edge.config_io import require_field
 from edge.contract import CLASSES
 from edge.model.model_spec import FrontEndConfig
 from train.models.frontend import SignalFrontEnd
-from train.models.layers import ChannelShuffle, ConvBnAct1d, GeM, Temperature
+from train.models.layers import ChannelShuffle, ConvBnAct1d, GeM, Temperature, classify
 from train.models.registry import register_model
 
 
@@ -56,8 +56,9 @@ class Grouped1d(nn.Module):
 
     def __init__(self, frontend: FrontEndConfig, width: int = 16, stem_kernel: int = 15, stem_stride: int = 5,
                  kernel: int = 9, stage_strides: Sequence[int] = (2, 2, 2, 2), pointwise_groups: int = 8,
-                 drop_rate: float = 0.2, gem_p: float = 3.0) -> None:
+                 drop_rate: float = 0.2, gem_p: float = 3.0, flip_average: bool = False) -> None:
         super().__init__()
+        self.flip_average = flip_average  # layers.hemisphere_average at inference
         pairs = frontend.n_pairs
         channels = pairs * width
         require_field(width >= 1 and stem_stride >= 1 and len(stage_strides) >= 1 and min(stage_strides) >= 1,
@@ -83,9 +84,12 @@ class Grouped1d(nn.Module):
     def forward_frontend(self, eeg: torch.Tensor) -> torch.Tensor:
         return self.frontend(eeg)
 
+    def logits(self, signals: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.pool(self.stages(self.stem(signals)))))
+
     def forward_classifier(self, signals: torch.Tensor) -> torch.Tensor:
-        return self.calibration(self.head(self.dropout(self.pool(self.stages(self.stem(signals))))))
+        return self.calibration(self.logits(signals))
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
-        return self.forward_classifier(self.forward_frontend(eeg))
+        return classify(self, eeg)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
+from edge.contract import hemisphere_flip_permutation
 from edge.errors import SpecError
 
 
@@ -39,6 +43,28 @@ class Temperature(nn.Module):
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         return logits / self.temperature
+
+
+def hemisphere_average(logits_of: Callable[[torch.Tensor], torch.Tensor], eeg: torch.Tensor) -> torch.Tensor:
+    """log of the mean softmax of ``logits_of`` over each window and its left-right mirror.
+
+    One pass over a doubled batch, so it traces into the exported graph. Every IIIC class is defined the
+    same on either side, and a model trained on synthetic EEG leans on details of one side that real EEG
+    does not share: averaging the two views was better on the 12 real segments for each of 6 bundles
+    measured (docs/experiments/2026-12-real-gap.md), at twice the inference cost.
+    """
+    flip = torch.tensor(hemisphere_flip_permutation(), device=eeg.device)
+    log_p = torch.log_softmax(logits_of(torch.cat([eeg, eeg.index_select(1, flip)])), dim=-1)
+    half = eeg.shape[0]
+    return torch.logsumexp(torch.stack([log_p[:half], log_p[half:]]), dim=0) - math.log(2.0)
+
+
+def classify(model: nn.Module, eeg: torch.Tensor) -> torch.Tensor:
+    """A single model's forward: calibrated logits of logits(forward_frontend(eeg)), averaged over the two
+    hemisphere views at inference when the model was built with ``flip_average``."""
+    if model.flip_average and not model.training:
+        return model.calibration(hemisphere_average(lambda x: model.logits(model.forward_frontend(x)), eeg))
+    return model.forward_classifier(model.forward_frontend(eeg))
 
 
 class ChannelShuffle(nn.Module):

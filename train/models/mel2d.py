@@ -14,7 +14,7 @@ from edge.errors import SpecError
 from edge.model.model_spec import FrontEndConfig
 from train._compat import import_timm
 from train.models.frontend import MelImageFrontEnd
-from train.models.layers import GeM, Temperature
+from train.models.layers import GeM, Temperature, classify
 from train.models.registry import register_model
 
 
@@ -87,8 +87,10 @@ class Mel2d(nn.Module):
     so training can augment it in between."""
 
     def __init__(self, frontend: FrontEndConfig, backbone: str = "mixnet_s", pretrained: str | None = None,
-                 drop_rate: float = 0.2, drop_path_rate: float = 0.0, gem_p: float = 3.0) -> None:
+                 drop_rate: float = 0.2, drop_path_rate: float = 0.0, gem_p: float = 3.0,
+                 flip_average: bool = False) -> None:
         super().__init__()
+        self.flip_average = flip_average  # layers.hemisphere_average at inference
         for option, rate in (("drop_rate", drop_rate), ("drop_path_rate", drop_path_rate)):
             if not 0.0 <= rate < 1.0:
                 raise SpecError(f"mel2d.{option} must be in [0, 1), got {rate!r}")
@@ -108,11 +110,14 @@ class Mel2d(nn.Module):
     def forward_frontend(self, eeg: torch.Tensor) -> torch.Tensor:
         return self.frontend(eeg)
 
-    def forward_classifier(self, image: torch.Tensor) -> torch.Tensor:
+    def logits(self, image: torch.Tensor) -> torch.Tensor:
         features = self.backbone(image)
         if features.ndim != 4:
             raise SpecError(f"mel2d.backbone must be a CNN returning [B, F, h, w]; got {features.ndim}-d features")
-        return self.calibration(self.head(self.dropout(self.pool(features))))
+        return self.head(self.dropout(self.pool(features)))
+
+    def forward_classifier(self, image: torch.Tensor) -> torch.Tensor:
+        return self.calibration(self.logits(image))
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
-        return self.forward_classifier(self.forward_frontend(eeg))
+        return classify(self, eeg)

@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from edge.contract import CHANNELS, WINDOW_SAMPLES
+from edge.contract import CHANNELS, WINDOW_SAMPLES, hemisphere_flip_permutation
 from edge.model.model_spec import FrontEndConfig
 from train.models import TINY_KWARGS, ProbabilityModel, create_model, list_models
 from train.models.frontend import MelImageFrontEnd
@@ -80,3 +80,24 @@ def test_probability_model_exports_and_matches_torch(tmp_path: Path, name: str, 
     assert [i.name for i in graph.graph.input] == ["eeg"]
     assert [o.name for o in graph.graph.output] == ["probs"]
     assert max_diff_vs_torch(model, tmp_path / "model.onnx") <= 1e-5
+
+
+@pytest.mark.parametrize("name", ["mel2d", "grouped1d"])
+def test_flip_average_is_the_mean_of_both_hemisphere_views_and_exports(tmp_path: Path, name: str) -> None:
+    torch.manual_seed(0)
+    model = create_model(name, **TINY_KWARGS[name], flip_average=True).eval()
+    model.calibration.temperature.fill_(1.7)  # the temperature applies to the averaged output, once
+    eeg = torch.randn(3, len(CHANNELS), WINDOW_SAMPLES) * 40
+    mirror = eeg[:, list(hemisphere_flip_permutation())]
+    with torch.no_grad():
+        averaged = torch.softmax(model(eeg), -1)
+        model.flip_average = False
+        views = [torch.softmax(model.logits(model.forward_frontend(x)), -1) for x in (eeg, mirror)]
+        model.flip_average = True
+    mean = (views[0] + views[1]) / 2
+    expected = mean ** (1 / 1.7) / (mean ** (1 / 1.7)).sum(-1, keepdim=True)
+    assert torch.allclose(averaged, expected, atol=1e-6)
+    assert torch.allclose(averaged, torch.softmax(model(mirror), -1), atol=1e-6)  # symmetric by construction
+    probs = ProbabilityModel(model).eval()
+    export(probs, tmp_path / "model.onnx", False, "probs")
+    assert max_diff_vs_torch(probs, tmp_path / "model.onnx") <= 1e-5

@@ -12,7 +12,7 @@ from edge.contract import CHANNELS, SAMPLE_RATE_HZ
 from train.cli import app
 from train.data import build_window_set, load_table, validate_layout
 from train.data.columns import TEST_COLUMNS, TRAIN_COLUMNS
-from train.synth.generate import SynthConfig, generate_dataset
+from train.synth.generate import SynthConfig, generate_dataset, pattern_span
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,12 @@ def test_test_split_windows_are_whole_50s_files(synth_dir, tmp_path):
     np.testing.assert_array_equal(windows.offsets_s, [0.0, 0.0])
     np.testing.assert_array_equal(windows.pad_samples, [[100, 100]] * 2)
     np.testing.assert_array_equal(windows.label_ids, [-1, -1])
+
+
+def test_patterns_cover_their_labelled_spans_and_often_the_whole_recording():
+    rng = np.random.default_rng(0)
+    offsets, seconds = np.array([0.0, 10.0]), 90  # labelled spans [20, 30] and [30, 40]
+    onsets, ends = np.array([pattern_span(rng, offsets, seconds=seconds) for _ in range(2000)]).T
+    assert (onsets <= 18).all() and (ends >= 42).all()  # at least 2 s of pattern either side of the labels
+    # about half the edges lie outside the recording: those windows show the pattern from start to end
+    assert 0.45 < (onsets <= 0).mean() < 0.55 and 0.45 < (ends >= seconds).mean() < 0.55
