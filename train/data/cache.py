@@ -50,11 +50,13 @@ def _process_alive(pid: int) -> bool:
 
 
 class WindowCache:
-    def __init__(self, folder: Path, data_dir: Path, split: str, key: str) -> None:
+    def __init__(self, folder: Path, data_dir: Path, split: str, key: str, *, variant: str = "") -> None:
         self.folder = folder
-        # One prefix per dataset and split: datasets sharing a cache folder never evict each other.
+        # One prefix per dataset, split and window placement (``variant``: margin, lookahead): a build
+        # evicts only older versions of its own windows, never those of a run beside it with another
+        # lookahead, which may be about to open them.
         dataset = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:8]
-        self.prefix = f"windows-{split}-{dataset}-"
+        self.prefix = f"windows-{split}-{dataset}-{variant + '-' if variant else ''}"
         self.signals_path = folder / f"{self.prefix}{key}.npy"
         self.meta_path = folder / f"{self.prefix}{key}.meta.npz"
 

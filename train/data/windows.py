@@ -237,6 +237,13 @@ def _decode_all(table: HmsTable, plan: SpanPlan, margin: int, lookahead_s: float
     return nan_counts
 
 
+def window_cache(folder: Path, data_dir: Path, split: str, *, margin: int,
+                 lookahead_s: float = KAGGLE_LOOKAHEAD_S) -> WindowCache:
+    """The cache of one split's windows placed with ``margin`` and ``lookahead_s``."""
+    return WindowCache(folder, data_dir, split, cache_key(data_dir, split, margin, lookahead_s),
+                       variant=f"m{margin}-L{lookahead_s:g}")
+
+
 def build_window_set(data_dir: Path, cache_dir: Path | None = None, split: str = "train", *, margin: int = 400,
                      lookahead_s: float = KAGGLE_LOOKAHEAD_S, workers: int = DEFAULT_WORKERS) -> WindowSet:
     """Decode every parquet once into ``cache_dir`` (default <data_dir>/.eeg-edge-cache/), or reload it.
@@ -250,8 +257,8 @@ def build_window_set(data_dir: Path, cache_dir: Path | None = None, split: str =
     check_split(split)
     if margin < 0:
         raise DataError(f"margin must be >= 0 samples, got {margin}")
-    cache = WindowCache(Path(cache_dir) if cache_dir is not None else data_dir / ".eeg-edge-cache", data_dir, split,
-                        cache_key(data_dir, split, margin, lookahead_s))
+    cache = window_cache(Path(cache_dir) if cache_dir is not None else data_dir / ".eeg-edge-cache", data_dir, split,
+                         margin=margin, lookahead_s=lookahead_s)
     if not cache.exists():
         table = load_table(data_dir, split)
         plan = plan_spans(table, margin, lookahead_s)

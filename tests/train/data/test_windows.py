@@ -12,7 +12,6 @@ import pytest
 import train.data.windows as windows_module
 from edge.contract import CHANNELS, SAMPLE_RATE_HZ, WINDOW_SAMPLES
 from train.data import build_window_set, fill_gaps
-from train.data.cache import WindowCache, cache_key
 from train.data.columns import start_sample
 from train.data.eeg_file import read_eeg_file
 from train.data.writer import train_columns, write_csv, write_eeg_parquet
@@ -85,6 +84,15 @@ def test_cache_reloads_without_parquet_and_rebuilds_on_change(layout, tmp_path, 
     assert len(list(cache.glob("windows-train-*.npy"))) == 1  # the stale version was removed
 
 
+def test_builds_with_another_lookahead_never_evict_each_other(layout, tmp_path):
+    """Two `train fit` runs on one dataset with different lookaheads (an L sweep run side by side)."""
+    cache = tmp_path / "cache"
+    kaggle = build_window_set(layout, cache, margin=MARGIN)
+    causal = build_window_set(layout, cache, margin=MARGIN, lookahead_s=0.0)
+    assert len(list(cache.glob("windows-train-*.npy"))) == 2
+    assert Path(kaggle.samples.filename).is_file() and Path(causal.samples.filename).is_file()
+
+
 def test_killed_build_leaves_no_cache(layout, tmp_path, monkeypatch):
     def crash(*args):
         raise KeyboardInterrupt
@@ -120,7 +128,7 @@ def test_a_killed_build_leaves_nothing_that_is_accepted(tmp_path):
     assert killed.returncode == -9
     leftovers = list(cache_dir.iterdir())
     assert leftovers and all(p.name.endswith(".tmp") for p in leftovers)  # the half-written build is there...
-    assert not WindowCache(cache_dir, data, "train", cache_key(data, "train", MARGIN)).exists()  # ...not accepted
+    assert not windows_module.window_cache(cache_dir, data, "train", margin=MARGIN).exists()  # ...not accepted
     ws = build_window_set(data, cache_dir, margin=MARGIN)  # rebuilt from parquet
     np.testing.assert_array_equal(ws.window(1, -MARGIN), read_eeg_file(data / "train_eegs" / "2.parquet")[:, 600:10600])
     assert not any(p.name.endswith(".tmp") for p in cache_dir.iterdir())  # the dead build's files were removed
