@@ -75,7 +75,7 @@ endif
 
 # Rebuild edge/model/default/ (synth with real eegmat background -> train fit -> calibrate run -> checks).
 default-model: install
-	nice -n 10 $(PY) -m scripts.build_default_model --eegs 1200 --seed 0 --epochs 4
+	nice -n 10 $(PY) -m scripts.build_default_model --eegs 1200 --seed 0 --epochs 8
 
 clean:
 	rm -rf $(VENV) $(GPU_VENV) $(TRITON_VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -2,7 +2,7 @@
 
 Re-runs the alarm policy (edge/monitoring/alarm_policy.py, the burden of edge/monitoring/burden.py) over the
 valid predictions an `edge evaluate --out DIR` run kept in scored.jsonl, for a grid of brief-level
-(brief_windows, brief_on) and burden-level "still going" (recent) settings, and scores each with SzCORE
+(brief_windows, brief_on), seizure-level "still going" (recent) and burden `min_p` settings, and scores each with SzCORE
 (timescoring) and edge's clinical figures, levels brief + seizure. The replay is exact: each valid
 prediction's probability vector and smoothed p(seizure) go through the same policy and burden as live.
 
@@ -47,9 +47,9 @@ def load(folder: Path) -> tuple[dict[str, StreamLog], list[Annotation], float]:
     return logs, annotations, hop
 
 
-def replay(log: StreamLog, config: AlarmConfig) -> StreamLog:
-    """The recording's alarms under `config`, from its valid predictions."""
-    policy, burden = AlarmPolicy(config, "sweep"), BurdenState(BurdenConfig())
+def replay(log: StreamLog, config: AlarmConfig, burden_config: BurdenConfig) -> StreamLog:
+    """The recording's alarms under `config` and `burden_config`, from its valid predictions."""
+    policy, burden = AlarmPolicy(config, "sweep"), BurdenState(burden_config)
     alarms = []
     for p in log.predictions:
         if p["seizure"] is None:  # not valid: it never reached the monitor
@@ -70,15 +70,16 @@ def main() -> None:
     args = parser.parse_args()
     logs, annotations, hop = load(args.eval)
     rows = []
-    for windows, on, recent in itertools.product((2, 3, 4), (0.5, 0.7), (0.0, 0.25)):
+    for windows, on, recent, min_p in itertools.product((2, 3, 4), (0.4, 0.5, 0.6), (0.25, 0.5), (0.0, 0.5)):
         level = dataclasses.replace(SEIZURE_LEVEL, recent=recent)  # the shipped seizure level, but for `recent`
         config = AlarmConfig(levels=(level,), brief_windows=windows, brief_on=on)
-        scores = [score_recording(name, replay(log, config), annotations, levels=LEVELS,
+        burden = dataclasses.replace(BurdenConfig(), min_p=min_p)
+        scores = [score_recording(name, replay(log, config, burden), annotations, levels=LEVELS,
                                   window_s=BurdenConfig().window_s, hop_s=hop) for name, log in logs.items()]
         s = summarize(scores, LEVELS)
         event = s.szcore_event
-        rows.append(f"| {windows} | {on:g} | {recent:g} | {event['tp']}/{event['ref']} | {event['fp']} | "
-                    f"{event['fp_per_24h'][0]:.1f} | {s.detected}/{s.seizures} | {s.false_alarms} | "
+        rows.append(f"| {windows} | {on:g} | {min_p:g} | {recent:g} | {event['tp']}/{event['ref']} | "
+                    f"{event['fp']} | {event['fp_per_24h'][0]:.1f} | {s.detected}/{s.seizures} | {s.false_alarms} | "
                     f"{'-' if s.latency_median_s[0] is None else f'{s.latency_median_s[0]:.0f}'} | "
                     f"{'-' if s.latency_p90_s[0] is None else f'{s.latency_p90_s[0]:.0f}'} |")
     run = json.loads((args.eval / "run.json").read_text())
@@ -89,9 +90,9 @@ def main() -> None:
         f"{run['bundle']} over {', '.join(Path(p).name for p in run['recordings'])}, alarms re-run for each "
         "setting, levels brief + seizure.",
         "",
-        "| brief_windows | brief_on | seizure level recent | SzCORE TP/ref | SzCORE FP | per 24 h | detected "
-        "| false alarm episodes | median latency s | P90 latency s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| brief_windows | brief_on | burden min_p | seizure level recent | SzCORE TP/ref | SzCORE FP | per 24 h "
+        "| detected | false alarm episodes | median latency s | P90 latency s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
     ])
     print(body)

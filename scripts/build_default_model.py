@@ -43,10 +43,12 @@ SHIPPED = (SPEC_FILE, ONNX_FILE)  # fp32 ONNX: the reference graph every backend
 MAX_BYTES = 12_000_000
 DEMO_CANDIDATES = 5
 SEIZURE = CLASSES.index("seizure")
-# Chosen from the lookahead table (docs/benchmarks.md, section "lookahead"): at this training budget a causal
-# model (L = 0) loses the real expert-labelled segments (their earlier context is padding) and did not detect
-# more of the hard set, so the shipped model keeps the Kaggle layout; L = 0 stays a trained, tested option.
-SHIPPED_LOOKAHEAD_S = 20.0
+# Chosen from the lookahead table (docs/benchmarks.md, section "lookahead"): L = 10 detects the hard set's
+# seizures 10 s sooner than the Kaggle layout (L = 20) would by construction and, unlike L = 0, still sees
+# 10 s after the span it labels; docs/experiments/2026-12-causal-model.md has the runs behind it.
+SHIPPED_LOOKAHEAD_S = 10.0
+# The shipped model averages both hemisphere views inside its graph (train.models.layers.hemisphere_average).
+SHIPPED_MODEL_TOML = "[model]\nkwargs = { flip_average = true }\n"
 
 
 def _run(*argv: str) -> None:
@@ -67,9 +69,9 @@ def build(work: Path, *, eegs: int, seed: int, background: Path | None, epochs: 
         extra = ("--epochs", str(epochs)) if epochs else ()
         toml = work / f"fit-L{lookahead:g}.toml"
         text = config.read_text() if config is not None else ""
-        if "[data]" in text:
-            raise DataError(f"{config}: set the lookahead with --lookahead, not a [data] table")
-        toml.write_text(f"[data]\nlookahead_s = {lookahead!r}\n\n{text}")
+        if "[data]" in text or "[model]" in text:
+            raise DataError(f"{config}: set the lookahead with --lookahead; the [model] table is the shipped one")
+        toml.write_text(f"[data]\nlookahead_s = {lookahead!r}\n\n{SHIPPED_MODEL_TOML}{text}")
         _run("train", "fit", "--data", str(data), "--out", str(bundle), "--seed", str(seed), "--config", str(toml),
              *extra)
     return bundle

@@ -5,7 +5,7 @@ Kaggle HMS files in ../shared/data/hms. Synthetic windows: labelled rows of a `t
 majority holds >= --min-share of the votes, up to --per-class per class. Every statistic is taken over
 the labelled central 10 s. Measurement only: nothing here feeds training or model selection.
 
-    .venv/bin/python scripts/measure_domain_gap.py --synth build/i29/synth400 [--doc docs/domain-gap.md]
+    .venv/bin/python scripts/measure_domain_gap.py --synth build/i29/synth400 [--figure F]
 
 Statistics (double banana, Kaggle chain order LL, RL, LP, RP; ACNS 2021 terms in docs/domain-gap.md):
 - band power per chain: log10 mean power of the chain's 4 pairs in delta 0.5-4, theta 4-8, alpha 8-13,
@@ -16,7 +16,9 @@ Statistics (double banana, Kaggle chain order LL, RL, LP, RP; ACNS 2021 terms in
   its median absolute deviation, at least 0.25 s apart: rate (Hz) and median half-prominence width (ms);
 - rhythmicity: highest autocorrelation of the 0.5-4 Hz band of that pair at lags 0.25-2.5 s;
 - lateralisation: log10 of left (LL+LP) over right (RL+RP) 0.5-20 Hz power;
-- line noise: share of 0.5-80 Hz power within 1 Hz of 50 or 60 Hz; high frequency: share in 30-80 Hz.
+- line noise: share of 0.5-80 Hz power within 1 Hz of 50 or 60 Hz; high frequency: share in 30-80 Hz;
+- pattern extent (edge_db): 0.5-20 Hz power of the quieter of the window's first and last 10 s over the
+  labelled centre's, in dB (the only statistic that looks outside the centre).
 """
 
 from __future__ import annotations
@@ -93,6 +95,12 @@ def window_stats(window: np.ndarray) -> dict[str, float]:
     acf = np.correlate(delta, delta, mode="full")[len(delta) - 1:]
     acf = acf / max(acf[0], 1e-12)
     out["rhythmicity"] = float(acf[FS // 4:int(2.5 * FS)].max())
+    # Pattern extent: power of the quieter outer 10 s of the window against the labelled centre, dB
+    # (about 0 when the pattern fills the window, well below 0 when it starts or ends inside it).
+    outer = [bipolar[:, s:s + LABEL_STOP - LABEL_START] for s in (0, WINDOW_SAMPLES - (LABEL_STOP - LABEL_START))]
+    broadband = [signal.welch(x, fs=FS, nperseg=2 * FS, axis=-1) for x in (*outer, bipolar[:, centre])]
+    level = [p[:, (f >= 0.5) & (f < 20)].sum() for f, p in broadband]
+    out["edge_db"] = float(10 * np.log10((min(level[0], level[1]) + 1e-12) / (level[2] + 1e-12)))
     return out
 
 
@@ -130,7 +138,7 @@ def synthetic_windows(folder: Path, *, per_class: int, min_share: float) -> list
 
 
 SUMMARY = ("std_uV", "p2p_uV", "spread", "discharge_hz", "discharge_width_ms", "rhythmicity",
-           "lateral_log10_LR", "line_share", "hf_share")
+           "lateral_log10_LR", "line_share", "hf_share", "edge_db")
 
 
 def _fmt(values: list[float]) -> str:

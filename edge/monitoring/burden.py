@@ -4,7 +4,8 @@ and any IIIC, from the overlapping 10 s labelled spans of the valid predictions 
 Stream time is cut into 1 s cells on a grid anchored at the first labelled span after `reset()`. A
 prediction covers the cells whose centre lies in its labelled span (at hop 2 s, 5 predictions cover
 each cell). A cell is final once a prediction starts after it (no later one can cover it); its class
-is the argmax of the mean probability vector of the predictions that covered it, and a cell no valid
+is the argmax of the mean probability vector of the predictions that covered it when that mean is at
+least `min_p`, else "other" (a guess among six classes is no burden), and a cell no valid
 prediction covered is unknown. The window is the newest `window_s` of final cells, so it ends at the
 newest labelled span's start. Shares are over the known cells of the window, and `coverage` says how
 much of the window is known: a gap lowers coverage, never the burden.
@@ -23,6 +24,7 @@ from edge.contract import CLASSES
 IIIC_CLASSES: tuple[str, ...] = ("lpd", "gpd", "lrda", "grda")
 BURDEN_NAMES: tuple[str, ...] = (*CLASSES[:-1], "any_iiic")  # "other" is what is left
 _MARGIN_CELLS = 16  # cells kept beyond the window, so a late span still finds its cells
+_OTHER = CLASSES.index("other")
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,9 @@ class BurdenState:
         window = np.arange(self._final - self.cells + 1, self._final + 1) % self.capacity
         known = self._counts[window] > 0
         labels = np.full(len(window), -1)
-        labels[known] = np.argmax(self._sums[window][known], axis=1)
+        mean = self._sums[window][known] / self._counts[window][known, None]
+        top = np.argmax(mean, axis=1)
+        labels[known] = np.where(mean[np.arange(len(top)), top] >= self.config.min_p, top, _OTHER)
         known_s = int(known.sum())
         return Burden(self._anchor + self._final + 1, float(self.cells), known_s / self.cells, self._seconds(labels),
                       known_s, float(self.recent_cells), self._seconds(labels[-self.recent_cells:]))

@@ -50,8 +50,8 @@ def hemisphere_average(logits_of: Callable[[torch.Tensor], torch.Tensor], eeg: t
 
     One pass over a doubled batch, so it traces into the exported graph. Every IIIC class is defined the
     same on either side, and a model trained on synthetic EEG leans on details of one side that real EEG
-    does not share: averaging the two views was better on the 12 real segments for each of 6 bundles
-    measured (docs/experiments/2026-12-real-gap.md), at twice the inference cost.
+    does not share: averaging the two views was better on the 12 real segments for each of 7 bundles
+    scored both ways (docs/experiments/2026-12-causal-model.md), at twice the inference cost.
     """
     flip = torch.tensor(hemisphere_flip_permutation(), device=eeg.device)
     log_p = torch.log_softmax(logits_of(torch.cat([eeg, eeg.index_select(1, flip)])), dim=-1)

@@ -113,7 +113,7 @@ def pattern_span(rng: np.random.Generator, offsets_s: np.ndarray, *, seconds: in
     windows show the pattern start or end), otherwise 0-30 s beyond the recording's edge. Real IIIC patterns
     often last minutes and fill every window of a 50 s segment; a generator whose patterns always started
     and ended inside the recording taught a causal (L = 0) model to look for the start, and it gave the two
-    real 3/3-vote seizures p(seizure) 0.01 (docs/domain-gap.md, "Pattern extent").
+    real 3/3-vote seizures p(seizure) 0.01 (docs/experiments/2026-12-causal-model.md).
     """
     first, last = offsets_s.min() + LABEL_CENTRE_S, offsets_s.max() + LABEL_CENTRE_S
     onset = first - 5 - rng.uniform(2, 20) if rng.random() < PATTERN_EDGE_P else -rng.uniform(0, 30)

@@ -98,3 +98,18 @@ def test_record_names_every_class_and_reset_forgets() -> None:
     state.reset()
     with pytest.raises(AssertionError):
         state.current()
+
+
+def test_a_second_counts_for_its_class_only_when_the_class_is_likely_enough() -> None:
+    """p(seizure) 0.35 is the top of six classes but a guess: no seizure burden at min_p 0.5, all at 0."""
+    guess = np.array([0.35, 0.15, 0.1, 0.1, 0.1, 0.2])
+    sure = np.array([0.6, 0.1, 0.1, 0.05, 0.05, 0.1])
+    for min_p, expected in ((0.5, 0.0), (0.0, 1.0)):
+        state = BurdenState(BurdenConfig(window_s=30.0, min_p=min_p))
+        for k in range(45):
+            burden = state.update(guess, float(k), float(k + 10))
+        assert burden.share("seizure") == expected and burden.known_s == burden.window_s
+    state = BurdenState(BurdenConfig(window_s=30.0))
+    for k in range(45):
+        burden = state.update(sure, float(k), float(k + 10))
+    assert burden.share("seizure") == 1.0
