@@ -67,6 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval", type=Path, required=True, help="an `edge evaluate --out` folder")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
+    parser.add_argument("--note", default="", help="how the recordings were made (their command)")
     args = parser.parse_args()
     logs, annotations, hop = load(args.eval)
     rows = []
@@ -87,8 +88,9 @@ def main() -> None:
         "## Alarm settings swept on logged predictions (`scripts/bench_alarm_sweep.py`)",
         "",
         f"`scripts/bench_alarm_sweep.py --eval {args.eval}`: the valid predictions of `edge evaluate` with "
-        f"{run['bundle']} over {', '.join(Path(p).name for p in run['recordings'])}, alarms re-run for each "
-        "setting, levels brief + seizure.",
+        f"{run['bundle']} over {', '.join(sorted({str(Path(p).parent) for p in run['recordings']}))} "
+        f"({len(run['recordings'])} recordings), alarms re-run for each setting, levels brief + seizure. "
+        f"{args.note}",
         "",
         "| brief_windows | brief_on | burden min_p | seizure level recent | SzCORE TP/ref | SzCORE FP | per 24 h "
         "| detected | false alarm episodes | median latency s | P90 latency s |",
