@@ -36,10 +36,22 @@ MODEL = "mel2d"  # the default model every edge benchmark measures
 HOP = 400  # samples between windows (2 s at 200 Hz), as `edge run` defaults
 
 
+def provenance() -> str:
+    """When and from which tree a section was written: UTC time, commit, and whether code (not docs) had edits."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short=12", "HEAD") or "unknown (not a git checkout)"
+    code = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)docs", ":(exclude)README.md")
+    edited = " with uncommitted code edits" if code else ""
+    return f"_Written {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC at commit {commit}{edited}._"
+
+
 def replace_section(path: str | Path, name: str, body: str) -> Path:
     path = Path(path)
     text = path.read_text() if path.is_file() else HEADER
-    block = f"<!-- BEGIN {name} -->\n{body.rstrip()}\n<!-- END {name} -->"
+    block = f"<!-- BEGIN {name} -->\n{body.rstrip()}\n\n{provenance()}\n<!-- END {name} -->"
     pattern = re.compile(rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->", re.DOTALL)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     return atomic_write(path, text)

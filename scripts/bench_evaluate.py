@@ -40,7 +40,9 @@ def command(run: dict, out: Path) -> str:
     parts = ["edge evaluate", *folders]
     if run["annotations"]:
         parts += ["--annotations", run["annotations"]]
-    parts += ["--bundle", run["bundle"], "--out", str(out), "--streams", str(run["streams"])]
+    bundle = Path(run["bundle"]).resolve()  # the shipped model's path as a clone of this repository names it
+    parts += ["--bundle", str(bundle.relative_to(REPO) if bundle.is_relative_to(REPO) else run["bundle"]),
+              "--out", str(out), "--streams", str(run["streams"])]
     parts += [f"--level {','.join(levels)}" for levels in run["level_sets"]]
     return " ".join(parts)
 
