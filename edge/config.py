@@ -232,8 +232,8 @@ class BurdenConfig:
     window_s: float = 300.0
     recent_s: float = 20.0  # the newest seconds (at most window_s) the alarm levels' "still going" rule looks at
     # A second counts for its top class only when the mean probability of that class is at least min_p,
-    # otherwise as "other": a seizure at p 0.35 over five rival classes is a guess, not a burden. Measured
-    # in docs/benchmarks.md "alarm-sweep".
+    # otherwise as "other": a seizure at p 0.35 over five rival classes is a guess, not a burden (measured:
+    # docs/experiments/2026-12-causal-model.md, "min_p").
     min_p: float = 0.5
 
     # from one labelled span to a day; the newest seconds from one to an hour; min_p a probability
