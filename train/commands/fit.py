@@ -28,6 +28,9 @@ def fit_command(
     folds: Annotated[int | None, typer.Option("--folds", help="Patient-grouped folds to train.")] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs")] = None,
+    unlabelled: Annotated[Path | None, typer.Option(
+        "--unlabelled", help="Folder of unlabelled real EEG (.edf/.bdf/.parquet) for BatchNorm adaptation "
+                             "([adapt]; eegmat subjects 18-23 are left out).")] = None,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from the last checkpoint.")] = True,
     device: DeviceOpt = None,
 ) -> None:
@@ -36,7 +39,8 @@ def fit_command(
     from train.fit.run import fit
 
     flags: dict[str, Any] = {"model.name": model, "cv.folds": folds, "run.seed": seed, "optim.epochs": epochs,
-                             "run.device": device}
+                             "run.device": device,
+                             "adapt.unlabelled_eeg": None if unlabelled is None else str(unlabelled)}
     cfg = load_config(config, {k: v for k, v in flags.items() if v is not None})
     summary = fit(data, out, cfg, resume=resume)
     if summary is not None:
@@ -49,6 +53,30 @@ def fit_command(
             before, after = calibration["before"], calibration["after"]
             typer.echo(f"temperature {calibration['temperature']:.3f}: held-out ECE {before['ece']:.4f} -> "
                        f"{after['ece']:.4f}, KL {before['kl']:.4f} -> {after['kl']:.4f} (cross-fitted)")
+
+
+@app.command("adapt")
+def adapt_command(
+    bundle: BundleOpt,
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="Bundle directory to write (must be new or empty).")],
+    unlabelled: Annotated[Path, typer.Option(
+        "--unlabelled", help="Folder of unlabelled real EEG (.edf/.bdf/.parquet; eegmat subjects 18-23 are left "
+                             "out).")],
+    *,
+    share: Annotated[float | None, typer.Option(
+        "--share", help="Real windows' share of the BatchNorm statistics (default: config adapt.bn_share).")] = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Adapt a trained bundle's BatchNorm statistics to unlabelled real EEG (no retraining; --data: its training
+    layout)."""
+    from train.fit.adapt import adapt_bundle
+
+    summary = adapt_bundle(bundle, data, out, unlabelled=unlabelled, bn_share=share, device=device or "auto")
+    adapted = summary.metrics["adapt"]
+    typer.echo(f"bundle {summary.bundle}: BatchNorm adapted with {adapted['windows']} real windows from "
+               f"{adapted['files']} files; held-out KL {summary.oof_kl:.4f} (class-prior baseline "
+               f"{summary.oof_prior_kl:.4f}), temperature {summary.metrics['calibration']['temperature']:.3f}")
 
 
 @app.command("eval")

@@ -103,6 +103,21 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class AdaptConfig:
+    """[adapt]: unsupervised adaptation to real EEG (train/data/unlabelled.py). Off while unlabelled_eeg is empty.
+
+    Windows of the unlabelled real recordings in ``unlabelled_eeg`` join the clean synthetic windows that
+    re-estimate the BatchNorm statistics of scored and shipped weights, as ``bn_share`` of them (capped by how
+    many there are). No gradient step sees them. 0.3: real windows a minority, as the synthetic ones carry
+    every pattern class and the real folder only healthy background (docs/experiments/2026-12-adabn.md).
+    """
+
+    unlabelled_eeg: str = ""  # folder of .edf/.bdf/.parquet recordings; eegmat subjects 18-23 are left out
+    bn_share: float = 0.3
+    stride_s: float = 10.0  # one 50 s window every stride_s seconds of each recording
+
+
+@dataclass(frozen=True)
 class ExecutionConfig:
     """[run]: how a fit executes (seed, device, loader processes, checkpoints), not what it learns."""
 
@@ -124,6 +139,7 @@ class FitConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     cv: CvConfig = field(default_factory=CvConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
     run: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def validate(self) -> FitConfig:
@@ -165,6 +181,8 @@ class FitConfig:
         require_field(1 <= cv.folds <= cv.k, "cv.folds", f"must be in [1, cv.k={cv.k}]", value=cv.folds)
         require_field(cv.final in FINAL_MODELS, "cv.final", f"must be one of {FINAL_MODELS}", value=cv.final)
         require_field(cv.val_min_votes >= 0, "cv.val_min_votes", "must be >= 0", value=cv.val_min_votes)
+        require_field(0 < self.adapt.bn_share < 1, "adapt.bn_share", "must be in (0, 1)", value=self.adapt.bn_share)
+        require_field(self.adapt.stride_s > 0, "adapt.stride_s", "must be > 0 (seconds)", value=self.adapt.stride_s)
         require_field(run.device in DEVICES, "run.device", f"must be one of {DEVICES}", value=run.device)
         require_field(self.data.margin >= 0, "data.margin", "must be >= 0", value=self.data.margin)
         check_lookahead(self.data.lookahead_s, "data.lookahead_s")

@@ -31,7 +31,7 @@ from edge.errors import DataError
 from train.fit.augment import EncodingFn, augment_batch, identity, step_rng
 from train.fit.config import FitConfig
 from train.fit.distributed import DistContext, all_reduce_mean, barrier
-from train.fit.evaluate import predict_probs, window_batches
+from train.fit.evaluate import predict_probs
 from train.fit.resume import TrainProgress, load_checkpoint, save_checkpoint
 from train.metric import class_prior, score
 
@@ -205,33 +205,48 @@ def make_loader(windows, keys: list[tuple[int, int]], batch_size: int, *, num_wo
 
 
 def recalibrate_batchnorm(model: nn.Module, windows, rows: np.ndarray, *, count: int, batch_size: int,
-                          device: torch.device) -> int:
+                          device: torch.device, unlabelled: np.ndarray | None = None,
+                          unlabelled_share: float = 0.0) -> int:
     """Reset every BatchNorm's running statistics of ``model`` and re-estimate them as the plain average of
     the per-batch statistics over ``count`` unshifted, unaugmented windows spread evenly over ``rows``
     (whole batches only, so every window weighs the same); returns the windows used.
 
-    Deterministic (no random choice) and gradient-free; the model's train/eval mode is restored.
+    ``unlabelled`` ([M, 20, T] real windows, `[adapt]`): evenly spread ones among them are added until they
+    are ``unlabelled_share`` of all windows used (at most M), interleaved with the labelled ones so every batch
+    mixes both domains (the estimate then holds the variance between them too). Deterministic (no random
+    choice), gradient-free, and the global RNG state is left as it was; the model's train/eval mode is restored.
     """
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
     if not norms or count <= 0 or len(rows) == 0:
         return 0
     count = min(count, len(rows))
-    if count >= batch_size:
-        count -= count % batch_size  # whole batches only, so every window weighs the same
+    n_extra = 0 if unlabelled is None else min(len(unlabelled),
+                                               round(count * unlabelled_share / (1 - unlabelled_share)))
+    if count + n_extra >= batch_size:  # whole batches only, so every window weighs the same
+        count -= (count + n_extra) % batch_size
     chosen = np.asarray(rows)[np.linspace(0, len(rows) - 1, count).round().astype(int)]
+    extra = np.linspace(0, len(unlabelled) - 1, n_extra).round().astype(int) if n_extra else np.zeros(0, int)
+    # (source, index) pairs ordered by their relative position in their own list: an even interleave
+    order = sorted([(i / count, 0, int(r)) for i, r in enumerate(chosen)] +
+                   [(i / max(n_extra, 1), 1, int(e)) for i, e in enumerate(extra)])
     momenta = [m.momentum for m in norms]
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # cumulative average over the batches below, not an exponential one
     was_training = model.training
     model.train()
-    with torch.no_grad():
-        for batch in window_batches(windows, chosen, batch_size, device=device):
-            model(batch)
+    # Train mode draws dropout masks: on a forked RNG, so how many windows this uses never changes the training
+    # run's later draws (with [adapt] on, its extra windows would otherwise give another training trajectory).
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.no_grad(), torch.random.fork_rng(devices=cuda):
+        for start in range(0, len(order), batch_size):
+            batch = np.stack([windows.window(k) if source == 0 else unlabelled[k]
+                              for _, source, k in order[start:start + batch_size]]).astype(np.float32)
+            model(torch.from_numpy(batch).to(device))
     for norm, momentum in zip(norms, momenta, strict=True):
         norm.momentum = momentum
     model.train(was_training)
-    return len(chosen)
+    return len(order)
 
 # ----------------------------------------------------------------------------------------------------
 # Training progress: a rich bar with live loss/LR/val KL on a TTY, one plain line per epoch otherwise.
@@ -394,7 +409,7 @@ def build_trainer(config: FitConfig, ctx: DistContext, prior: torch.Tensor) -> T
 
 
 def train_model(config: FitConfig, windows, split: FoldSplit, *, checkpoint_dir: Path | None, ctx: DistContext,
-                reporter: ProgressReporter) -> TrainedModel:
+                reporter: ProgressReporter, unlabelled: np.ndarray | None = None) -> TrainedModel:
     o, run = config.optim, config.run
     torch.manual_seed(run.seed * 1000 + split.index)
     prior = torch.as_tensor(class_prior(windows.targets[split.train_rows]), dtype=torch.float32)
@@ -451,7 +466,8 @@ def train_model(config: FitConfig, windows, split: FoldSplit, *, checkpoint_dir:
         # last one need it. Every rank recalibrates the same rows: the averaged models stay identical under DDP.
         if monitor_rows is not None or epoch == len(plan) - 1:
             recalibrate_batchnorm(eval_model, windows, split.train_rows, count=o.bn_recalibration_windows,
-                                  batch_size=run.eval_batch_size, device=ctx.device)
+                                  batch_size=run.eval_batch_size, device=ctx.device, unlabelled=unlabelled,
+                                  unlabelled_share=config.adapt.bn_share)
         val_kl = None
         if monitor_rows is not None and ctx.is_main:
             preds = predict_probs(eval_model, windows, monitor_rows, batch_size=run.eval_batch_size, device=ctx.device)

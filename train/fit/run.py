@@ -75,13 +75,16 @@ def fit(data_dir: str | Path, out: str | Path, config: FitConfig, *, resume: boo
         barrier(ctx)
         windows = load_windows(data_dir, config, ctx)
         fold_of_row = assign_folds(windows, config)
+        unlabelled = load_unlabelled(config)
         reporter = ProgressReporter(enabled=show_progress and ctx.is_main)
-        cv = run_cv(config, windows, fold_of_row, checkpoint_root=ckpt, ctx=ctx, reporter=reporter)
+        cv = run_cv(config, windows, fold_of_row, checkpoint_root=ckpt, ctx=ctx, reporter=reporter,
+                    unlabelled=None if unlabelled is None else unlabelled.windows)
         # This run's time (a resumed run counts only itself); CPU seconds are all threads of this process.
         timing = {"wall_seconds": time.perf_counter() - started_wall, "cpu_seconds": time.process_time() - started_cpu,
                   "torch_threads": torch.get_num_threads()}
+        adapt = {} if unlabelled is None else {"adapt": unlabelled.summary()}
         summary = write_bundle(out, config, windows, data_dir=data_dir, cv=cv, world_size=ctx.world_size,
-                               timing=timing) if ctx.is_main else None
+                               timing=timing | adapt) if ctx.is_main else None
         barrier(ctx)
         if ctx.is_main:
             shutil.rmtree(ckpt, ignore_errors=True)
@@ -106,6 +109,15 @@ def load_windows(data_dir: Path, config: FitConfig, ctx: DistContext):
     if windows.targets is None:
         raise DataError(f"{data_dir} has no vote columns; `train fit` needs the labelled train layout")
     return windows
+
+
+def load_unlabelled(config: FitConfig):
+    """The `[adapt]` real windows, or None when adaptation is off."""
+    from train.data.unlabelled import unlabelled_windows
+
+    if not config.adapt.unlabelled_eeg:
+        return None
+    return unlabelled_windows(config.adapt.unlabelled_eeg, stride_s=config.adapt.stride_s)
 
 
 def assign_folds(windows, config: FitConfig) -> np.ndarray:
@@ -173,12 +185,12 @@ def fold_splits(fold_of_row: np.ndarray, folds: int, total_votes: np.ndarray | N
 
 
 def run_cv(config: FitConfig, windows, fold_of_row: np.ndarray, *, checkpoint_root: Path | None, ctx: DistContext,
-           reporter: ProgressReporter) -> CvResult:
+           reporter: ProgressReporter, unlabelled: np.ndarray | None = None) -> CvResult:
     targets = np.asarray(windows.targets, dtype=np.float64)
     results = []
     for split in fold_splits(fold_of_row, config.cv.folds, windows.total_votes, val_min_votes=config.cv.val_min_votes):
         trained = train_model(config, windows, split, checkpoint_dir=_fold_dir(checkpoint_root, split), ctx=ctx,
-                              reporter=reporter)
+                              reporter=reporter, unlabelled=unlabelled)
         preds = predict_probs(trained.model, windows, split.val_rows, batch_size=config.run.eval_batch_size,
                               device=ctx.device)
         prior = class_prior(targets[split.train_rows])
@@ -187,7 +199,7 @@ def run_cv(config: FitConfig, windows, fold_of_row: np.ndarray, *, checkpoint_ro
     if config.cv.final == "refit":
         everything = FoldSplit("all", config.cv.k, np.arange(len(windows)), None)
         final = train_model(config, windows, everything, checkpoint_dir=_fold_dir(checkpoint_root, everything),
-                            ctx=ctx, reporter=reporter)
+                            ctx=ctx, reporter=reporter, unlabelled=unlabelled)
         name = f"refit on all {len(windows)} rows"
     else:
         final, name = results[0].trained, "fold0"

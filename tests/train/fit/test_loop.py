@@ -148,3 +148,35 @@ def test_batchnorm_recalibration_replaces_stale_statistics_with_the_exact_clean_
     assert (out.std(dim=(0, 2)) - 1).abs().max() < 0.05
     assert recalibrate_batchnorm(torch.nn.Linear(2, 2), _Windows(signals), np.arange(10), count=10, batch_size=4,
                                  device=torch.device("cpu")) == 0  # nothing to do without BatchNorm
+
+
+def test_batchnorm_recalibration_mixes_unlabelled_windows_at_their_share():
+    """[adapt]: real windows join the estimate as bn_share of it, so the statistics sit between both domains."""
+    model = torch.nn.Sequential(torch.nn.Conv1d(20, 3, 1, bias=False), torch.nn.BatchNorm1d(3)).eval()
+    with torch.no_grad():
+        model[0].weight.fill_(1 / 20)  # each feature is the channel mean: its statistics are the signal's
+    rng = np.random.default_rng(0)
+    labelled = rng.normal(0.0, 1.0, (12, 20, 64)).astype(np.float32)
+    unlabelled = rng.normal(10.0, 1.0, (40, 20, 64)).astype(np.float32)
+    used = recalibrate_batchnorm(model, _Windows(labelled), np.arange(12), count=12, batch_size=4,
+                                 device=torch.device("cpu"), unlabelled=unlabelled, unlabelled_share=0.25)
+    assert used == 16  # 12 labelled + round(12 * 0.25 / 0.75) = 4 unlabelled: whole batches already
+    assert torch.allclose(model[1].running_mean, torch.full((3,), 10.0 * 4 / 16), atol=0.1)
+    assert (model[1].running_var > 10).all()  # mixed batches: the gap between the domains is variance too
+    alone = recalibrate_batchnorm(model, _Windows(labelled), np.arange(12), count=12, batch_size=4,
+                                  device=torch.device("cpu"))
+    assert alone == 12 and model[1].running_mean.abs().max() < 0.1  # without [adapt]: the labelled ones only
+    few = recalibrate_batchnorm(model, _Windows(labelled), np.arange(12), count=12, batch_size=4,
+                                device=torch.device("cpu"), unlabelled=unlabelled[:2], unlabelled_share=0.5)
+    assert few == 12  # capped at the 2 there are, then whole batches: 10 labelled + 2 unlabelled
+
+
+def test_batchnorm_recalibration_leaves_the_training_rng_where_it_was():
+    """Train mode draws dropout masks; the windows recalibration uses must not move the training run's draws."""
+    model = torch.nn.Sequential(torch.nn.Conv1d(20, 3, 1), torch.nn.BatchNorm1d(3), torch.nn.Dropout(0.5))
+    signals = np.random.default_rng(0).normal(0.0, 1.0, (8, 20, 16)).astype(np.float32)
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    recalibrate_batchnorm(model, _Windows(signals), np.arange(8), count=8, batch_size=4, device=torch.device("cpu"),
+                          unlabelled=signals + 3, unlabelled_share=0.5)
+    assert torch.equal(torch.get_rng_state(), before)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -179,3 +180,49 @@ def test_user_errors_are_one_line_exit_2(layout, tmp_path, capsys):
     bad.write_text("[optim]\nlr = -1\n")
     assert run_app(app, ["fit", "--data", str(layout), "--out", str(tmp_path / "b"), "--config", str(bad)]) == 2
     assert "optim.lr must be > 0" in capsys.readouterr().err
+
+
+def test_unlabelled_real_eeg_adapts_the_batchnorm_of_the_shipped_weights(tiny_run, layout, tmp_path, capsys):
+    """`train fit --unlabelled DIR`: same training, BatchNorm statistics re-estimated with the real windows."""
+    from train.cli import app
+    from train.data.writer import write_eeg_parquet
+
+    folder = tmp_path / "real"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    write_eeg_parquet(folder / "ward.parquet", rng.normal(0, 80, (20, 70 * 200)))  # louder than the tiny layout
+    out = tmp_path / "adapted"
+    assert run_app(app, ["fit", "--data", str(layout), "--out", str(out), "--config", str(TINY),
+                         "--unlabelled", str(folder)]) == 0, capsys.readouterr().err
+    spec = load_bundle_model(out)[1]
+    assert spec.training["config"]["adapt"]["unlabelled_eeg"] == str(folder)
+    assert spec.training["metrics"]["adapt"] == {"windows": 3, "files": 1, "held_out_files": 0}  # 0, 10, 20 s
+    reference, _ = tiny_run
+    adapted, plain = load_bundle_model(out)[0], load_bundle_model(reference.bundle)[0]
+    norms = [(a, b) for a, b in zip(adapted.modules(), plain.modules(), strict=True)
+             if isinstance(a, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms and any(not torch.allclose(a.running_var, b.running_var) for a, b in norms)
+    for a, b in zip(adapted.state_dict().items(), plain.state_dict().items(), strict=True):
+        if "running" not in a[0] and "num_batches" not in a[0] and "temperature" not in a[0]:
+            assert torch.equal(a[1], b[1]), a[0]  # no gradient step saw a real window
+
+    # `train adapt` on the plain bundle takes the same step afterwards: the same bundle as fitting with --unlabelled
+    later = tmp_path / "adapted-later"
+    assert run_app(app, ["adapt", "--bundle", str(reference.bundle), "--data", str(layout), "--out", str(later),
+                         "--unlabelled", str(folder)]) == 0, capsys.readouterr().err
+    assert "BatchNorm adapted with 3 real windows from 1 files" in capsys.readouterr().out
+    for (name, a), b in zip(load_bundle_model(later)[0].state_dict().items(), adapted.state_dict().values(),
+                            strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=name)
+    assert json.loads((later / "metrics.json").read_text())["oof_kl"] == pytest.approx(
+        json.loads((out / "metrics.json").read_text())["oof_kl"], abs=1e-6)
+    assert run_app(app, ["adapt", "--bundle", str(reference.bundle), "--data", str(layout), "--out", str(later),
+                         "--unlabelled", str(folder)]) == 2  # nothing written over
+    assert "already exists and is not empty" in capsys.readouterr().err
+    other = tmp_path / "other-layout"
+    shutil.copytree(layout, other)
+    rows = (other / "train.csv").read_text().splitlines()
+    (other / "train.csv").write_text("\n".join(rows[:-3]) + "\n")  # three labels fewer: another split
+    assert run_app(app, ["adapt", "--bundle", str(reference.bundle), "--data", str(other), "--out",
+                         str(tmp_path / "x"), "--unlabelled", str(folder)]) == 2
+    assert "is not the layout" in capsys.readouterr().err
