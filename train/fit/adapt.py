@@ -5,7 +5,8 @@ bundle trained before: a site can adapt the shipped model to its own recordings,
 training layout is needed too (the synthetic windows keep their share of the statistics, and its held-out
 patients refit the temperature and rescore the bundle); its fold split is rebuilt from the bundle's config and
 checked against the bundle's out-of-fold rows, so another layout is refused. The new bundle keeps the training
-record (curves, config) and carries the adapted weights, temperature and held-out figures.
+record (curves, config) and carries the adapted weights, temperature and held-out figures (over fold 0's held-out
+patients, the fold whose model a bundle ships).
 """
 
 from __future__ import annotations

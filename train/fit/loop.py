@@ -223,7 +223,11 @@ def recalibrate_batchnorm(model: nn.Module, windows, rows: np.ndarray, *, count:
     n_extra = 0 if unlabelled is None else min(len(unlabelled),
                                                round(count * unlabelled_share / (1 - unlabelled_share)))
     if count + n_extra >= batch_size:  # whole batches only, so every window weighs the same
-        count -= (count + n_extra) % batch_size
+        excess = (count + n_extra) % batch_size
+        if count > excess:
+            count -= excess
+        else:  # few labelled windows: the unlabelled ones (at least a batch of them) give up the rest
+            n_extra -= excess
     chosen = np.asarray(rows)[np.linspace(0, len(rows) - 1, count).round().astype(int)]
     extra = np.linspace(0, len(unlabelled) - 1, n_extra).round().astype(int) if n_extra else np.zeros(0, int)
     # (source, index) pairs ordered by their relative position in their own list: an even interleave

@@ -169,6 +169,10 @@ def test_batchnorm_recalibration_mixes_unlabelled_windows_at_their_share():
     few = recalibrate_batchnorm(model, _Windows(labelled), np.arange(12), count=12, batch_size=4,
                                 device=torch.device("cpu"), unlabelled=unlabelled[:2], unlabelled_share=0.5)
     assert few == 12  # capped at the 2 there are, then whole batches: 10 labelled + 2 unlabelled
+    most = recalibrate_batchnorm(model, _Windows(labelled), np.arange(12), count=2, batch_size=4,
+                                 device=torch.device("cpu"), unlabelled=unlabelled, unlabelled_share=0.857)
+    assert most == 12  # 2 labelled + 12 unlabelled is not whole: the unlabelled give up 2, the labelled stay
+    assert torch.allclose(model[1].running_mean, torch.full((3,), 10.0 * 10 / 12), atol=0.1)
 
 
 def test_batchnorm_recalibration_leaves_the_training_rng_where_it_was():
