@@ -1,14 +1,15 @@
 """Each bundle with and without BatchNorm adaptation to real EEG (`[adapt]`): held-out synthetic KL and the 12 real
 segments, as markdown rows (docs/experiments/2026-12-adabn.md).
 
-    .venv/bin/python scripts/compare_adaptation.py DATA=BUNDLE [DATA=BUNDLE ...] [--unlabelled ../shared/data/eegmat]
+    .venv/bin/python scripts/compare_adaptation.py DATA=BUNDLE [DATA=BUNDLE ...] [--unlabelled ../shared/data/eegmat] \\
+        [--share adapt.bn_share]
 
 DATA is the synthetic layout the bundle was trained on (its held-out rows are the bundle's oof.csv rows). Both
 variants re-estimate the BatchNorm statistics the way `train fit` does for its shipped weights (400 clean
-training windows): "synthetic" with them alone, "adapted" with the unlabelled real windows as adapt.bn_share of
-them. Each variant then gets the temperature fitted on its own held-out predictions (the same rule for both; an
-in-sample fit, so both held-out figures are slightly optimistic), and the real segments are scored with it.
-Measurement only: nothing here trains or selects on the real segments.
+training windows): "synthetic" with them alone, "adapted" with the unlabelled real windows as --share of them
+(default: the config's adapt.bn_share). Each variant then gets the temperature fitted on its own held-out
+predictions (the same rule for both; an in-sample fit, so both held-out figures are slightly optimistic), and the
+real segments are scored with it. Measurement only: nothing here trains or selects on the real segments.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pairs", nargs="+", help="DATA=BUNDLE")
     parser.add_argument("--unlabelled", type=Path, default=shared_data_dir() / "eegmat")
+    parser.add_argument("--share", type=float, default=AdaptConfig().bn_share)
     args = parser.parse_args()
     adapt = AdaptConfig()
     unlabelled = unlabelled_windows(args.unlabelled, stride_s=adapt.stride_s).windows
@@ -85,7 +87,7 @@ def main() -> None:
         for variant, extra in (("synthetic", None), ("adapted", unlabelled)):
             m = copy.deepcopy(model)
             recalibrate_batchnorm(m, windows, train, count=OptimConfig().bn_recalibration_windows, batch_size=32,
-                                  device=CPU, unlabelled=extra, unlabelled_share=adapt.bn_share)
+                                  device=CPU, unlabelled=extra, unlabelled_share=args.share)
             set_temperature(m, 1.0)
             temperature = fit_temperature(val_targets, predict_probs(m, windows, val, batch_size=32, device=CPU))
             set_temperature(m, temperature)
