@@ -31,7 +31,7 @@ class UnlabelledWindows:
 
 def unlabelled_windows(folder: str | Path, *, stride_s: float) -> UnlabelledWindows:
     """Every 50 s window every ``stride_s`` seconds of each usable recording in ``folder``."""
-    usable, held = background_files(Path(folder))
+    usable, held = background_files(Path(folder), option="--unlabelled")
     stride = max(round(stride_s * SAMPLE_RATE_HZ), 1)
     windows = []
     for path in usable:
@@ -39,6 +39,6 @@ def unlabelled_windows(folder: str | Path, *, stride_s: float) -> UnlabelledWind
         windows.extend(signals[:, start:start + WINDOW_SAMPLES]
                        for start in range(0, signals.shape[1] - WINDOW_SAMPLES + 1, stride))
     if not windows:
-        raise DataError(f"adapt.unlabelled_eeg {folder}: no recording is at least "
+        raise DataError(f"--unlabelled {folder}: no recording is at least "
                         f"{WINDOW_SAMPLES / SAMPLE_RATE_HZ:g} s long; add longer recordings or leave it empty")
     return UnlabelledWindows(np.stack(windows).astype(np.float32), len(usable), len(held))

@@ -45,16 +45,16 @@ def subject_key(path: Path) -> str:
     return f"eegmat{number:02d}" if number is not None else Path(path).stem
 
 
-def background_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """(usable files, held-out files left out) of ``folder``, sorted; DataError when none is usable."""
+def background_files(folder: Path, *, option: str = "--background") -> tuple[list[Path], list[Path]]:
+    """(usable files, held-out files left out) of ``folder``, sorted; DataError naming ``option`` if none is usable."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(f"--background {folder}: not a directory of EEG files (.edf, .bdf or .parquet)")
+        raise DataError(f"{option} {folder}: not a directory of EEG files (.edf, .bdf or .parquet)")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
     held = [p for p in files if is_held_out(p)]
     usable = [p for p in files if not is_held_out(p)]
     if not usable:
-        raise DataError(f"--background {folder}: no usable .edf/.bdf/.parquet file"
+        raise DataError(f"{option} {folder}: no usable .edf/.bdf/.parquet file"
                         + (f" ({len(held)} held out: eegmat subjects 18-23)" if held else ""))
     return usable, held
 

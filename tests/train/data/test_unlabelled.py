@@ -28,7 +28,7 @@ def test_real_eegmat_recordings_become_windows_and_the_false_alarm_subjects_stay
 
 
 def test_unlabelled_folder_errors_are_one_line(tmp_path):
-    with pytest.raises(DataError, match="not a directory"):
+    with pytest.raises(DataError, match="--unlabelled .*: not a directory"):
         unlabelled_windows(tmp_path / "missing", stride_s=10.0)
     write_eeg_parquet(tmp_path / "short.parquet", np.zeros((len(CHANNELS), 30 * SAMPLE_RATE_HZ)))
     with pytest.raises(DataError, match="no recording is at least 50 s long"):
