@@ -1,10 +1,12 @@
 """`make default-model`: build the model shipped in edge/model/default/ with one command.
 
     .venv/bin/python -m scripts.build_default_model [--work build/default-model] [--eegs 1200] [--seed 0] \\
-        [--epochs N] [--background ../shared/data/eegmat] [--calibrate run|export] [--compare] [--doc F]
+        [--epochs N] [--background ../shared/data/eegmat] [--calibrate run|export] [--compare] [--doc F] \\
+        [--adapted-from BUNDLE]
 
 1. `train synth --background` (real eegmat background for half the patients, subjects 18-23 left out),
-2. `train fit` with the default config, 3. `calibrate run` (export, quantize, parity gates),
+2. `train fit` with the default config and `--unlabelled` the same folder (BatchNorm statistics adapted to the
+   real recordings at adapt.bn_share, `[adapt]`), 3. `calibrate run` (export, quantize, parity gates),
 4. checks: Kaggle KL on the 12 real sparcnet_iiic segments, seizure alarms of `edge run`'s alarm policy
    over eegmat subjects 18-23 (healthy adults: every alarm is false), and the demo recording,
 5. copies spec.json + model.onnx (fp32, the reference graph) into edge/model/default/ with its figures in
@@ -58,16 +60,25 @@ def _run(*argv: str) -> None:
 
 
 def build(work: Path, *, eegs: int, seed: int, background: Path | None, epochs: int | None, lookahead: float,
-          config: Path | None = None) -> Path:
-    """synth -> fit -> calibrate run in ``work``; returns the bundle. ``background`` None: model background only."""
+          config: Path | None = None, adapted_from: Path | None = None) -> Path:
+    """synth -> fit in ``work``; returns the bundle. ``background`` None: model background only, no adaptation.
+
+    ``adapted_from``: instead of fitting, `train adapt` that bundle (trained by this recipe on this synth data).
+    """
     tag = "real" if background is not None else "plain"
     data, bundle = work / f"synth-{tag}", work / f"fit-{tag}-L{lookahead:g}"
     if not (data / "train.csv").is_file():
         shutil.rmtree(data, ignore_errors=True)  # a killed synth leaves a partial folder synth refuses
         extra = ("--background", str(background)) if background is not None else ()
         _run("train", "synth", "--out", str(data), "--eegs", str(eegs), "--seed", str(seed), *extra)
+    if not (bundle / SPEC_FILE).is_file() and adapted_from is not None:
+        if background is None:
+            raise DataError("--adapted-from needs --background: the unlabelled real EEG to adapt to")
+        _run("train", "adapt", "--bundle", str(adapted_from), "--data", str(data), "--out", str(bundle),
+             "--unlabelled", str(background))
     if not (bundle / SPEC_FILE).is_file():
         extra = ("--epochs", str(epochs)) if epochs else ()
+        extra += ("--unlabelled", str(background)) if background is not None else ()
         toml = work / f"fit-L{lookahead:g}.toml"
         text = config.read_text() if config is not None else ""
         if "[data]" in text or "[model]" in text:
@@ -234,6 +245,8 @@ def main() -> None:
     parser.add_argument("--background", type=Path, default=EEGMAT)
     parser.add_argument("--before", type=Path, default=None,
                         help="the model to compare with (default: the one shipped now, which this replaces)")
+    parser.add_argument("--adapted-from", type=Path, default=None,
+                        help="a bundle trained by this recipe on this synth data: `train adapt` it instead of fitting")
     parser.add_argument("--compare", action="store_true", help="also train without real background")
     parser.add_argument("--calibrate", choices=("run", "export"), default="run",
                         help="`calibrate run` (parity gates) or `calibrate export` only: the shipped fp32 model.onnx "
@@ -242,7 +255,7 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     bundle = build(args.work, eegs=args.eegs, seed=args.seed, background=args.background, epochs=args.epochs,
-                   lookahead=args.lookahead, config=args.config)
+                   lookahead=args.lookahead, config=args.config, adapted_from=args.adapted_from)
     if not (bundle / ONNX_FILE).is_file():
         data = ("--data", str(args.work / "synth-real")) if args.calibrate == "run" else ()
         _run("calibrate", args.calibrate, "--bundle", str(bundle), *data)
@@ -250,11 +263,13 @@ def main() -> None:
     old = {"spec": load_spec(before).training.get("default_model", {}), "real_12": real_segments(before)}
     metrics = json.loads((bundle / "metrics.json").read_text())
     options = f"--eegs {args.eegs} --seed {args.seed} --lookahead {args.lookahead:g}" + \
-        (f" --epochs {args.epochs}" if args.epochs else "") + (f" --config {args.config}" if args.config else "")
+        (f" --epochs {args.epochs}" if args.epochs else "") + (f" --config {args.config}" if args.config else "") + \
+        (f" --adapted-from {args.adapted_from}" if args.adapted_from else "")
     figures = {
         "made_by": f"make default-model (scripts/build_default_model.py {options})",
         "training_data": f"train synth --eegs {args.eegs} --seed {args.seed} --background eegmat (subjects 00-17, "
-                         "half the patients; synthetic patterns, artifacts and votes)",
+                         "half the patients; synthetic patterns, artifacts and votes); BatchNorm statistics adapted "
+                         "to eegmat subjects 00-17 at adapt.bn_share (train fit --unlabelled / train adapt)",
         "held_out_kl": round(metrics["oof_kl"], 4), "held_out_prior_kl": round(metrics["oof_prior_kl"], 4),
         "real_12": real_segments(bundle),
         "eegmat": false_alarms(bundle, args.background),
