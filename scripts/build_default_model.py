@@ -266,7 +266,8 @@ def main() -> None:
         (f" --epochs {args.epochs}" if args.epochs else "") + (f" --config {args.config}" if args.config else "") + \
         (f" --adapted-from {args.adapted_from}" if args.adapted_from else "")
     figures = {
-        "made_by": f"make default-model (scripts/build_default_model.py {options})",
+        "made_by": (f"scripts/build_default_model.py {options}" if args.adapted_from else
+                    f"make default-model (scripts/build_default_model.py {options})"),
         "training_data": f"train synth --eegs {args.eegs} --seed {args.seed} --background eegmat (subjects 00-17, "
                          "half the patients; synthetic patterns, artifacts and votes); BatchNorm statistics adapted "
                          "to eegmat subjects 00-17 at adapt.bn_share (train fit --unlabelled / train adapt)",
