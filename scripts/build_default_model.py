@@ -118,14 +118,11 @@ def real_segments(bundle: Path) -> dict:
     ONNX engine (any shipped bundle runs, old or new), each scored for its labelled centre."""
     from edge.contract import window_for_kaggle_label
     from edge.model.engine import Engine
-    from train.data import fill_gaps
-    from train.data.sparcnet import load_segments
+    from train.data.sparcnet import filled_eeg, load_segments
     from train.metric import score
 
     segments = load_segments(SPARCNET, columns=("file", *VOTE_COLUMNS, *(f"sparcnet_p_{c}" for c in CLASSES)))
-    eeg = np.stack([s.eeg for s in segments])
-    for row in eeg:
-        fill_gaps(row)
+    eeg = filled_eeg(segments)
     targets = np.stack([s.votes for s in segments])
     sparcnet = np.array([[float(s.row[f"sparcnet_p_{c}"]) for c in CLASSES] for s in segments])
     sparcnet /= sparcnet.sum(1, keepdims=True)

@@ -29,8 +29,8 @@ if not __package__:  # run as a file: make the repository importable
 from edge.contract import CLASSES, VOTE_COLUMNS, window_for_kaggle_label
 from edge.testing import shared_data_dir
 from train.checkpoint import load_bundle_model
-from train.data import build_window_set, fill_gaps
-from train.data.sparcnet import load_segments
+from train.data import build_window_set
+from train.data.sparcnet import filled_eeg, load_segments
 from train.data.unlabelled import unlabelled_windows
 from train.fit.config import AdaptConfig, DataConfig, OptimConfig
 from train.fit.evaluate import fit_temperature, predict_probs
@@ -44,11 +44,7 @@ SEIZURE, GPD = CLASSES.index("seizure"), CLASSES.index("gpd")
 
 def real_segments() -> tuple[np.ndarray, np.ndarray]:
     segments = load_segments(shared_data_dir() / "sparcnet_iiic", columns=("file", *VOTE_COLUMNS))
-    eeg = np.stack([s.eeg for s in segments]).astype(np.float32)
-    for row in eeg:
-        fill_gaps(row)
-    votes = np.stack([s.votes for s in segments]).astype(np.float64)
-    return eeg, votes / votes.sum(1, keepdims=True)
+    return filled_eeg(segments), np.stack([s.votes for s in segments]).astype(np.float64)
 
 
 def row(name: str, variant: str, temperature: float, held_out: float, probs: np.ndarray, targets: np.ndarray) -> str:

@@ -18,6 +18,7 @@ from edge.contract import CLASSES, VOTE_COLUMNS
 from edge.errors import DataError
 from train.data.columns import eeg_path
 from train.data.eeg_file import read_eeg_file
+from train.data.windows import fill_gaps
 from train.data.writer import train_columns, write_csv
 
 
@@ -51,6 +52,14 @@ def load_segments(source_dir: Path, *, columns: tuple[str, ...] = ("file", *VOTE
         path = Path(source_dir) / row["file"]
         segments.append(Segment(path, read_eeg_file(path), votes / votes.sum(), row))
     return segments
+
+
+def filled_eeg(segments: list[Segment]) -> np.ndarray:
+    """[N, 20, samples] float32 of ``segments``, gaps filled with each channel's mean as in training (a copy)."""
+    eeg = np.stack([s.eeg for s in segments]).astype(np.float32)
+    for row in eeg:
+        fill_gaps(row)
+    return eeg
 
 
 def sparcnet_layout(source_dir: Path, out_dir: Path) -> Path:

@@ -24,21 +24,19 @@ from edge.errors import DataError
 from edge.model.bundle import SPEC_FILE
 from train.fit.config import FitConfig
 from train.fit.distributed import DistContext, resolve_device
-from train.fit.evaluate import predict_probs
 from train.fit.loop import TrainedModel, recalibrate_batchnorm
 from train.fit.reports import METRICS_FILE, OOF_FILE
 from train.fit.run import (
     CvResult,
     FitSummary,
-    FoldResult,
     assign_folds,
     fold_splits,
     load_unlabelled,
     load_windows,
+    score_fold,
     set_temperature,
     write_bundle,
 )
-from train.metric import class_prior, score
 
 
 def adapt_bundle(bundle: str | Path, data_dir: str | Path, out: str | Path, *, unlabelled: str | Path,
@@ -78,16 +76,13 @@ def adapt_bundle(bundle: str | Path, data_dir: str | Path, out: str | Path, *, u
     recalibrate_batchnorm(model, windows, split.train_rows, count=config.optim.bn_recalibration_windows,
                           batch_size=config.run.eval_batch_size, device=ctx.device, unlabelled=real.windows,
                           unlabelled_share=config.adapt.bn_share)
-    model.eval()
-    preds = predict_probs(model, windows, split.val_rows, batch_size=config.run.eval_batch_size, device=ctx.device)
-    targets = np.asarray(windows.targets, dtype=np.float64)
-    prior = np.broadcast_to(class_prior(targets[split.train_rows]), preds.shape)
     curves = json.loads((bundle / METRICS_FILE).read_text())["curves"].get(split.name, {})
     history = tuple({"step": s, "loss": v} for s, v in zip(curves.get("step", []), curves.get("loss", []), strict=True))
     val_history = tuple({"step": s, "val_kl": v}
                         for s, v in zip(curves.get("val_step", []), curves.get("val_kl", []), strict=True))
-    final = TrainedModel(model, history, val_history)
-    fold = FoldResult(split, final, preds, score(targets[split.val_rows], preds), score(targets[split.val_rows], prior))
+    final = TrainedModel(model.eval(), history, val_history)
+    fold = score_fold(split, final, windows, np.asarray(windows.targets, dtype=np.float64),
+                      batch_size=config.run.eval_batch_size, device=ctx.device)
     metrics = trained.get("metrics", {})
     timing = {k: metrics[k] for k in ("wall_seconds", "cpu_seconds", "torch_threads") if k in metrics}
     timing["adapt"] = real.summary() | {"from_bundle": str(bundle), "seconds": round(time.perf_counter() - started, 1)}

@@ -253,14 +253,11 @@ def evaluate_bundle_on_segments(bundle: Path, data: Path) -> dict[str, Any]:
     Gaps (NaN) are filled with each channel's mean, as in training.
     """
     from train.checkpoint import load_bundle_model
-    from train.data import fill_gaps
-    from train.data.sparcnet import load_segments
+    from train.data.sparcnet import filled_eeg, load_segments
 
     model, spec = load_bundle_model(bundle)
     segments = load_segments(data, columns=("file", *VOTE_COLUMNS, *(f"sparcnet_p_{c}" for c in CLASSES)))
-    eeg = np.stack([s.eeg for s in segments])
-    for row in eeg:
-        fill_gaps(row)
+    eeg = filled_eeg(segments)
     # each segment is labelled on its centre 10 s; a model with another lookahead sees it as edge predict --kaggle
     eeg = np.stack([window_for_kaggle_label(w, spec.lookahead_s) for w in eeg])
     targets = np.stack([s.votes for s in segments])

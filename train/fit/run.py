@@ -191,11 +191,8 @@ def run_cv(config: FitConfig, windows, fold_of_row: np.ndarray, *, checkpoint_ro
     for split in fold_splits(fold_of_row, config.cv.folds, windows.total_votes, val_min_votes=config.cv.val_min_votes):
         trained = train_model(config, windows, split, checkpoint_dir=_fold_dir(checkpoint_root, split), ctx=ctx,
                               reporter=reporter, unlabelled=unlabelled)
-        preds = predict_probs(trained.model, windows, split.val_rows, batch_size=config.run.eval_batch_size,
-                              device=ctx.device)
-        prior = class_prior(targets[split.train_rows])
-        results.append(FoldResult(split, trained, preds, score(targets[split.val_rows], preds),
-                                  score(targets[split.val_rows], np.broadcast_to(prior, preds.shape))))
+        results.append(score_fold(split, trained, windows, targets, batch_size=config.run.eval_batch_size,
+                                  device=ctx.device))
     if config.cv.final == "refit":
         everything = FoldSplit("all", config.cv.k, np.arange(len(windows)), None)
         final = train_model(config, windows, everything, checkpoint_dir=_fold_dir(checkpoint_root, everything),
@@ -204,6 +201,15 @@ def run_cv(config: FitConfig, windows, fold_of_row: np.ndarray, *, checkpoint_ro
     else:
         final, name = results[0].trained, "fold0"
     return CvResult(tuple(results), fold_of_row, final, name)
+
+
+def score_fold(split: FoldSplit, trained: TrainedModel, windows, targets: np.ndarray, *, batch_size: int,
+               device: torch.device) -> FoldResult:
+    """The model's predictions for the split's held-out rows, their KL and the class-prior baseline's."""
+    preds = predict_probs(trained.model, windows, split.val_rows, batch_size=batch_size, device=device)
+    prior = class_prior(targets[split.train_rows])
+    return FoldResult(split, trained, preds, score(targets[split.val_rows], preds),
+                      score(targets[split.val_rows], np.broadcast_to(prior, preds.shape)))
 
 
 def _fold_dir(root: Path | None, split: FoldSplit) -> Path | None:
