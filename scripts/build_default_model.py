@@ -31,7 +31,7 @@ if not __package__:  # run as a file: make the `scripts` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.config import RunConfig
-from edge.contract import CLASSES, VOTE_COLUMNS
+from edge.contract import CLASSES
 from edge.errors import DataError
 from edge.model.bundle import ONNX_FILE, SPEC_FILE, load_spec, save_spec, write_checksums
 from edge.model.shipped import DEFAULT_BUNDLE, DEMO_RECORDING
@@ -116,28 +116,13 @@ def false_alarms(bundle: Path, eegmat: Path) -> dict:
 def real_segments(bundle: Path) -> dict:
     """KL, top-1 and the confusion (expert majority -> model top class) on the 12 real segments, through the
     ONNX engine (any shipped bundle runs, old or new), each scored for its labelled centre."""
-    from edge.contract import window_for_kaggle_label
-    from edge.model.engine import Engine
-    from train.data.sparcnet import filled_eeg, load_segments
-    from train.metric import score
+    from train.fit.evaluate import evaluate_bundle_on_segments
 
-    segments = load_segments(SPARCNET, columns=("file", *VOTE_COLUMNS, *(f"sparcnet_p_{c}" for c in CLASSES)))
-    eeg = filled_eeg(segments)
-    targets = np.stack([s.votes for s in segments])
-    sparcnet = np.array([[float(s.row[f"sparcnet_p_{c}"]) for c in CLASSES] for s in segments])
-    sparcnet /= sparcnet.sum(1, keepdims=True)
-    with Engine(bundle, "onnxruntime") as engine:
-        probs = engine.predict(np.stack([window_for_kaggle_label(w, engine.spec.lookahead_s) for w in eeg]))
-        lookahead = engine.spec.lookahead_s
-    probs = np.asarray(probs, dtype=np.float64)
-    truth, top = targets.argmax(1), probs.argmax(1)
-    seizure_votes = targets[:, SEIZURE] >= 2 / 3 - 1e-9
-    return {"lookahead_s": lookahead, "kl": round(float(score(targets, probs)), 4),
-            "top1": f"{int((truth == top).sum())}/{len(truth)}",
-            "sparcnet_kl": round(float(score(targets, sparcnet)), 4),
-            "p_seizure_where_2of3_votes": [round(float(p), 3) for p in probs[seizure_votes, SEIZURE]],
-            "confusion": {CLASSES[c]: {CLASSES[k]: int(((truth == c) & (top == k)).sum()) for k in range(len(CLASSES))
-                                       if ((truth == c) & (top == k)).any()} for c in sorted(set(truth.tolist()))}}
+    got = evaluate_bundle_on_segments(bundle, SPARCNET, backend="onnx")
+    return {"lookahead_s": got["lookahead_s"], "kl": round(float(got["kl_model"]), 4),
+            "top1": f"{round(got['argmax_agreement_model'] * got['segments'])}/{got['segments']}",
+            "sparcnet_kl": round(float(got["kl_sparcnet"]), 4),
+            "p_seizure_where_2of3_votes": got["p_seizure_where_2of3_votes"], "confusion": got["confusion"]}
 
 
 def demo_recording(bundle: Path, out: Path, seed: int) -> dict:

@@ -21,24 +21,34 @@ from train.synth.real_background import background_files, load_background
 
 @dataclass(frozen=True, eq=False)
 class UnlabelledWindows:
-    windows: np.ndarray  # [N, 20, WINDOW_SAMPLES] float32 uV
+    """Every 50 s window every ``stride`` samples of each recording, as views: overlapping windows share the
+    recording's memory (eegmat 00-17 at a 10 s stride: about 50 MB of recordings, not 230 MB of copies)."""
+
+    recordings: tuple[np.ndarray, ...]  # [20, samples] float32 uV each
+    starts: np.ndarray  # [N, 2]: (recording, first sample) of each window
     files: int
     held_out: int  # files left out (eegmat subjects 18-23)
 
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        """Window ``k``, [20, WINDOW_SAMPLES] float32 uV (a view: copy before writing to it)."""
+        recording, start = self.starts[k]
+        return self.recordings[recording][:, start:start + WINDOW_SAMPLES]
+
     def summary(self) -> dict[str, int]:
-        return {"windows": len(self.windows), "files": self.files, "held_out_files": self.held_out}
+        return {"windows": len(self), "files": self.files, "held_out_files": self.held_out}
 
 
 def unlabelled_windows(folder: str | Path, *, stride_s: float) -> UnlabelledWindows:
     """Every 50 s window every ``stride_s`` seconds of each usable recording in ``folder``."""
     usable, held = background_files(Path(folder), option="--unlabelled")
     stride = max(round(stride_s * SAMPLE_RATE_HZ), 1)
-    windows = []
-    for path in usable:
-        signals = load_background(path)
-        windows.extend(signals[:, start:start + WINDOW_SAMPLES]
-                       for start in range(0, signals.shape[1] - WINDOW_SAMPLES + 1, stride))
-    if not windows:
+    recordings = tuple(load_background(path) for path in usable)
+    starts = np.array([(i, start) for i, signals in enumerate(recordings)
+                       for start in range(0, signals.shape[1] - WINDOW_SAMPLES + 1, stride)], dtype=np.int64)
+    if not len(starts):
         raise DataError(f"--unlabelled {folder}: no recording is at least "
                         f"{WINDOW_SAMPLES / SAMPLE_RATE_HZ:g} s long; add longer recordings or leave it empty")
-    return UnlabelledWindows(np.stack(windows).astype(np.float32), len(usable), len(held))
+    return UnlabelledWindows(recordings, starts.reshape(-1, 2), len(usable), len(held))

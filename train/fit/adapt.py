@@ -74,7 +74,7 @@ def adapt_bundle(bundle: str | Path, data_dir: str | Path, out: str | Path, *, u
     model = model.to(ctx.device)
     set_temperature(model, 1.0)  # write_bundle fits the temperature of the adapted model
     recalibrate_batchnorm(model, windows, split.train_rows, count=config.optim.bn_recalibration_windows,
-                          batch_size=config.run.eval_batch_size, device=ctx.device, unlabelled=real.windows,
+                          batch_size=config.run.eval_batch_size, device=ctx.device, unlabelled=real,
                           unlabelled_share=config.adapt.bn_share)
     curves = json.loads((bundle / METRICS_FILE).read_text())["curves"].get(split.name, {})
     history = tuple({"step": s, "loss": v} for s, v in zip(curves.get("step", []), curves.get("loss", []), strict=True))

@@ -245,39 +245,64 @@ def evaluate_bundle(bundle: str | Path, data_dir: str | Path, device: str = "aut
                                 None if prior is None else np.asarray(prior, dtype=np.float64))
 
 
-def evaluate_bundle_on_segments(bundle: Path, data: Path) -> dict[str, Any]:
+def evaluate_bundle_on_segments(bundle: Path, data: Path, *, backend: str = "auto") -> dict[str, Any]:
     """A bundle's Kaggle KL on labelled real segments (e.g. the 12 of sparcnet_iiic, Jing et al., Neurology 2023)
-    beside the class prior of its training data and the published SPaRCNet probabilities of the same segments.
+    beside the class prior of its training data and the published SPaRCNet probabilities of the same segments,
+    with each segment's KL, the confusion (expert majority -> model top class) and p(seizure) where >= 2/3 of the
+    experts voted seizure.
 
-    SPaRCNet's probabilities are printed to 4 decimals, so their rows are renormalised to sum to 1 first.
-    Gaps (NaN) are filled with each channel's mean, as in training.
+    ``backend``: "torch" (the bundle's weights), "onnx" (its model.onnx through the edge engine: what ships;
+    the package's default bundle has no weights) or "auto" (torch when the bundle has weights). Each segment is
+    scored for its labelled centre, as `edge predict --kaggle` does. SPaRCNet's probabilities are printed to 4
+    decimals, so their rows are renormalised to sum to 1 first. Gaps (NaN) are filled with each channel's mean,
+    as in training.
     """
-    from train.checkpoint import load_bundle_model
     from train.data.sparcnet import filled_eeg, load_segments
 
-    model, spec = load_bundle_model(bundle)
     segments = load_segments(data, columns=("file", *VOTE_COLUMNS, *(f"sparcnet_p_{c}" for c in CLASSES)))
     eeg = filled_eeg(segments)
-    # each segment is labelled on its centre 10 s; a model with another lookahead sees it as edge predict --kaggle
-    eeg = np.stack([window_for_kaggle_label(w, spec.lookahead_s) for w in eeg])
+    probs, spec = _segment_probs(Path(bundle), eeg, backend)
     targets = np.stack([s.votes for s in segments])
     sparcnet = np.array([[float(s.row[f"sparcnet_p_{c}"]) for c in CLASSES] for s in segments])
     sparcnet /= sparcnet.sum(1, keepdims=True)
-    with torch.no_grad():
-        probs = torch.softmax(model(torch.from_numpy(eeg)).double(), dim=1).numpy()
-    prior = np.asarray(spec.training["data"]["class_prior"], dtype=np.float64)
+    prior = spec.training.get("data", {}).get("class_prior")
+    truth, top = targets.argmax(1), probs.argmax(1)
+    seizure, seizure_votes = CLASSES.index("seizure"), targets[:, CLASSES.index("seizure")] >= 2 / 3 - 1e-9
     return {
         "bundle": Path(bundle).name, "model": spec.model, "lookahead_s": spec.lookahead_s, "segments": len(segments),
         "kl_model": score(targets, probs),
-        "kl_class_prior": score(targets, np.broadcast_to(prior, targets.shape)),
+        "kl_class_prior": None if prior is None else score(targets, np.broadcast_to(np.asarray(prior), targets.shape)),
         "kl_sparcnet": score(targets, sparcnet),
-        "argmax_agreement_model": float((probs.argmax(1) == targets.argmax(1)).mean()),
-        "argmax_agreement_sparcnet": float((sparcnet.argmax(1) == targets.argmax(1)).mean()),
+        "argmax_agreement_model": float((top == truth).mean()),
+        "argmax_agreement_sparcnet": float((sparcnet.argmax(1) == truth).mean()),
+        "p_seizure_where_2of3_votes": [round(float(p), 3) for p in probs[seizure_votes, seizure]],
+        "confusion": {CLASSES[c]: {CLASSES[k]: int(((truth == c) & (top == k)).sum()) for k in range(len(CLASSES))
+                                   if ((truth == c) & (top == k)).any()} for c in sorted(set(truth.tolist()))},
         "per_segment": [{"file": s.path.name, "expert_majority": CLASSES[int(t.argmax())],
                          "model_top": CLASSES[int(p.argmax())], "model_p_top": round(float(p.max()), 3),
-                         "model_p_seizure": round(float(p[CLASSES.index("seizure")]), 3)}
-                        for s, t, p in zip(segments, targets, probs, strict=True)],
+                         "model_p_seizure": round(float(p[seizure]), 3), "kl": round(float(kl), 4)}
+                        for s, t, p, kl in zip(segments, targets, probs, kl_terms(targets, probs).sum(1), strict=True)],
     }
+
+
+def _segment_probs(bundle: Path, eeg: np.ndarray, backend: str) -> tuple[np.ndarray, ModelSpec]:
+    """float64 [N, 6] probabilities of each labelled centre of ``eeg`` [N, 20, T], and the bundle's spec."""
+    from edge.model.bundle import WEIGHTS_FILE
+
+    if backend not in ("auto", "torch", "onnx"):
+        raise DataError(f"backend must be auto, torch or onnx, got {backend!r}")
+    if backend == "onnx" or (backend == "auto" and not (bundle / WEIGHTS_FILE).is_file()):
+        from edge.model.engine import Engine
+
+        with Engine(bundle, "onnxruntime") as engine:
+            windows = np.stack([window_for_kaggle_label(w, engine.spec.lookahead_s) for w in eeg])
+            return np.asarray(engine.predict(windows), dtype=np.float64), engine.spec
+    from train.checkpoint import load_bundle_model
+
+    model, spec = load_bundle_model(bundle)
+    windows = np.stack([window_for_kaggle_label(w, spec.lookahead_s) for w in eeg])
+    with torch.no_grad():
+        return torch.softmax(model(torch.from_numpy(windows)).double(), dim=1).numpy(), spec
 
 
 def mean_by_eeg(eeg_ids: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import sys
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,13 +206,13 @@ def make_loader(windows, keys: list[tuple[int, int]], batch_size: int, *, num_wo
 
 
 def recalibrate_batchnorm(model: nn.Module, windows, rows: np.ndarray, *, count: int, batch_size: int,
-                          device: torch.device, unlabelled: np.ndarray | None = None,
+                          device: torch.device, unlabelled: Sequence[np.ndarray] | None = None,
                           unlabelled_share: float = 0.0) -> int:
     """Reset every BatchNorm's running statistics of ``model`` and re-estimate them as the plain average of
     the per-batch statistics over ``count`` unshifted, unaugmented windows spread evenly over ``rows``
     (whole batches only, so every window weighs the same); returns the windows used.
 
-    ``unlabelled`` ([M, 20, T] real windows, `[adapt]`): evenly spread ones among them are added until they
+    ``unlabelled`` (M real [20, T] windows, `[adapt]`): evenly spread ones among them are added until they
     are ``unlabelled_share`` of all windows used (at most M), interleaved with the labelled ones so every batch
     mixes both domains (the estimate then holds the variance between them too). Deterministic (no random
     choice), gradient-free, and the global RNG state is left as it was; the model's train/eval mode is restored.
@@ -413,7 +414,7 @@ def build_trainer(config: FitConfig, ctx: DistContext, prior: torch.Tensor) -> T
 
 
 def train_model(config: FitConfig, windows, split: FoldSplit, *, checkpoint_dir: Path | None, ctx: DistContext,
-                reporter: ProgressReporter, unlabelled: np.ndarray | None = None) -> TrainedModel:
+                reporter: ProgressReporter, unlabelled: Sequence[np.ndarray] | None = None) -> TrainedModel:
     o, run = config.optim, config.run
     torch.manual_seed(run.seed * 1000 + split.index)
     prior = torch.as_tensor(class_prior(windows.targets[split.train_rows]), dtype=torch.float32)

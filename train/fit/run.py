@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ def fit(data_dir: str | Path, out: str | Path, config: FitConfig, *, resume: boo
         unlabelled = load_unlabelled(config)
         reporter = ProgressReporter(enabled=show_progress and ctx.is_main)
         cv = run_cv(config, windows, fold_of_row, checkpoint_root=ckpt, ctx=ctx, reporter=reporter,
-                    unlabelled=None if unlabelled is None else unlabelled.windows)
+                    unlabelled=unlabelled)
         # This run's time (a resumed run counts only itself); CPU seconds are all threads of this process.
         timing = {"wall_seconds": time.perf_counter() - started_wall, "cpu_seconds": time.process_time() - started_cpu,
                   "torch_threads": torch.get_num_threads()}
@@ -185,7 +186,7 @@ def fold_splits(fold_of_row: np.ndarray, folds: int, total_votes: np.ndarray | N
 
 
 def run_cv(config: FitConfig, windows, fold_of_row: np.ndarray, *, checkpoint_root: Path | None, ctx: DistContext,
-           reporter: ProgressReporter, unlabelled: np.ndarray | None = None) -> CvResult:
+           reporter: ProgressReporter, unlabelled: Sequence[np.ndarray] | None = None) -> CvResult:
     targets = np.asarray(windows.targets, dtype=np.float64)
     results = []
     for split in fold_splits(fold_of_row, config.cv.folds, windows.total_votes, val_min_votes=config.cv.val_min_votes):

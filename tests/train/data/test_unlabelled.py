@@ -21,10 +21,12 @@ def test_real_eegmat_recordings_become_windows_and_the_false_alarm_subjects_stay
         shutil.copy(EEGMAT / name, tmp_path / name)
     got = unlabelled_windows(tmp_path, stride_s=10.0)
     assert got.summary() == {"windows": 2, "files": 1, "held_out_files": 1}  # 60 s at 500 Hz: starts 0 and 10 s
-    assert got.windows.shape == (2, len(CHANNELS), WINDOW_SAMPLES) and got.windows.dtype == np.float32
-    eeg = got.windows[:, :19]
+    windows = np.stack([got[0], got[1]])
+    assert windows.shape == (2, len(CHANNELS), WINDOW_SAMPLES) and windows.dtype == np.float32
+    assert np.shares_memory(got[0], got[1])  # overlapping windows are views of one recording, not copies
+    eeg = windows[:, :19]
     assert np.isfinite(eeg).all() and 2 < float(np.median(eeg.std(axis=2))) < 200  # microvolts of real EEG
-    np.testing.assert_array_equal(got.windows[0, :, 2000:], got.windows[1, :, :-2000])  # 10 s stride
+    np.testing.assert_array_equal(windows[0, :, 2000:], windows[1, :, :-2000])  # 10 s stride
 
 
 def test_unlabelled_folder_errors_are_one_line(tmp_path):

@@ -162,3 +162,37 @@ def test_submission_averages_windows_per_eeg_in_first_seen_order():
     lines = submission_csv(ids, means).splitlines()
     assert lines[0] == "eeg_id,seizure_vote,lpd_vote,gpd_vote,lrda_vote,grda_vote,other_vote"
     assert lines[1].startswith("7,0.50000000,")
+
+
+@pytest.mark.slow
+def test_real_segment_scores_agree_through_torch_and_the_shipped_onnx(tmp_path: Path, shared_data: Path) -> None:
+    """evaluate_bundle_on_segments: the weights and the exported graph give the same figures; a bundle shipped
+    without weights (edge/model/default's form) is scored through its graph, and a wrong backend is one line."""
+    import shutil
+
+    from calibrate.export import export_onnx
+    from edge.errors import DataError
+    from edge.model.bundle import write_checksums
+    from train.fit.evaluate import evaluate_bundle_on_segments
+
+    spec = ModelSpec(model="grouped1d", model_kwargs=TINY_KWARGS["grouped1d"])
+    bundle = save_bundle(tmp_path / "bundle", _tiny_prob_model("grouped1d", 1.5).model, spec)
+    export_onnx(_tiny_prob_model("grouped1d", 1.5), spec, bundle / "model.onnx")
+    write_checksums(bundle)
+    data = shared_data / "sparcnet_iiic"
+    by_torch = evaluate_bundle_on_segments(bundle, data, backend="torch")
+    by_onnx = evaluate_bundle_on_segments(bundle, data, backend="onnx")
+    assert by_torch["segments"] == len(by_torch["per_segment"]) == 12
+    assert by_onnx["kl_model"] == pytest.approx(by_torch["kl_model"], abs=1e-4)
+    assert [s["kl"] for s in by_onnx["per_segment"]] == pytest.approx([s["kl"] for s in by_torch["per_segment"]],
+                                                                     abs=1e-3)
+    assert np.mean([s["kl"] for s in by_torch["per_segment"]]) == pytest.approx(by_torch["kl_model"], abs=1e-3)
+    assert sum(sum(row.values()) for row in by_torch["confusion"].values()) == 12
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for name in ("spec.json", "model.onnx"):
+        shutil.copy(bundle / name, shipped / name)
+    write_checksums(shipped)
+    assert evaluate_bundle_on_segments(shipped, data)["kl_model"] == pytest.approx(by_onnx["kl_model"], abs=1e-9)
+    with pytest.raises(DataError, match="backend must be auto, torch or onnx"):
+        evaluate_bundle_on_segments(bundle, data, backend="tensorrt")
