@@ -79,6 +79,19 @@ def adapt_command(
                f"{summary.oof_prior_kl:.4f}), temperature {summary.metrics['calibration']['temperature']:.3f}")
 
 
+@app.command("ensemble")
+def ensemble_command(
+    bundle: Annotated[list[Path], typer.Option("--bundle", help="A trained bundle; repeat for each member (>= 2).")],
+    out: Annotated[Path, typer.Option("--out", help="Bundle directory to write (must be new or empty).")],
+) -> None:
+    """Average trained bundles (same contract, front end and lookahead) in one graph; no retraining."""
+    from train.fit.combine import combine_bundles
+
+    written = combine_bundles(bundle, out)
+    typer.echo(f"bundle {written}: ensemble of {len(bundle)} models (their mean probability); "
+               "`calibrate export` it to run at the bedside")
+
+
 @app.command("eval")
 def eval_command(data: DataOpt, bundle: BundleOpt, device: DeviceOpt = None) -> None:
     """Kaggle KL of a bundle on a labelled layout, with per-class figures."""

@@ -1,0 +1,73 @@
+"""`train ensemble`: average trained bundles in one graph, without retraining.
+
+Models of one recipe trained with different seeds disagree most where the data differ from their training
+data, and averaging their probabilities cancels much of that disagreement: on the 12 real sparcnet_iiic
+segments every 2-, 3- and 4-model average of eight mel2d runs scored a lower KL than its members' mean
+(docs/experiments/2026-12-in-band-amplitude.md). The cost is size and compute times the member count, so the
+shipped default stays one model; a site with the budget can combine its own.
+
+The members keep their weights and their own fitted temperatures; the ensemble's temperature is 1, so its
+output is exactly the mean of the members' shipped probabilities. Members must answer the same question: the
+same signal contract, front end and lookahead. The bundle has no held-out figures of its own (seeds split
+the patients differently); spec.json lists the members and theirs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import DataError
+from edge.model.bundle import SPEC_FILE, WEIGHTS_FILE
+from edge.model.model_spec import ModelSpec
+from train.fit.reports import METRICS_FILE
+
+MIN_MEMBERS = 2
+
+
+def _member_record(bundle: Path, spec: ModelSpec) -> dict:
+    metrics = json.loads((bundle / METRICS_FILE).read_text()) if (bundle / METRICS_FILE).is_file() else {}
+    config = spec.training.get("config", {})
+    return {"bundle": str(bundle), "model": spec.model, "seed": config.get("run", {}).get("seed"),
+            "held_out_kl": metrics.get("oof_kl"), "held_out_prior_kl": metrics.get("oof_prior_kl")}
+
+
+def combine_bundles(bundles: list[str | Path], out: str | Path) -> Path:
+    """Write ``out``: one `ensemble` bundle whose output is the mean of ``bundles``' probabilities."""
+    from train.checkpoint import load_bundle_model, runtime_versions, save_bundle
+    from train.models import create_model, without_init_options
+
+    bundles, out = [Path(b) for b in bundles], Path(out)
+    if len(bundles) < MIN_MEMBERS:
+        raise DataError(f"an ensemble needs at least {MIN_MEMBERS} --bundle, got {len(bundles)}")
+    if out.is_dir() and any(out.iterdir()):
+        raise DataError(f"--out {out} already exists and is not empty; choose a new directory or delete it")
+    for bundle in bundles:
+        if not (bundle / SPEC_FILE).is_file() or not (bundle / WEIGHTS_FILE).is_file():
+            raise DataError(f"--bundle {bundle}: needs {SPEC_FILE} and {WEIGHTS_FILE} (a bundle from `train fit`)")
+    loaded = [load_bundle_model(b) for b in bundles]
+    first = loaded[0][1]
+    for bundle, (_, spec) in zip(bundles[1:], loaded[1:], strict=True):
+        if spec.model == "ensemble":
+            raise DataError(f"--bundle {bundle} is itself an ensemble; list its members instead")
+        for what in ("contract", "frontend", "lookahead_s", "input_name", "output_name"):
+            if getattr(spec, what) != getattr(first, what):
+                raise DataError(f"--bundle {bundle}: its {what} differs from {bundles[0]}'s; members must answer "
+                                "the same question (same contract, front end and lookahead)")
+    if first.model == "ensemble":
+        raise DataError(f"--bundle {bundles[0]} is itself an ensemble; list its members instead")
+    members = [{"model": spec.model, "model_kwargs": without_init_options(spec.model, spec.model_kwargs)}
+               for _, spec in loaded]
+    ensemble = create_model("ensemble", frontend=first.frontend, members=members)
+    for target, (model, _) in zip(ensemble.members, loaded, strict=True):
+        target.load_state_dict(model.state_dict())
+    priors = [s.training.get("data", {}).get("class_prior") for _, s in loaded]
+    data = {"class_prior": np.mean(priors, axis=0).tolist()} if all(p is not None for p in priors) else {}
+    spec = ModelSpec(model="ensemble", model_kwargs={"members": members}, frontend=first.frontend,
+                     contract=first.contract, lookahead_s=first.lookahead_s, input_name=first.input_name,
+                     output_name=first.output_name, versions=runtime_versions(),
+                     training={"ensemble_of": [_member_record(b, s) for b, (_, s) in zip(bundles, loaded, strict=True)],
+                               "data": data})
+    return save_bundle(out, ensemble.eval(), spec.validate())
