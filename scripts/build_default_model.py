@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,8 @@ def build(work: Path, *, eegs: int, seed: int, background: Path | None, epochs: 
     ``adapted_from``: instead of fitting, `train adapt` that bundle (trained by this recipe on this synth data).
     """
     tag = "real" if background is not None else "plain"
+    if background is not None:  # spec.json records it: the path from the checkout, not this machine's layout
+        background = Path(os.path.relpath(background))
     data, bundle = work / f"synth-{tag}", work / f"fit-{tag}-L{lookahead:g}"
     if not (data / "train.csv").is_file():
         shutil.rmtree(data, ignore_errors=True)  # a killed synth leaves a partial folder synth refuses

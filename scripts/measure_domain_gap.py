@@ -11,7 +11,9 @@ Statistics (double banana, Kaggle chain order LL, RL, LP, RP; ACNS 2021 terms in
 - band power per chain: log10 mean power of the chain's 4 pairs in delta 0.5-4, theta 4-8, alpha 8-13,
   beta 13-30 Hz (uV^2/Hz);
 - amplitude: median per-channel std and peak-to-peak (referential, uV), across-channel spread = std/median
-  of the 19 channel stds;
+  of the 19 channel stds; band_std_uV: median std of the 16 bipolar pairs as the models' signal front end
+  hands them on (montage, 0.5-20 Hz FIR, clip: train.models.frontend.SignalFrontEnd), the amplitude the models
+  see (raw std also counts mains and muscle, which the front end filters out);
 - discharges (periodic patterns): peaks of the 1-20 Hz band on the pair with most power, prominence >= 4x
   its median absolute deviation, at least 0.25 s apart: rate (Hz) and median half-prominence width (ms);
 - rhythmicity: highest autocorrelation of the 0.5-4 Hz band of that pair at lags 0.25-2.5 s;
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import sys
 from pathlib import Path
 
@@ -59,6 +62,24 @@ def _band(x: np.ndarray, low: float, high: float) -> np.ndarray:
     return signal.sosfiltfilt(sos, x, axis=-1)
 
 
+@functools.cache
+def _signal_front_end():
+    from edge.model.model_spec import FrontEndConfig
+    from train.models.frontend import SignalFrontEnd
+
+    return SignalFrontEnd(FrontEndConfig(), 1).eval()
+
+
+def _front_end(window: np.ndarray) -> np.ndarray:
+    """[16, 10000] uV: the bipolar pairs of a [20, 10000] window as the models' front end passes them on."""
+    import torch
+
+    module = _signal_front_end()
+    with torch.no_grad():
+        out = module(torch.from_numpy(np.ascontiguousarray(window[None], dtype=np.float32))) * module.scale_uv
+    return out[0].numpy().astype(np.float64)
+
+
 def window_stats(window: np.ndarray) -> dict[str, float]:
     """Statistics of one [20, 10000] uV window, measured on its labelled centre (2 s context for filters)."""
     eeg = window[:19].astype(np.float64)
@@ -75,6 +96,7 @@ def window_stats(window: np.ndarray) -> dict[str, float]:
     stds = ref.std(axis=1)
     out["std_uV"] = float(np.median(stds))
     out["p2p_uV"] = float(np.median(np.ptp(ref, axis=1)))
+    out["band_std_uV"] = float(np.median(_front_end(window)[:, centre].std(axis=1)))
     out["spread"] = float(stds.std() / max(np.median(stds), 1e-6))
     broad = (freqs >= 0.5) & (freqs < 20)
     power = psd[:, broad].sum(axis=1)
@@ -137,7 +159,7 @@ def synthetic_windows(folder: Path, *, per_class: int, min_share: float) -> list
     return out
 
 
-SUMMARY = ("std_uV", "p2p_uV", "spread", "discharge_hz", "discharge_width_ms", "rhythmicity",
+SUMMARY = ("std_uV", "p2p_uV", "band_std_uV", "spread", "discharge_hz", "discharge_width_ms", "rhythmicity",
            "lateral_log10_LR", "line_share", "hf_share", "edge_db")
 
 

@@ -261,7 +261,7 @@ def evaluate_bundle_on_segments(bundle: Path, data: Path, *, backend: str = "aut
 
     segments = load_segments(data, columns=("file", *VOTE_COLUMNS, *(f"sparcnet_p_{c}" for c in CLASSES)))
     eeg = filled_eeg(segments)
-    probs, spec = _segment_probs(Path(bundle), eeg, backend)
+    probs, spec = segment_probs(Path(bundle), eeg, backend=backend)
     targets = np.stack([s.votes for s in segments])
     sparcnet = np.array([[float(s.row[f"sparcnet_p_{c}"]) for c in CLASSES] for s in segments])
     sparcnet /= sparcnet.sum(1, keepdims=True)
@@ -285,7 +285,7 @@ def evaluate_bundle_on_segments(bundle: Path, data: Path, *, backend: str = "aut
     }
 
 
-def _segment_probs(bundle: Path, eeg: np.ndarray, backend: str) -> tuple[np.ndarray, ModelSpec]:
+def segment_probs(bundle: Path, eeg: np.ndarray, *, backend: str = "auto") -> tuple[np.ndarray, ModelSpec]:
     """float64 [N, 6] probabilities of each labelled centre of ``eeg`` [N, 20, T], and the bundle's spec."""
     from edge.model.bundle import WEIGHTS_FILE
 
