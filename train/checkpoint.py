@@ -8,13 +8,12 @@ import platform
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from edge.errors import BundleError
 from edge.model.bundle import (
     SPEC_FILE,
     WEIGHTS_FILE,
-    atomic_target,
     atomic_write,
     load_spec,
     save_spec,
@@ -34,11 +33,10 @@ def runtime_versions() -> dict[str, str]:
 
 
 def save_weights(path: Path, model: torch.nn.Module) -> Path:
-    """Weights only, contiguous CPU tensors, written atomically."""
+    """Weights only, contiguous CPU tensors, written atomically with the bundle's file mode (safetensors'
+    save_file would leave them 0600, unreadable to the service account that runs the bundle)."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_target(path) as tmp:
-        save_file(state, str(tmp))
-    return path
+    return atomic_write(path, save(state))
 
 
 def load_weights(path: Path, model: torch.nn.Module) -> None:

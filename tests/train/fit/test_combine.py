@@ -4,6 +4,7 @@ answer different questions, too few members and an occupied --out are one-line e
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,10 @@ def test_an_ensemble_bundle_outputs_the_mean_of_its_members_probabilities(tmp_pa
     assert [m["seed"] for m in spec.training["ensemble_of"]] == [0, 1, 2]
     assert [m["held_out_kl"] for m in spec.training["ensemble_of"]] == [0.5, 1.5, 2.5]
     assert spec.training["data"]["class_prior"] == pytest.approx([0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert modes == dict.fromkeys(modes, 0o666 & ~umask), modes  # weights too: the service account reads them
 
 
 def test_ensemble_refuses_members_that_answer_another_question(tmp_path, capsys):
