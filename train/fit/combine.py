@@ -2,9 +2,9 @@
 
 Models of one recipe trained with different seeds disagree most where the data differ from their training
 data, and averaging their probabilities cancels much of that disagreement: on the 12 real sparcnet_iiic
-segments every 2-, 3- and 4-model average of eight mel2d runs scored a lower KL than its members' mean
-(docs/experiments/2026-12-seed-spread.md). The cost is size and compute times the member count, so the
-shipped default stays one model; a site with the budget can combine its own.
+segments each of the 35 two- and three-model averages of six seeds of the shipped recipe scored a lower KL
+than its members' mean (docs/experiments/2026-12-seed-spread.md). The cost is size and compute times the
+member count, so the shipped default stays one model; a site with the budget can combine its own.
 
 The members keep their weights and their own fitted temperatures; the ensemble's temperature is 1, so its
 output is exactly the mean of the members' shipped probabilities. Members must answer the same question: the
