@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save
 
-from edge.errors import BundleError
+from edge.errors import BundleError, DataError
 from edge.model.bundle import (
     SPEC_FILE,
     WEIGHTS_FILE,
@@ -50,6 +50,13 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
         raise BundleError(
             f"{path} does not fit model: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
         )
+
+
+def require_new_bundle_dir(out: Path) -> None:
+    """Refuse an ``--out`` that holds anything (a file, or a directory with files): nothing written is lost."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DataError(f"--out {out} already exists and is not an empty directory; "
+                        "choose a new directory or delete it")
 
 
 def save_bundle(bundle: str | Path, model: torch.nn.Module, spec: ModelSpec,

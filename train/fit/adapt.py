@@ -42,11 +42,10 @@ from train.fit.run import (
 def adapt_bundle(bundle: str | Path, data_dir: str | Path, out: str | Path, *, unlabelled: str | Path,
                  bn_share: float | None = None, device: str = "auto") -> FitSummary:
     """Write ``out``: ``bundle`` with BatchNorm statistics re-estimated over its training windows and ``unlabelled``."""
-    from train.checkpoint import load_bundle_model
+    from train.checkpoint import load_bundle_model, require_new_bundle_dir
 
     bundle, data_dir, out = Path(bundle), Path(data_dir), Path(out)
-    if out.is_dir() and any(out.iterdir()):
-        raise DataError(f"--out {out} already exists and is not empty; choose a new directory or delete it")
+    require_new_bundle_dir(out)
     if not (bundle / SPEC_FILE).is_file() or not (bundle / OOF_FILE).is_file():
         raise DataError(f"--bundle {bundle}: not a bundle written by `train fit` (needs {SPEC_FILE} and {OOF_FILE})")
     started = time.perf_counter()

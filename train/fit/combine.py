@@ -36,14 +36,13 @@ def _member_record(bundle: Path, spec: ModelSpec) -> dict:
 
 def combine_bundles(bundles: list[str | Path], out: str | Path) -> Path:
     """Write ``out``: one `ensemble` bundle whose output is the mean of ``bundles``' probabilities."""
-    from train.checkpoint import load_bundle_model, runtime_versions, save_bundle
+    from train.checkpoint import load_bundle_model, require_new_bundle_dir, runtime_versions, save_bundle
     from train.models import create_model, without_init_options
 
     bundles, out = [Path(b) for b in bundles], Path(out)
     if len(bundles) < MIN_MEMBERS:
         raise DataError(f"an ensemble needs at least {MIN_MEMBERS} --bundle, got {len(bundles)}")
-    if out.is_dir() and any(out.iterdir()):
-        raise DataError(f"--out {out} already exists and is not empty; choose a new directory or delete it")
+    require_new_bundle_dir(out)
     for bundle in bundles:
         if not (bundle / SPEC_FILE).is_file() or not (bundle / WEIGHTS_FILE).is_file():
             raise DataError(f"--bundle {bundle}: needs {SPEC_FILE} and {WEIGHTS_FILE} (a bundle from `train fit`)")

@@ -64,10 +64,11 @@ class FitSummary:
 def fit(data_dir: str | Path, out: str | Path, config: FitConfig, *, resume: bool = True,
         show_progress: bool = True) -> FitSummary | None:
     """Train and write the bundle; returns the summary on rank 0 and None on the other ranks."""
+    from train.checkpoint import require_new_bundle_dir
+
     data_dir, out = Path(data_dir), Path(out)
     started_wall, started_cpu = time.perf_counter(), time.process_time()
-    if out.is_dir() and any(out.iterdir()):
-        raise DataError(f"--out {out} already exists and is not empty; choose a new directory or delete it")
+    require_new_bundle_dir(out)
     ctx = init_distributed(config.run.device)
     try:
         ckpt = checkpoint_root(out)

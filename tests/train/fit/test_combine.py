@@ -67,5 +67,9 @@ def test_ensemble_refuses_members_that_answer_another_question(tmp_path, capsys)
         combine_bundles([first, ensemble], tmp_path / "y")
     assert run_app(app, ["ensemble", "--bundle", str(first), "--bundle", str(first), "--out", str(ensemble)]) == 2
     err = capsys.readouterr().err
-    assert "already exists and is not empty" in err and len(err.strip().splitlines()) == 1
+    assert "already exists and is not an empty directory" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "file").write_text("kept")
+    with pytest.raises(DataError, match="is not an empty directory"):
+        combine_bundles([first, first], tmp_path / "file")
+    assert (tmp_path / "file").read_text() == "kept"
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

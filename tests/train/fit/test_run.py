@@ -180,6 +180,9 @@ def test_user_errors_are_one_line_exit_2(layout, tmp_path, capsys):
     bad.write_text("[optim]\nlr = -1\n")
     assert run_app(app, ["fit", "--data", str(layout), "--out", str(tmp_path / "b"), "--config", str(bad)]) == 2
     assert "optim.lr must be > 0" in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("kept")
+    assert run_app(app, ["fit", "--data", str(layout), "--out", str(tmp_path / "a-file")]) == 2
+    assert "is not an empty directory" in capsys.readouterr().err and (tmp_path / "a-file").read_text() == "kept"
 
 
 def test_unlabelled_real_eeg_adapts_the_batchnorm_of_the_shipped_weights(tiny_run, layout, tmp_path, capsys):
@@ -218,7 +221,7 @@ def test_unlabelled_real_eeg_adapts_the_batchnorm_of_the_shipped_weights(tiny_ru
         json.loads((out / "metrics.json").read_text())["oof_kl"], abs=1e-6)
     assert run_app(app, ["adapt", "--bundle", str(reference.bundle), "--data", str(layout), "--out", str(later),
                          "--unlabelled", str(folder)]) == 2  # nothing written over
-    assert "already exists and is not empty" in capsys.readouterr().err
+    assert "already exists and is not an empty directory" in capsys.readouterr().err
     other = tmp_path / "other-layout"
     shutil.copytree(layout, other)
     rows = (other / "train.csv").read_text().splitlines()
