@@ -22,7 +22,7 @@ from train.synth.real_background import background_files, load_background
 @dataclass(frozen=True, eq=False)
 class UnlabelledWindows:
     """Every 50 s window every ``stride`` samples of each recording, as views: overlapping windows share the
-    recording's memory (eegmat 00-17 at a 10 s stride: about 50 MB of recordings, not 230 MB of copies)."""
+    recording's memory (eegmat 00-17 at a 10 s stride: 70 MB of recordings, not 230 MB of copies)."""
 
     recordings: tuple[np.ndarray, ...]  # [20, samples] float32 uV each
     starts: np.ndarray  # [N, 2]: (recording, first sample) of each window
