@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--share", type=float, default=AdaptConfig().bn_share)
     args = parser.parse_args()
     adapt = AdaptConfig()
-    unlabelled = unlabelled_windows(args.unlabelled, stride_s=adapt.stride_s).windows
+    unlabelled = unlabelled_windows(args.unlabelled, stride_s=adapt.stride_s)
     eeg, targets = real_segments()
     print("| bundle | BatchNorm statistics | T | held-out KL | real 12 KL | top-1 | p(seizure), >= 2/3 votes "
           "| GPD -> seizure |\n|---|---|---|---|---|---|---|---|")

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import DataError
-from edge.model.bundle import SPEC_FILE, WEIGHTS_FILE
 from edge.model.model_spec import ModelSpec
 from train.fit.reports import METRICS_FILE
 
@@ -43,20 +42,15 @@ def combine_bundles(bundles: list[str | Path], out: str | Path) -> Path:
     if len(bundles) < MIN_MEMBERS:
         raise DataError(f"an ensemble needs at least {MIN_MEMBERS} --bundle, got {len(bundles)}")
     require_new_bundle_dir(out)
-    for bundle in bundles:
-        if not (bundle / SPEC_FILE).is_file() or not (bundle / WEIGHTS_FILE).is_file():
-            raise DataError(f"--bundle {bundle}: needs {SPEC_FILE} and {WEIGHTS_FILE} (a bundle from `train fit`)")
-    loaded = [load_bundle_model(b) for b in bundles]
+    loaded = [load_bundle_model(b) for b in bundles]  # one-line errors for a missing bundle or weights
     first = loaded[0][1]
-    for bundle, (_, spec) in zip(bundles[1:], loaded[1:], strict=True):
+    for bundle, (_, spec) in zip(bundles, loaded, strict=True):
         if spec.model == "ensemble":
             raise DataError(f"--bundle {bundle} is itself an ensemble; list its members instead")
         for what in ("contract", "frontend", "lookahead_s", "input_name", "output_name"):
             if getattr(spec, what) != getattr(first, what):
                 raise DataError(f"--bundle {bundle}: its {what} differs from {bundles[0]}'s; members must answer "
                                 "the same question (same contract, front end and lookahead)")
-    if first.model == "ensemble":
-        raise DataError(f"--bundle {bundles[0]} is itself an ensemble; list its members instead")
     members = [{"model": spec.model, "model_kwargs": without_init_options(spec.model, spec.model_kwargs)}
                for _, spec in loaded]
     ensemble = create_model("ensemble", frontend=first.frontend, members=members)
