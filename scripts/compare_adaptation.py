@@ -26,14 +26,14 @@ import torch
 if not __package__:  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge.contract import CLASSES, VOTE_COLUMNS, window_for_kaggle_label
+from edge.contract import CLASSES, VOTE_COLUMNS
 from edge.testing import shared_data_dir
 from train.checkpoint import load_bundle_model
 from train.data import build_window_set
-from train.data.sparcnet import filled_eeg, load_segments
+from train.data.sparcnet import filled_eeg, load_segments, vote_targets
 from train.data.unlabelled import unlabelled_windows
 from train.fit.config import AdaptConfig, DataConfig, OptimConfig
-from train.fit.evaluate import fit_temperature, predict_probs
+from train.fit.evaluate import fit_temperature, model_segment_probs, predict_probs
 from train.fit.loop import recalibrate_batchnorm
 from train.fit.run import set_temperature
 from train.metric import score
@@ -44,7 +44,7 @@ SEIZURE, GPD = CLASSES.index("seizure"), CLASSES.index("gpd")
 
 def real_segments() -> tuple[np.ndarray, np.ndarray]:
     segments = load_segments(shared_data_dir() / "sparcnet_iiic", columns=("file", *VOTE_COLUMNS))
-    return filled_eeg(segments), np.stack([s.votes for s in segments]).astype(np.float64)
+    return filled_eeg(segments), vote_targets(segments)
 
 
 def row(name: str, variant: str, temperature: float, held_out: float, probs: np.ndarray, targets: np.ndarray) -> str:
@@ -79,7 +79,6 @@ def main() -> None:
         is_held = np.isin(np.asarray(windows.label_ids), list(held))
         val, train = np.flatnonzero(is_held), np.flatnonzero(~is_held)
         val_targets = np.asarray(windows.targets[val], dtype=np.float64)
-        real = torch.from_numpy(np.stack([window_for_kaggle_label(w, spec.lookahead_s) for w in eeg]))
         for variant, extra in (("synthetic", None), ("adapted", unlabelled)):
             m = copy.deepcopy(model)
             recalibrate_batchnorm(m, windows, train, count=OptimConfig().bn_recalibration_windows, batch_size=32,
@@ -88,8 +87,7 @@ def main() -> None:
             temperature = fit_temperature(val_targets, predict_probs(m, windows, val, batch_size=32, device=CPU))
             set_temperature(m, temperature)
             held_out = score(val_targets, predict_probs(m, windows, val, batch_size=32, device=CPU))
-            with torch.no_grad():
-                probs = torch.softmax(m.eval()(real).double(), dim=1).numpy()
+            probs = model_segment_probs(m, eeg, lookahead_s=spec.lookahead_s)
             print(row(Path(bundle).name, variant, temperature, held_out, probs, targets), flush=True)
 
 

@@ -21,7 +21,7 @@ if not __package__:  # run as a file: make the repository importable
 
 from edge.contract import VOTE_COLUMNS
 from edge.testing import shared_data_dir
-from train.data.sparcnet import filled_eeg, load_segments
+from train.data.sparcnet import filled_eeg, load_segments, vote_targets
 from train.fit.evaluate import segment_probs
 from train.metric import score
 
@@ -35,7 +35,7 @@ def main() -> None:
     if len(args.bundle) < 2:
         parser.error("give at least two --bundle")
     segments = load_segments(args.data, columns=("file", *VOTE_COLUMNS))
-    eeg, targets = filled_eeg(segments), np.stack([s.votes for s in segments])
+    eeg, targets = filled_eeg(segments), vote_targets(segments)
     probs = [segment_probs(b, eeg)[0] for b in args.bundle]
     single = [score(targets, p) for p in probs]
     print(f"{len(probs)} bundles, real 12 KL each: " + ", ".join(f"{k:.3f}" for k in single))

@@ -62,6 +62,11 @@ def filled_eeg(segments: list[Segment]) -> np.ndarray:
     return eeg
 
 
+def vote_targets(segments: list[Segment]) -> np.ndarray:
+    """[N, 6] float64: each segment's expert vote distribution, the Kaggle KL's targets."""
+    return np.stack([s.votes for s in segments]).astype(np.float64)
+
+
 def sparcnet_layout(source_dir: Path, out_dir: Path) -> Path:
     """Write ``out_dir``/train.csv + train_eegs/ from ``source_dir``/labels.csv and its parquet files."""
     rows = read_labels(source_dir)

@@ -257,12 +257,12 @@ def evaluate_bundle_on_segments(bundle: Path, data: Path, *, backend: str = "aut
     decimals, so their rows are renormalised to sum to 1 first. Gaps (NaN) are filled with each channel's mean,
     as in training.
     """
-    from train.data.sparcnet import filled_eeg, load_segments
+    from train.data.sparcnet import filled_eeg, load_segments, vote_targets
 
     segments = load_segments(data, columns=("file", *VOTE_COLUMNS, *(f"sparcnet_p_{c}" for c in CLASSES)))
     eeg = filled_eeg(segments)
     probs, spec = segment_probs(Path(bundle), eeg, backend=backend)
-    targets = np.stack([s.votes for s in segments])
+    targets = vote_targets(segments)
     sparcnet = np.array([[float(s.row[f"sparcnet_p_{c}"]) for c in CLASSES] for s in segments])
     sparcnet /= sparcnet.sum(1, keepdims=True)
     prior = spec.training.get("data", {}).get("class_prior")
@@ -300,9 +300,17 @@ def segment_probs(bundle: Path, eeg: np.ndarray, *, backend: str = "auto") -> tu
     from train.checkpoint import load_bundle_model
 
     model, spec = load_bundle_model(bundle)
-    windows = np.stack([window_for_kaggle_label(w, spec.lookahead_s) for w in eeg])
+    return model_segment_probs(model, eeg, lookahead_s=spec.lookahead_s), spec
+
+
+def model_segment_probs(model: torch.nn.Module, eeg: np.ndarray, *, lookahead_s: float) -> np.ndarray:
+    """float64 [N, 6]: a torch model's probabilities for the labelled centre of each of ``eeg`` [N, 20, T]."""
+    windows = np.stack([window_for_kaggle_label(w, lookahead_s) for w in eeg])
+    was_training = model.training
     with torch.no_grad():
-        return torch.softmax(model(torch.from_numpy(windows)).double(), dim=1).numpy(), spec
+        probs = torch.softmax(model.eval()(torch.from_numpy(windows)).double(), dim=1).numpy()
+    model.train(was_training)
+    return probs
 
 
 def mean_by_eeg(eeg_ids: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
