@@ -119,6 +119,19 @@ class AdaptConfig:
 
 
 @dataclass(frozen=True)
+class DistillConfig:
+    """[distill]: learn from a teacher bundle's probabilities as well as the votes. Off while teacher is empty.
+
+    Every training row's target becomes (1 - weight) * votes + weight * the teacher's probability for its
+    unshifted window (computed once, before training); validation and out-of-fold scores keep the votes.
+    The teacher is typically a `train ensemble` of several seeds: one network learns their average.
+    """
+
+    teacher: str = ""  # a bundle with weights (a `train fit` or `train ensemble` output)
+    weight: float = 0.5
+
+
+@dataclass(frozen=True)
 class ExecutionConfig:
     """[run]: how a fit executes (seed, device, loader processes, checkpoints), not what it learns."""
 
@@ -141,6 +154,7 @@ class FitConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     cv: CvConfig = field(default_factory=CvConfig)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     run: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def validate(self) -> FitConfig:
@@ -184,6 +198,7 @@ class FitConfig:
         require_field(cv.val_min_votes >= 0, "cv.val_min_votes", "must be >= 0", value=cv.val_min_votes)
         require_field(0 < self.adapt.bn_share < 1, "adapt.bn_share", "must be in (0, 1)", value=self.adapt.bn_share)
         require_field(self.adapt.stride_s > 0, "adapt.stride_s", "must be > 0 (seconds)", value=self.adapt.stride_s)
+        require_field(0 < self.distill.weight <= 1, "distill.weight", "must be in (0, 1]", value=self.distill.weight)
         require_field(run.device in DEVICES, "run.device", f"must be one of {DEVICES}", value=run.device)
         require_field(self.data.margin >= 0, "data.margin", "must be >= 0", value=self.data.margin)
         check_lookahead(self.data.lookahead_s, "data.lookahead_s")

@@ -172,10 +172,14 @@ def steps_in_epoch(n_rows: int, batch_size: int, world_size: int = 1) -> int:
 
 
 class WindowDataset(Dataset):
-    """Items are keyed by (row, shift): returns (eeg [20, 10000], target [6], total_votes, row)."""
+    """Items are keyed by (row, shift): returns (eeg [20, 10000], target [6], total_votes, row).
 
-    def __init__(self, windows) -> None:
+    ``targets`` ([rows, 6]) replaces the windows' vote targets (`[distill]`); None keeps them.
+    """
+
+    def __init__(self, windows, targets: np.ndarray | None = None) -> None:
         self.windows = windows
+        self.targets = windows.targets if targets is None else targets
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -183,14 +187,15 @@ class WindowDataset(Dataset):
     def __getitem__(self, key: tuple[int, int]):
         row, shift = key
         eeg = torch.from_numpy(np.ascontiguousarray(self.windows.window(row, shift), dtype=np.float32))
-        target = torch.from_numpy(np.asarray(self.windows.targets[row], dtype=np.float32))
+        target = torch.from_numpy(np.asarray(self.targets[row], dtype=np.float32))
         return eeg, target, int(self.windows.total_votes[row]), row
 
 
-def make_loader(windows, keys: list[tuple[int, int]], batch_size: int, *, num_workers: int) -> DataLoader:
+def make_loader(windows, keys: list[tuple[int, int]], batch_size: int, *, num_workers: int,
+                targets: np.ndarray | None = None) -> DataLoader:
     # An explicit generator keeps the loader from drawing from torch's global RNG, which the model's
     # dropout uses: otherwise creating an iterator at a resume point would shift dropout draws.
-    return DataLoader(WindowDataset(windows), batch_size=batch_size, sampler=keys, num_workers=num_workers,
+    return DataLoader(WindowDataset(windows, targets), batch_size=batch_size, sampler=keys, num_workers=num_workers,
                       drop_last=len(keys) >= batch_size, generator=torch.Generator().manual_seed(0),
                       persistent_workers=False)
 
@@ -414,10 +419,14 @@ def build_trainer(config: FitConfig, ctx: DistContext, prior: torch.Tensor) -> T
 
 
 def train_model(config: FitConfig, windows, split: FoldSplit, *, checkpoint_dir: Path | None, ctx: DistContext,
-                reporter: ProgressReporter, unlabelled: Sequence[np.ndarray] | None = None) -> TrainedModel:
+                reporter: ProgressReporter, unlabelled: Sequence[np.ndarray] | None = None,
+                train_targets: np.ndarray | None = None) -> TrainedModel:
+    """Train one model on ``split.train_rows``; ``train_targets`` replaces their vote targets (`[distill]`),
+    while validation always scores against the votes."""
     o, run = config.optim, config.run
     torch.manual_seed(run.seed * 1000 + split.index)
-    prior = torch.as_tensor(class_prior(windows.targets[split.train_rows]), dtype=torch.float32)
+    learned = windows.targets if train_targets is None else train_targets
+    prior = torch.as_tensor(class_prior(learned[split.train_rows]), dtype=torch.float32)
     trainer = build_trainer(config, ctx, prior)
     model, optimizer, ema = trainer.model, trainer.optimizer, trainer.ema
     batch_size = max(o.batch_size // ctx.world_size, 1)  # the global batch stays o.batch_size under DDP
@@ -455,7 +464,8 @@ def train_model(config: FitConfig, windows, split: FoldSplit, *, checkpoint_dir:
                            world_size=ctx.world_size, groups=groups)
         keys = keys[: epoch_steps[epoch] * batch_size][batch_in_epoch * batch_size:]
         model.train()
-        for eeg, targets, votes, _rows in make_loader(windows, keys, batch_size, num_workers=run.num_workers):
+        for eeg, targets, votes, _rows in make_loader(windows, keys, batch_size, num_workers=run.num_workers,
+                                                      targets=train_targets):
             lr = get_lr(step, total_steps, o.lr, warmup_steps=o.warmup_steps, min_lr_ratio=o.min_lr_ratio)
             loss = trainer.step(eeg, targets, votes, rng=step_rng(run.seed, split.index * ctx.world_size + ctx.rank,
                                                                   step), lr=lr, step=step)

@@ -78,9 +78,10 @@ def fit(data_dir: str | Path, out: str | Path, config: FitConfig, *, resume: boo
         windows = load_windows(data_dir, config, ctx)
         fold_of_row = assign_folds(windows, config)
         unlabelled = load_unlabelled(config)
+        train_targets = distilled_targets(config, windows, device=ctx.device)
         reporter = ProgressReporter(enabled=show_progress and ctx.is_main)
         cv = run_cv(config, windows, fold_of_row, checkpoint_root=ckpt, ctx=ctx, reporter=reporter,
-                    unlabelled=unlabelled)
+                    unlabelled=unlabelled, train_targets=train_targets)
         # This run's time (a resumed run counts only itself); CPU seconds are all threads of this process.
         timing = {"wall_seconds": time.perf_counter() - started_wall, "cpu_seconds": time.process_time() - started_cpu,
                   "torch_threads": torch.get_num_threads()}
@@ -120,6 +121,25 @@ def load_unlabelled(config: FitConfig):
     if not config.adapt.unlabelled_eeg:
         return None
     return unlabelled_windows(config.adapt.unlabelled_eeg, stride_s=config.adapt.stride_s)
+
+
+def distilled_targets(config: FitConfig, windows, *, device: torch.device) -> np.ndarray | None:
+    """`[distill]`: every row's vote target blended with the teacher's probability, or None when off.
+
+    The teacher scores each row's unshifted window once; every rank computes the same array.
+    """
+    from train.checkpoint import load_bundle_model
+
+    d = config.distill
+    if not d.teacher:
+        return None
+    teacher, spec = load_bundle_model(d.teacher)
+    if spec.lookahead_s != config.data.lookahead_s:
+        raise DataError(f"distill.teacher {d.teacher} looks {spec.lookahead_s} s ahead but data.lookahead_s is "
+                        f"{config.data.lookahead_s}: the teacher must answer the question the student learns")
+    probs = predict_probs(teacher.to(device), windows, np.arange(len(windows)),
+                          batch_size=config.run.eval_batch_size, device=device)
+    return (1 - d.weight) * np.asarray(windows.targets, dtype=np.float64) + d.weight * probs
 
 
 def assign_folds(windows, config: FitConfig) -> np.ndarray:
@@ -187,18 +207,19 @@ def fold_splits(fold_of_row: np.ndarray, folds: int, total_votes: np.ndarray | N
 
 
 def run_cv(config: FitConfig, windows, fold_of_row: np.ndarray, *, checkpoint_root: Path | None, ctx: DistContext,
-           reporter: ProgressReporter, unlabelled: Sequence[np.ndarray] | None = None) -> CvResult:
+           reporter: ProgressReporter, unlabelled: Sequence[np.ndarray] | None = None,
+           train_targets: np.ndarray | None = None) -> CvResult:
     targets = np.asarray(windows.targets, dtype=np.float64)
     results = []
     for split in fold_splits(fold_of_row, config.cv.folds, windows.total_votes, val_min_votes=config.cv.val_min_votes):
         trained = train_model(config, windows, split, checkpoint_dir=_fold_dir(checkpoint_root, split), ctx=ctx,
-                              reporter=reporter, unlabelled=unlabelled)
+                              reporter=reporter, unlabelled=unlabelled, train_targets=train_targets)
         results.append(score_fold(split, trained, windows, targets, batch_size=config.run.eval_batch_size,
                                   device=ctx.device))
     if config.cv.final == "refit":
         everything = FoldSplit("all", config.cv.k, np.arange(len(windows)), None)
         final = train_model(config, windows, everything, checkpoint_dir=_fold_dir(checkpoint_root, everything),
-                            ctx=ctx, reporter=reporter, unlabelled=unlabelled)
+                            ctx=ctx, reporter=reporter, unlabelled=unlabelled, train_targets=train_targets)
         name = f"refit on all {len(windows)} rows"
     else:
         final, name = results[0].trained, "fold0"
