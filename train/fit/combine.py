@@ -4,7 +4,8 @@ Models of one recipe trained with different seeds disagree most where the data d
 data, and averaging their probabilities cancels much of that disagreement: on the 12 real sparcnet_iiic
 segments each of the 35 two- and three-model averages of six seeds of the shipped recipe scored a lower KL
 than its members' mean (docs/experiments/2026-12-seed-spread.md). The cost is size and compute times the
-member count, so the shipped default stays one model; a site with the budget can combine its own.
+member count: the shipped default averages three small members (tinynet_e mel2d, 10.8 MB together;
+docs/experiments/2026-12-small-members.md), and a site with the budget can combine larger ones.
 
 The members keep their weights and their own fitted temperatures; the ensemble's temperature is 1, so its
 output is exactly the mean of the members' shipped probabilities. Members must answer the same question: the
