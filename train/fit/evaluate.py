@@ -221,14 +221,16 @@ def predict_bundle(bundle: str | Path, data_dir: str | Path, *, split: str, devi
                    batch_size: int) -> tuple[Any, np.ndarray, ModelSpec]:
     """Bundle -> device -> probabilities for every unshifted window of a Kaggle layout split, in row order.
 
-    The one inference path of `train eval` and `train predict`; returns (windows, probs [rows, 6], spec).
+    The one inference path of `train eval` and `train predict`; returns (windows, probs [rows, 6], spec). Each
+    row's window is cut for the bundle's lookahead, as the model was trained (a causal L = 0 model sees the 50 s
+    ending with its labelled 10 s, not the Kaggle-centred one).
     """
     from train.checkpoint import load_bundle_model
     from train.data import build_window_set
     from train.fit.distributed import resolve_device
 
     model, spec = load_bundle_model(bundle)
-    windows = build_window_set(data_dir, split=split, margin=0)
+    windows = build_window_set(data_dir, split=split, margin=0, lookahead_s=spec.lookahead_s)
     dev = resolve_device(device)
     probs = predict_probs(model.to(dev), windows, np.arange(len(windows)), batch_size=batch_size, device=dev)
     return windows, probs, spec

@@ -196,3 +196,22 @@ def test_real_segment_scores_agree_through_torch_and_the_shipped_onnx(tmp_path: 
     assert evaluate_bundle_on_segments(shipped, data)["kl_model"] == pytest.approx(by_onnx["kl_model"], abs=1e-9)
     with pytest.raises(DataError, match="backend must be auto, torch or onnx"):
         evaluate_bundle_on_segments(bundle, data, backend="tensorrt")
+
+
+def test_train_eval_cuts_each_window_for_the_bundles_lookahead(tmp_path: Path, layout: Path) -> None:
+    """A causal (L = 0) bundle is scored on the 50 s ending with each labelled 10 s, as it was trained, not on the
+    Kaggle-centred window an L = 20 model sees."""
+    from train.data import build_window_set
+    from train.fit.evaluate import predict_bundle, predict_probs
+
+    torch.manual_seed(3)
+    model = create_model("grouped1d", frontend=FrontEndConfig(), **TINY_KWARGS["grouped1d"]).eval()
+    bundle = save_bundle(tmp_path / "causal", model,
+                         ModelSpec(model="grouped1d", model_kwargs=TINY_KWARGS["grouped1d"], lookahead_s=0.0))
+    windows, probs, spec = predict_bundle(bundle, layout, split="train", device="cpu", batch_size=8)
+    assert spec.lookahead_s == 0.0
+    rows = np.arange(len(windows))
+    for lookahead_s, same in ((0.0, True), (20.0, False)):
+        cut = build_window_set(layout, split="train", margin=0, lookahead_s=lookahead_s)
+        expected = predict_probs(model, cut, rows, batch_size=8, device=torch.device("cpu"))
+        assert np.allclose(probs, expected, atol=1e-6) == same
