@@ -67,13 +67,18 @@ def _run(*argv: str) -> None:
     subprocess.run([sys.executable, "-c", f"from {argv[0]}.cli import main; main()", *argv[1:]], check=True)
 
 
+def _tag(background: Path | None) -> str:
+    """Work-folder names tell runs on real eegmat background from runs on the model background only."""
+    return "real" if background is not None else "plain"
+
+
 def build(work: Path, *, eegs: int, seed: int, background: Path | None, epochs: int | None, lookahead: float,
           config: Path | None = None, adapted_from: Path | None = None) -> Path:
     """synth -> fit in ``work``; returns the bundle. ``background`` None: model background only, no adaptation.
 
     ``adapted_from``: instead of fitting, `train adapt` that bundle (trained by this recipe on this synth data).
     """
-    tag = "real" if background is not None else "plain"
+    tag = _tag(background)
     if background is not None:  # spec.json records it: the path from the checkout, not this machine's layout
         background = Path(os.path.relpath(background))
     data, bundle = work / f"synth-{tag}-s{seed}", work / f"fit-{tag}-L{lookahead:g}-s{seed}"
@@ -108,7 +113,7 @@ def build_members(work: Path, *, members: int, eegs: int, seed: int, background:
                      config=config, adapted_from=adapted_from) for k in range(members)]
     if members == 1:
         return bundles[0]
-    tag = "real" if background is not None else "plain"
+    tag = _tag(background)
     out = work / f"ensemble-{tag}-L{lookahead:g}-s{seed}x{members}"
     if not (out / SPEC_FILE).is_file():
         shutil.rmtree(out, ignore_errors=True)
@@ -122,7 +127,7 @@ def held_out(work: Path, bundle: Path, *, eegs: int, seed: int, background: Path
     a quarter of the training EEGs, the same background setting)."""
     from train.fit.evaluate import evaluate_bundle
 
-    data = work / f"synth-held-out-s{seed + HELD_OUT_SEED_OFFSET}-{'real' if background is not None else 'plain'}"
+    data = work / f"synth-held-out-s{seed + HELD_OUT_SEED_OFFSET}-{_tag(background)}"
     if not (data / "train.csv").is_file():
         shutil.rmtree(data, ignore_errors=True)
         extra = ("--background", str(os.path.relpath(background))) if background is not None else ()

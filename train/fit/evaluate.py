@@ -297,7 +297,7 @@ def segment_probs(bundle: Path, eeg: np.ndarray, *, backend: str = "auto") -> tu
         from edge.model.engine import Engine
 
         with Engine(bundle, "onnxruntime") as engine:
-            windows = np.stack([window_for_kaggle_label(w, engine.spec.lookahead_s) for w in eeg])
+            windows = labelled_centres(eeg, lookahead_s=engine.spec.lookahead_s)
             return np.asarray(engine.predict(windows), dtype=np.float64), engine.spec
     from train.checkpoint import load_bundle_model
 
@@ -307,12 +307,18 @@ def segment_probs(bundle: Path, eeg: np.ndarray, *, backend: str = "auto") -> tu
 
 def model_segment_probs(model: torch.nn.Module, eeg: np.ndarray, *, lookahead_s: float) -> np.ndarray:
     """float64 [N, 6]: a torch model's probabilities for the labelled centre of each of ``eeg`` [N, 20, T]."""
-    windows = np.stack([window_for_kaggle_label(w, lookahead_s) for w in eeg])
+    windows = labelled_centres(eeg, lookahead_s=lookahead_s)
     was_training = model.training
     with torch.no_grad():
         probs = torch.softmax(model.eval()(torch.from_numpy(windows)).double(), dim=1).numpy()
     model.train(was_training)
     return probs
+
+
+def labelled_centres(eeg: np.ndarray, *, lookahead_s: float) -> np.ndarray:
+    """[N, 20, WINDOW_SAMPLES]: the model window of each segment in ``eeg`` [N, 20, T] labelled on its centre 10 s,
+    as `edge predict --kaggle` cuts it for a model with this lookahead."""
+    return np.stack([window_for_kaggle_label(w, lookahead_s) for w in eeg])
 
 
 def mean_by_eeg(eeg_ids: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
