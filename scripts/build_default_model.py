@@ -170,7 +170,8 @@ def real_segments(bundle: Path) -> dict:
     return {"lookahead_s": got["lookahead_s"], "kl": round(float(got["kl_model"]), 4),
             "top1": f"{round(got['argmax_agreement_model'] * got['segments'])}/{got['segments']}",
             "sparcnet_kl": round(float(got["kl_sparcnet"]), 4),
-            "p_seizure_where_2of3_votes": got["p_seizure_where_2of3_votes"], "confusion": got["confusion"]}
+            "p_seizure_where_2of3_votes": got["p_seizure_where_2of3_votes"], "gpd_top_seizure": got["gpd_top_seizure"],
+            "confusion": got["confusion"]}
 
 
 def demo_recording(bundle: Path, out: Path, seed: int) -> dict:

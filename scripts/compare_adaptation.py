@@ -26,20 +26,19 @@ import torch
 if not __package__:  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge.contract import CLASSES, VOTE_COLUMNS
+from edge.contract import VOTE_COLUMNS
 from edge.testing import shared_data_dir
 from train.checkpoint import load_bundle_model
 from train.data import build_window_set
 from train.data.sparcnet import filled_eeg, load_segments, vote_targets
 from train.data.unlabelled import unlabelled_windows
 from train.fit.config import AdaptConfig, DataConfig, OptimConfig
-from train.fit.evaluate import fit_temperature, model_segment_probs, predict_probs
+from train.fit.evaluate import fit_temperature, model_segment_probs, predict_probs, segment_figures
 from train.fit.loop import recalibrate_batchnorm
 from train.fit.run import set_temperature
 from train.metric import score
 
 CPU = torch.device("cpu")
-SEIZURE, GPD = CLASSES.index("seizure"), CLASSES.index("gpd")
 
 
 def real_segments() -> tuple[np.ndarray, np.ndarray]:
@@ -48,11 +47,11 @@ def real_segments() -> tuple[np.ndarray, np.ndarray]:
 
 
 def row(name: str, variant: str, temperature: float, held_out: float, probs: np.ndarray, targets: np.ndarray) -> str:
-    truth, top = targets.argmax(1), probs.argmax(1)
-    seizures = " / ".join(f"{p:.2f}" for p in probs[targets[:, SEIZURE] >= 2 / 3 - 1e-9, SEIZURE])
-    gpd_as_seizure = int(((truth == GPD) & (top == SEIZURE)).sum())
-    return (f"| {name} | {variant} | {temperature:.2f} | {held_out:.3f} | {score(targets, probs):.3f} | "
-            f"{int((truth == top).sum())}/12 | {seizures} | {gpd_as_seizure} |")
+    got = segment_figures(targets, probs)
+    seizures = " / ".join(f"{p:.2f}" for p in got["p_seizure_where_2of3_votes"])
+    return (f"| {name} | {variant} | {temperature:.2f} | {held_out:.3f} | {got['kl_model']:.3f} | "
+            f"{round(got['argmax_agreement_model'] * len(targets))}/{len(targets)} | {seizures} | "
+            f"{got['gpd_top_seizure']} |")
 
 
 def main() -> None:

@@ -268,22 +268,33 @@ def evaluate_bundle_on_segments(bundle: Path, data: Path, *, backend: str = "aut
     sparcnet = np.array([[float(s.row[f"sparcnet_p_{c}"]) for c in CLASSES] for s in segments])
     sparcnet /= sparcnet.sum(1, keepdims=True)
     prior = spec.training.get("data", {}).get("class_prior")
-    truth, top = targets.argmax(1), probs.argmax(1)
-    seizure, seizure_votes = CLASSES.index("seizure"), targets[:, CLASSES.index("seizure")] >= 2 / 3 - 1e-9
+    seizure = CLASSES.index("seizure")
     return {
         "bundle": Path(bundle).name, "model": spec.model, "lookahead_s": spec.lookahead_s, "segments": len(segments),
-        "kl_model": score(targets, probs),
+        **segment_figures(targets, probs),
         "kl_class_prior": None if prior is None else score(targets, np.broadcast_to(np.asarray(prior), targets.shape)),
         "kl_sparcnet": score(targets, sparcnet),
-        "argmax_agreement_model": float((top == truth).mean()),
-        "argmax_agreement_sparcnet": float((sparcnet.argmax(1) == truth).mean()),
-        "p_seizure_where_2of3_votes": [round(float(p), 3) for p in probs[seizure_votes, seizure]],
-        "confusion": {CLASSES[c]: {CLASSES[k]: int(((truth == c) & (top == k)).sum()) for k in range(len(CLASSES))
-                                   if ((truth == c) & (top == k)).any()} for c in sorted(set(truth.tolist()))},
+        "argmax_agreement_sparcnet": float((sparcnet.argmax(1) == targets.argmax(1)).mean()),
         "per_segment": [{"file": s.path.name, "expert_majority": CLASSES[int(t.argmax())],
                          "model_top": CLASSES[int(p.argmax())], "model_p_top": round(float(p.max()), 3),
                          "model_p_seizure": round(float(p[seizure]), 3), "kl": round(float(kl), 4)}
                         for s, t, p, kl in zip(segments, targets, probs, kl_terms(targets, probs).sum(1), strict=True)],
+    }
+
+
+def segment_figures(targets: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
+    """What issue 29 accepts a model on, from expert-vote targets and probabilities [N, 6]: Kaggle KL, top-class
+    agreement with the expert majority, p(seizure) wherever >= 2/3 of the experts voted seizure, how many GPD
+    segments have seizure as their top class, and the confusion (expert majority -> model top class)."""
+    truth, top = targets.argmax(1), probs.argmax(1)
+    seizure, gpd = CLASSES.index("seizure"), CLASSES.index("gpd")
+    return {
+        "kl_model": score(targets, probs),
+        "argmax_agreement_model": float((top == truth).mean()),
+        "p_seizure_where_2of3_votes": [round(float(p), 3) for p in probs[targets[:, seizure] >= 2 / 3 - 1e-9, seizure]],
+        "gpd_top_seizure": int(((truth == gpd) & (top == seizure)).sum()),
+        "confusion": {CLASSES[c]: {CLASSES[k]: int(((truth == c) & (top == k)).sum()) for k in range(len(CLASSES))
+                                   if ((truth == c) & (top == k)).any()} for c in sorted(set(truth.tolist()))},
     }
 
 

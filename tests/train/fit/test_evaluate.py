@@ -215,3 +215,24 @@ def test_train_eval_cuts_each_window_for_the_bundles_lookahead(tmp_path: Path, l
         cut = build_window_set(layout, split="train", margin=0, lookahead_s=lookahead_s)
         expected = predict_probs(model, cut, rows, batch_size=8, device=torch.device("cpu"))
         assert np.allclose(probs, expected, atol=1e-6) == same
+
+
+def test_segment_figures_count_what_issue_29_accepts_on():
+    """Votes of four segments (seizure 3/3, seizure 2/3, GPD, LRDA) against probabilities with known answers."""
+    from train.fit.evaluate import segment_figures
+
+    sz, gpd, lrda, other = (CLASSES.index(c) for c in ("seizure", "gpd", "lrda", "other"))
+    targets = np.zeros((4, N))
+    targets[0, sz] = 1.0
+    targets[1, [sz, other]] = 2 / 3, 1 / 3
+    targets[2, gpd] = 1.0
+    targets[3, lrda] = 1.0
+    probs = np.full((4, N), 0.02)
+    probs[0, sz], probs[1, other], probs[2, sz], probs[3, lrda] = 0.9, 0.8, 0.6, 0.7
+    probs /= probs.sum(1, keepdims=True)
+    got = segment_figures(targets, probs)
+    assert got["kl_model"] == pytest.approx(score(targets, probs))
+    assert got["argmax_agreement_model"] == pytest.approx(2 / 4)  # segments 0 and 3
+    assert got["p_seizure_where_2of3_votes"] == [round(float(probs[0, sz]), 3), round(float(probs[1, sz]), 3)]
+    assert got["gpd_top_seizure"] == 1
+    assert got["confusion"] == {"seizure": {"seizure": 1, "other": 1}, "gpd": {"seizure": 1}, "lrda": {"lrda": 1}}
