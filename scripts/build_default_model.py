@@ -205,9 +205,10 @@ def demo_recording(bundle: Path, out: Path, seed: int) -> dict:
     return {"mean_p_seizure": round(best[0], 3), "windows_called_seizure": round(best[1], 3)}
 
 
-def ship(bundle: Path, figures: dict) -> Path:
-    """Copy the small files into the package and record how the model was made and what it scored."""
-    staging = DEFAULT_BUNDLE.with_name(".default.tmp")
+def ship(bundle: Path, figures: dict, *, target: Path = DEFAULT_BUNDLE) -> Path:
+    """Copy the small files into the package and record how the model was made and what it scored. A bundle over
+    MAX_BYTES is refused and the one shipped before stays as it was."""
+    staging = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for name in SHIPPED:
@@ -217,11 +218,12 @@ def ship(bundle: Path, figures: dict) -> Path:
     write_checksums(staging)
     size = sum(p.stat().st_size for p in staging.iterdir())
     if size > MAX_BYTES:
+        shutil.rmtree(staging)
         raise DataError(f"the default bundle would be {size / 1e6:.1f} MB (> {MAX_BYTES / 1e6:.0f} MB): "
                         "choose a smaller model")
-    shutil.rmtree(DEFAULT_BUNDLE, ignore_errors=True)
-    staging.rename(DEFAULT_BUNDLE)
-    return DEFAULT_BUNDLE
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
 
 
 def _confusion(figures: dict) -> str:

@@ -1,0 +1,48 @@
+"""scripts/build_default_model.py's last step: what it copies into the package, and what it refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from calibrate.export import export_onnx
+from edge.errors import DataError
+from edge.model.bundle import load_spec, verify_checksums, write_checksums
+from edge.model.model_spec import FrontEndConfig, ModelSpec
+from scripts import build_default_model
+from train.checkpoint import save_bundle
+from train.models import TINY_KWARGS, ProbabilityModel, create_model
+
+
+def _trained_bundle(path: Path) -> Path:
+    torch.manual_seed(0)
+    model = create_model("grouped1d", frontend=FrontEndConfig(), **TINY_KWARGS["grouped1d"]).eval()
+    spec = ModelSpec(model="grouped1d", model_kwargs=TINY_KWARGS["grouped1d"])
+    bundle = save_bundle(path, model, spec)
+    export_onnx(ProbabilityModel(model).eval(), spec, bundle / "model.onnx")
+    write_checksums(bundle)
+    return bundle
+
+
+def test_ship_copies_the_graph_and_records_the_figures(tmp_path):
+    bundle = _trained_bundle(tmp_path / "fit")
+    target = tmp_path / "package" / "default"
+    shipped = build_default_model.ship(bundle, {"held_out_kl": 0.5}, target=target)
+    assert shipped == target
+    assert sorted(p.name for p in target.iterdir()) == ["SHA256SUMS", "model.onnx", "spec.json"]  # no weights
+    verify_checksums(target)
+    assert load_spec(target).training["default_model"] == {"held_out_kl": 0.5}
+    assert not any(p.name.endswith(".tmp") for p in target.parent.iterdir())
+
+
+def test_an_oversized_model_leaves_the_shipped_one_as_it_was(tmp_path, monkeypatch):
+    bundle = _trained_bundle(tmp_path / "fit")
+    target = build_default_model.ship(bundle, {"round": 1}, target=tmp_path / "package" / "default")
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    monkeypatch.setattr(build_default_model, "MAX_BYTES", 1000)
+    with pytest.raises(DataError, match=r"MB \(> 0 MB\): choose a smaller model"):
+        build_default_model.ship(bundle, {"round": 2}, target=target)
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+    assert sorted(p.name for p in target.parent.iterdir()) == ["default"]  # no staging folder left behind
