@@ -221,8 +221,12 @@ def ship(bundle: Path, figures: dict, *, target: Path = DEFAULT_BUNDLE) -> Path:
         shutil.rmtree(staging)
         raise DataError(f"the default bundle would be {size / 1e6:.1f} MB (> {MAX_BYTES / 1e6:.0f} MB): "
                         "choose a smaller model")
-    shutil.rmtree(target, ignore_errors=True)
+    previous = target.with_name(f".{target.name}.old")  # swapped by renames: a crash never leaves no bundle
+    shutil.rmtree(previous, ignore_errors=True)
+    if target.exists():
+        target.rename(previous)
     staging.rename(target)
+    shutil.rmtree(previous, ignore_errors=True)
     return target
 
 

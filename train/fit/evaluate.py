@@ -283,9 +283,10 @@ def evaluate_bundle_on_segments(bundle: Path, data: Path, *, backend: str = "aut
 
 
 def segment_figures(targets: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
-    """What issue 29 accepts a model on, from expert-vote targets and probabilities [N, 6]: Kaggle KL, top-class
-    agreement with the expert majority, p(seizure) wherever >= 2/3 of the experts voted seizure, how many GPD
-    segments have seizure as their top class, and the confusion (expert majority -> model top class)."""
+    """The figures a model is judged on for labelled real segments (docs/benchmarks.md, "default-model"), from
+    expert-vote targets and probabilities [N, 6]: Kaggle KL, top-class agreement with the expert majority,
+    p(seizure) wherever >= 2/3 of the experts voted seizure, how many GPD segments have seizure as their top class,
+    and the confusion (expert majority -> model top class)."""
     truth, top = targets.argmax(1), probs.argmax(1)
     seizure, gpd = CLASSES.index("seizure"), CLASSES.index("gpd")
     return {
