@@ -46,3 +46,12 @@ def test_an_oversized_model_leaves_the_shipped_one_as_it_was(tmp_path, monkeypat
         build_default_model.ship(bundle, {"round": 2}, target=target)
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert sorted(p.name for p in target.parent.iterdir()) == ["default"]  # no staging folder left behind
+
+
+def test_a_new_model_replaces_the_shipped_one_and_leaves_nothing_beside_it(tmp_path):
+    bundle = _trained_bundle(tmp_path / "fit")
+    target = build_default_model.ship(bundle, {"round": 1}, target=tmp_path / "package" / "default")
+    build_default_model.ship(bundle, {"round": 2}, target=target)
+    assert load_spec(target).training["default_model"] == {"round": 2}
+    verify_checksums(target)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["default"]  # no .default.old or staging folder
