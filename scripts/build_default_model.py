@@ -72,6 +72,15 @@ def _tag(background: Path | None) -> str:
     return "real" if background is not None else "plain"
 
 
+def _synth(data: Path, *, eegs: int, seed: int, background: Path | None) -> None:
+    """`train synth` into ``data`` unless it is complete; background by its path from the checkout."""
+    if (data / "train.csv").is_file():
+        return
+    shutil.rmtree(data, ignore_errors=True)  # a killed synth leaves a partial folder synth refuses
+    extra = ("--background", os.path.relpath(background)) if background is not None else ()
+    _run("train", "synth", "--out", str(data), "--eegs", str(eegs), "--seed", str(seed), *extra)
+
+
 def build(work: Path, *, eegs: int, seed: int, background: Path | None, epochs: int | None, lookahead: float,
           config: Path | None = None, adapted_from: Path | None = None) -> Path:
     """synth -> fit in ``work``; returns the bundle. ``background`` None: model background only, no adaptation.
@@ -82,10 +91,7 @@ def build(work: Path, *, eegs: int, seed: int, background: Path | None, epochs: 
     if background is not None:  # spec.json records it: the path from the checkout, not this machine's layout
         background = Path(os.path.relpath(background))
     data, bundle = work / f"synth-{tag}-s{seed}", work / f"fit-{tag}-L{lookahead:g}-s{seed}"
-    if not (data / "train.csv").is_file():
-        shutil.rmtree(data, ignore_errors=True)  # a killed synth leaves a partial folder synth refuses
-        extra = ("--background", str(background)) if background is not None else ()
-        _run("train", "synth", "--out", str(data), "--eegs", str(eegs), "--seed", str(seed), *extra)
+    _synth(data, eegs=eegs, seed=seed, background=background)
     if not (bundle / SPEC_FILE).is_file() and adapted_from is not None:
         if background is None:
             raise DataError("--adapted-from needs --background: the unlabelled real EEG to adapt to")
@@ -128,11 +134,7 @@ def held_out(work: Path, bundle: Path, *, eegs: int, seed: int, background: Path
     from train.fit.evaluate import evaluate_bundle
 
     data = work / f"synth-held-out-s{seed + HELD_OUT_SEED_OFFSET}-{_tag(background)}"
-    if not (data / "train.csv").is_file():
-        shutil.rmtree(data, ignore_errors=True)
-        extra = ("--background", str(os.path.relpath(background))) if background is not None else ()
-        _run("train", "synth", "--out", str(data), "--eegs", str(max(eegs // 4, 50)), "--seed",
-             str(seed + HELD_OUT_SEED_OFFSET), *extra)
+    _synth(data, eegs=max(eegs // 4, 50), seed=seed + HELD_OUT_SEED_OFFSET, background=background)
     report = evaluate_bundle(bundle, data, device="cpu")
     return round(report.kl, 4), round(report.prior_kl, 4)
 

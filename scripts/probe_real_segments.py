@@ -28,22 +28,18 @@ from edge.contract import CLASSES, SAMPLE_RATE_HZ, VOTE_COLUMNS, montage_matrix
 from edge.model.shipped import DEFAULT_BUNDLE
 from edge.testing import shared_data_dir
 from train.data.sparcnet import filled_eeg, load_segments, vote_targets
-from train.fit.evaluate import labelled_centres, segment_figures
+from train.fit.evaluate import segment_figures, segment_probs
 
 
 def gain_rows(bundle: Path, gains: list[float], eeg: np.ndarray, targets: np.ndarray) -> list[str]:
-    from edge.model.engine import Engine
-
     rows = ["| gain | KL | top-1 | p(seizure), >= 2/3 seizure votes | top class per segment |", "|---|---|---|---|---|"]
-    with Engine(bundle, "onnxruntime") as engine:
-        windows = labelled_centres(eeg, lookahead_s=engine.spec.lookahead_s)
-        for gain in gains:
-            probs = np.asarray(engine.predict((windows * gain).astype(np.float32)), dtype=np.float64)
-            got = segment_figures(targets, probs)
-            tops = ", ".join(CLASSES[int(k)] for k in probs.argmax(1))
-            rows.append(f"| {gain:g} | {got['kl_model']:.3f} | {round(got['argmax_agreement_model'] * len(targets))}/"
-                        f"{len(targets)} | {' / '.join(f'{p:.2f}' for p in got['p_seizure_where_2of3_votes'])} | "
-                        f"{tops} |")
+    for gain in gains:  # through the ONNX graph, as eval_sparcnet scores a shipped bundle
+        probs, _ = segment_probs(bundle, (eeg * gain).astype(np.float32), backend="onnx")
+        got = segment_figures(targets, probs)
+        tops = ", ".join(CLASSES[int(k)] for k in probs.argmax(1))
+        rows.append(f"| {gain:g} | {got['kl_model']:.3f} | {round(got['argmax_agreement_model'] * len(targets))}/"
+                    f"{len(targets)} | {' / '.join(f'{p:.2f}' for p in got['p_seizure_where_2of3_votes'])} | "
+                    f"{tops} |")
     return rows
 
 
