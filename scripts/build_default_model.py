@@ -9,9 +9,10 @@ For each of --members seeds (seed, seed + 1, ...):
 2. `train fit` with the shipped [model] table and `--unlabelled` the same folder (BatchNorm statistics adapted
    to the real recordings at adapt.bn_share, `[adapt]`);
 then 3. `train ensemble` of the members (their mean probability, one graph), 4. `calibrate run` (export,
-quantize, parity gates), 5. checks: Kaggle KL on a fresh synthetic set of new patients and on the 12 real
-sparcnet_iiic segments, alarms of `edge run`'s alarm policy over the eegmat recordings (healthy adults: every
-alarm is false), and the demo recording, 6. copies spec.json + model.onnx (fp32, the reference graph) into
+quantize, parity gates), 5. checks: Kaggle KL on an evaluation set (`train synth --evaluation`: new patients
+on the backgrounds of eegmat subjects 18-23, whom no member saw) and on the 12 real sparcnet_iiic segments,
+alarms of `edge run`'s alarm policy over the eegmat recordings (healthy adults: every alarm is false), and the
+demo recording, 6. copies spec.json + model.onnx (fp32, the reference graph) into
 edge/model/default/ with its figures in spec.json's training.default_model, and a fresh SHA256SUMS.
 `--compare` also trains the same budget and seeds without real background and writes both figures to the
 "default-model" section of docs/benchmarks.md. Steps whose output exists are skipped (rerun to resume).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -40,6 +42,7 @@ from edge.model.bundle import ONNX_FILE, SPEC_FILE, load_spec, save_spec, write_
 from edge.model.shipped import DEFAULT_BUNDLE, DEMO_RECORDING
 from edge.testing import shared_data_dir
 from scripts.bench_common import replace_section
+from train.synth.evaluation_set import EVAL_SEED_START
 
 REPO = Path(__file__).resolve().parents[1]
 SPARCNET = shared_data_dir() / "sparcnet_iiic"
@@ -59,7 +62,9 @@ SHIPPED_LOOKAHEAD_S = 20.0
 # fills (docs/experiments/2026-12-small-members.md).
 SHIPPED_MODEL_TOML = '[model]\nkwargs = { flip_average = true, backbone = "tinynet_e" }\n'
 SHIPPED_MEMBERS = 3
-HELD_OUT_SEED_OFFSET = 1000  # the fresh synthetic patients every shipped figure's "held-out" is scored on
+# Every shipped figure's "held-out": an evaluation set (`train synth --evaluation`) of new synthetic patients on
+# the backgrounds of eegmat subjects 18-23, people no member trained on (members draw on subjects 00-17).
+HELD_OUT_SEED = EVAL_SEED_START + 200  # + --seed; 9000 and 9100 seed the hard and tuning sets (another generator)
 
 
 def _run(*argv: str) -> None:
@@ -72,12 +77,13 @@ def _tag(background: Path | None) -> str:
     return "real" if background is not None else "plain"
 
 
-def _synth(data: Path, *, eegs: int, seed: int, background: Path | None) -> None:
+def _synth(data: Path, *, eegs: int, seed: int, background: Path | None, evaluation: bool = False) -> None:
     """`train synth` into ``data`` unless it is complete; background by its path from the checkout."""
     if (data / "train.csv").is_file():
         return
     shutil.rmtree(data, ignore_errors=True)  # a killed synth leaves a partial folder synth refuses
     extra = ("--background", os.path.relpath(background)) if background is not None else ()
+    extra += ("--evaluation",) if evaluation else ()
     _run("train", "synth", "--out", str(data), "--eegs", str(eegs), "--seed", str(seed), *extra)
 
 
@@ -129,12 +135,12 @@ def build_members(work: Path, *, members: int, eegs: int, seed: int, background:
 
 
 def held_out(work: Path, bundle: Path, *, eegs: int, seed: int, background: Path | None) -> tuple[float, float]:
-    """(KL, class-prior KL) on a fresh synthetic set whose patients no member saw (seed + HELD_OUT_SEED_OFFSET,
-    a quarter of the training EEGs, the same background setting)."""
+    """(KL, class-prior KL) on an evaluation set (HELD_OUT_SEED + seed, a quarter of the training EEGs, the same
+    background share): patients no member saw, on the backgrounds of people no member saw."""
     from train.fit.evaluate import evaluate_bundle
 
-    data = work / f"synth-held-out-s{seed + HELD_OUT_SEED_OFFSET}-{_tag(background)}"
-    _synth(data, eegs=max(eegs // 4, 50), seed=seed + HELD_OUT_SEED_OFFSET, background=background)
+    data = work / f"synth-held-out-s{HELD_OUT_SEED + seed}-{_tag(background)}"
+    _synth(data, eegs=max(eegs // 4, 50), seed=HELD_OUT_SEED + seed, background=background, evaluation=True)
     report = evaluate_bundle(bundle, data, device="cpu")
     return round(report.kl, 4), round(report.prior_kl, 4)
 
@@ -232,6 +238,10 @@ def ship(bundle: Path, figures: dict, *, target: Path = DEFAULT_BUNDLE) -> Path:
     return target
 
 
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _confusion(figures: dict) -> str:
     return "; ".join(f"{truth} -> " + ", ".join(f"{top} {n}" for top, n in row.items())
                      for truth, row in figures["confusion"].items())
@@ -254,7 +264,8 @@ def section(args: argparse.Namespace, figures: dict, old: dict, plain: dict | No
         "|---|---|---|---|---|---|---|",
         f"| new (shipped) | {new['lookahead_s']:g} | {figures['held_out_kl']:.3f} ({figures['held_out_prior_kl']:.3f}) "
         f"| {new['kl']:.3f} | {new['top1']} | {new['p_seizure_where_2of3_votes']} | {_confusion(new)} |",
-        f"| before (held-out: {old_spec.get('held_out', 'its own fold-0 patients')}) | "
+        f"| before{' (the same model.onnx, figures of its last build)' if old['same_graph'] else ''} (held-out: "
+        f"{old_spec.get('held_out', 'its own fold-0 patients')}) | "
         f"{old['real_12']['lookahead_s']:g} | {old_spec.get('held_out_kl', float('nan')):.3f} "
         f"({old_spec.get('held_out_prior_kl', float('nan')):.3f}) | {old['real_12']['kl']:.3f} | "
         f"{old['real_12']['top1']} | {old['real_12']['p_seizure_where_2of3_votes']} | {_confusion(old['real_12'])} |",
@@ -305,7 +316,8 @@ def main() -> None:
         data = ("--data", str(args.work / f"synth-real-s{args.seed}")) if args.calibrate == "run" else ()
         _run("calibrate", args.calibrate, "--bundle", str(bundle), *data)
     before = args.before or DEFAULT_BUNDLE
-    old = {"spec": load_spec(before).training.get("default_model", {}), "real_12": real_segments(before)}
+    old = {"spec": load_spec(before).training.get("default_model", {}), "real_12": real_segments(before),
+           "same_graph": _digest(before / ONNX_FILE) == _digest(bundle / ONNX_FILE)}
     held_out_kl, held_out_prior_kl = held_out(args.work, bundle, eegs=args.eegs, seed=args.seed,
                                               background=args.background)
     options = f"--eegs {args.eegs} --seed {args.seed} --members {args.members} --lookahead {args.lookahead:g}" + \
@@ -318,8 +330,8 @@ def main() -> None:
                          "00-17, half the patients; synthetic patterns, artifacts and votes), train fit --seed S), "
                          f"S = {args.seed}..{args.seed + args.members - 1}; BatchNorm statistics adapted to eegmat "
                          "subjects 00-17 at adapt.bn_share (train fit --unlabelled / train adapt)",
-        "held_out": f"{max(args.eegs // 4, 50)} fresh synthetic EEGs (train synth --seed "
-                    f"{args.seed + HELD_OUT_SEED_OFFSET}), patients no member saw",
+        "held_out": f"{max(args.eegs // 4, 50)} fresh synthetic EEGs (train synth --evaluation --seed "
+                    f"{HELD_OUT_SEED + args.seed}): patients no member saw, real backgrounds of eegmat subjects 18-23",
         "held_out_kl": held_out_kl, "held_out_prior_kl": held_out_prior_kl,
         "real_12": real_segments(bundle),
         "eegmat": false_alarms(bundle, args.background),

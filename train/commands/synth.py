@@ -91,31 +91,38 @@ def synth(
     hard: Annotated[bool, typer.Option(
         "--hard", help="--continuous: the harder evaluation set (brief, long and clustered seizures, post-ictal "
                        "IIIC, 3 h per patient); needs an evaluation seed (>= 9000).")] = False,
+    evaluation: Annotated[bool, typer.Option(
+        "--evaluation", help="Write an evaluation set to score models on: needs a seed >= 9000, --background draws "
+                             "only on eegmat subjects 18-23 (people no training set has), and `train fit` refuses "
+                             "it.")] = False,
 ) -> int:
     """Write a synthetic dataset in exactly the Kaggle HMS layout, and/or render examples to judge realism."""
-    from train.synth.continuous import EVAL_SEED_START
+    from train.synth.evaluation_set import check_seed
     from train.synth.generate import DEFAULT_WORKERS, SynthConfig, check_profile, generate_dataset
     from train.synth.plot import plot_real_segments, plot_synthetic_examples
 
     if continuous is not None:
+        if evaluation:
+            raise DataError("--evaluation is for the Kaggle layout; --continuous recordings are scored by `edge "
+                            "evaluate` and never trained on (--hard: evaluation seeds only)")
         return _continuous(out, continuous, seed, background, hard=hard)
     if hard:
         raise DataError("--hard is an option of --continuous (evaluation recordings); add --continuous HOURS")
-    if seed >= EVAL_SEED_START:
-        raise DataError(f"--seed {seed} is reserved for evaluation sets (>= {EVAL_SEED_START}); "
-                        "choose a lower seed for training data")
+    check_seed(seed, evaluation=evaluation)
     if out is None and plot is None:
         raise DataError("nothing to do: give --out DIR to write data and/or --plot DIR to render examples")
     if plot_real is not None and plot is None:
         raise DataError("--plot-real needs --plot DIR to write the images into")
     if out is not None:
-        extra = {"background_dir": background, "background_share": background_share, "spectrograms": spectrograms}
+        extra = {"background_dir": background, "background_share": background_share, "spectrograms": spectrograms,
+                 "evaluation": evaluation}
         config = SynthConfig.hms(scale, seed, **extra) if check_profile(profile) == "hms" else \
             SynthConfig(n_eegs=eegs, n_patients=patients, seed=seed, **extra)
         summary = generate_dataset(out, config, workers=workers or DEFAULT_WORKERS)
         counts = ", ".join(f"{name} {count}" for name, count in summary.class_counts.items())
-        typer.echo(f"wrote {summary.n_eegs} EEGs ({summary.n_rows} labelled windows, {summary.n_patients} patients; "
-                   f"{counts}) + {summary.n_test} test EEGs to {out} in {summary.seconds:.1f} s")
+        kind = "evaluation set: " if evaluation else ""
+        typer.echo(f"wrote {kind}{summary.n_eegs} EEGs ({summary.n_rows} labelled windows, {summary.n_patients} "
+                   f"patients; {counts}) + {summary.n_test} test EEGs to {out} in {summary.seconds:.1f} s")
     if plot is not None:
         paths = plot_synthetic_examples(plot, seed=seed)
         if plot_real is not None:

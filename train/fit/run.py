@@ -101,8 +101,11 @@ def checkpoint_root(out: Path) -> Path:
 
 
 def load_windows(data_dir: Path, config: FitConfig, ctx: DistContext):
+    """The labelled training windows of ``data_dir`` (`train fit`, `train adapt`); never an evaluation set's."""
     from train.data import build_window_set
+    from train.synth.evaluation_set import refuse_training_on
 
+    refuse_training_on(data_dir)
     if not ctx.is_main:  # rank 0 builds the cache first; the others then read it
         barrier(ctx)
     windows = build_window_set(data_dir, split="train", margin=config.data.margin,

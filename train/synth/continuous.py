@@ -28,6 +28,7 @@ from edge.errors import DataError
 from train.data.writer import write_eeg_parquet
 from train.synth.artifacts import add_artifacts, ecg
 from train.synth.background import Patient, background, draw_patient
+from train.synth.evaluation_set import EVAL_SEED_START
 from train.synth.head import N_EEG
 from train.synth.patterns import periodic_discharges, rhythmic_delta, seizure
 from train.synth.real_background import BackgroundSource, background_files, subject_sources
@@ -39,7 +40,6 @@ SEIZURE_S, IIIC_S, ARTIFACT_S, ELECTRODE_OFF_S = (10.0, 600.0), (30.0, 300.0), (
 BRIEF_S, LONG_S = (10.0, 30.0), (300.0, 600.0)
 CLUSTER_GAP_S = (20.0, 59.0)  # between the seizures of a cluster
 POST_ICTAL_GAP_S = (0.0, 20.0)  # from a seizure's end to the IIIC stretch that follows it
-EVAL_SEED_START = 9000  # seeds >= this are for evaluation sets only (refused for training sets)
 MIN_SPACING_S = 60.0  # between events (or clusters), and from the ends of a recording
 ARTIFACT_BLOCK_S = 60  # everyday artifacts are drawn per block (their channel faults then stay short)
 ARTIFACT_PAD_S = 10  # longer than the longest everyday artifact (8 s chewing)

@@ -18,6 +18,8 @@ from train.data.writer import train_columns, write_csv, write_eeg_parquet
 from train.synth import votes
 from train.synth.artifacts import add_artifacts, ecg
 from train.synth.background import Patient, background, draw_patient
+from train.synth.evaluation_set import check_seed
+from train.synth.evaluation_set import mark as mark_evaluation_set
 from train.synth.head import N_EEG
 from train.synth.patterns import periodic_discharges, rhythmic_delta, seizure
 from train.synth.profile import ShapePlan, hms_shape, scaled_counts
@@ -56,6 +58,7 @@ class SynthConfig:
     background_dir: Path | None = None  # real EEG files to draw backgrounds from (train.synth.real_background)
     background_share: float = 0.5  # share of patients whose recordings get a real background
     spectrograms: bool = True  # also write <split>_spectrograms/ in Kaggle's format (train/data/spectrogram.py)
+    evaluation: bool = False  # an evaluation set (train.synth.evaluation_set): marked, evaluation seed, held-out people
 
     @classmethod
     def hms(cls, scale: float = 1.0, seed: int = 0, **kwargs) -> SynthConfig:
@@ -64,6 +67,7 @@ class SynthConfig:
 
     def validate(self) -> SynthConfig:
         check_profile(self.profile)
+        check_seed(self.seed, evaluation=self.evaluation)
         if not 0 <= self.background_share <= 1:
             raise DataError(f"--background-share must be in [0, 1], got {self.background_share}")
         if self.n_eegs < 1:
@@ -222,8 +226,8 @@ def _background_sources(rng: np.random.Generator, config: SynthConfig) -> dict[i
     """Patient index -> the real subject whose EEG is its background, for ``background_share`` of patients."""
     if config.background_dir is None:
         return {}
-    usable, _ = background_files(config.background_dir)
-    subjects = subject_sources(usable)
+    usable, _ = background_files(config.background_dir, evaluation=config.evaluation)
+    subjects = subject_sources(usable, evaluation=config.evaluation)
     chosen = np.flatnonzero(rng.random(config.patients + config.tests) < config.background_share)
     return {int(p): subjects[int(rng.integers(len(subjects)))] for p in chosen}
 
@@ -243,6 +247,8 @@ def generate_dataset(out: Path, config: SynthConfig, workers: int = DEFAULT_WORK
     # classes and votes with or without them (only the signal differs), so runs compare like for like.
     shape = hms_shape(np.random.default_rng([config.seed, 1]), config.scale) if config.profile == "hms" else None
     sources = _background_sources(np.random.default_rng([config.seed, 2]), config)
+    if config.evaluation:  # before any recording, so even a partial set is never trained on
+        mark_evaluation_set(out)
     rng = np.random.default_rng(config.seed)
     patient_ids = _unique_ids(rng, config.patients + config.tests, 10_000, 99_999)
     patients = [draw_patient(rng, int(pid)) for pid in patient_ids]

@@ -3,8 +3,9 @@
 A background is drawn as random excerpts of one subject's recordings, joined with a short crossfade
 when one recording is shorter than the synthetic one. Subjects 18-23 of the PhysioNet eegmat set
 (files ``SubjectNN_k.edf``) are the project's false-alarm check (shared/data MANIFEST): no training set
-may contain them, so ``background_files`` leaves them out and ``load_background`` refuses them unless
-the caller says it is that check.
+may contain them, so ``background_files`` leaves them out and ``load_background`` refuses them, except for an
+evaluation set (train.synth.evaluation_set), which draws from them only: it then shares no person with any
+training set.
 """
 
 from __future__ import annotations
@@ -45,13 +46,21 @@ def subject_key(path: Path) -> str:
     return f"eegmat{number:02d}" if number is not None else Path(path).stem
 
 
-def background_files(folder: Path, *, option: str = "--background") -> tuple[list[Path], list[Path]]:
-    """(usable files, held-out files left out) of ``folder``, sorted; DataError naming ``option`` if none is usable."""
+def background_files(folder: Path, *, option: str = "--background",
+                     evaluation: bool = False) -> tuple[list[Path], list[Path]]:
+    """(usable files, files left out) of ``folder``, sorted; DataError naming ``option`` if none is usable.
+
+    Training data leaves eegmat subjects 18-23 out; an evaluation set uses only them."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{option} {folder}: not a directory of EEG files (.edf, .bdf or .parquet)")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
     held = [p for p in files if is_held_out(p)]
+    if evaluation:
+        if not held:
+            raise DataError(f"{option} {folder}: no recording of eegmat subjects 18-23 (SubjectNN_k.edf), the only "
+                            "real backgrounds an evaluation set draws from")
+        return held, [p for p in files if not is_held_out(p)]
     usable = [p for p in files if not is_held_out(p)]
     if not usable:
         raise DataError(f"{option} {folder}: no usable .edf/.bdf/.parquet file"
@@ -60,10 +69,10 @@ def background_files(folder: Path, *, option: str = "--background") -> tuple[lis
 
 
 @functools.lru_cache(maxsize=64)  # each generator process loads a file once, however many recordings use it
-def load_background(path: Path, *, false_alarm_check: bool = False) -> np.ndarray:
+def load_background(path: Path, *, evaluation: bool = False) -> np.ndarray:
     """[20, n] float32 uV at 200 Hz in spec.CHANNELS order (EKG zero when the file has none)."""
     path = Path(path)
-    if is_held_out(path) and not false_alarm_check:
+    if is_held_out(path) and not evaluation:
         raise DataError(f"{path}: eegmat subjects 18-23 are kept out of every training set (the false-alarm check)")
     recording = read_recording(path)
     channel_map = build_channel_map(recording.labels, recording.units)
@@ -85,6 +94,7 @@ class BackgroundSource:
     """One subject's files: what a synthetic patient's recordings draw their background from."""
 
     files: tuple[Path, ...]
+    evaluation: bool = False  # an evaluation set's source: eegmat subjects 18-23 allowed
 
     def draw(self, rng: np.random.Generator, n_samples: int) -> np.ndarray:
         """[20, n_samples] float32: random excerpts of random files, crossfaded where they join."""
@@ -92,7 +102,7 @@ class BackgroundSource:
         out = np.zeros((len(CHANNELS), n_samples), dtype=np.float32)
         filled = 0
         while filled < n_samples:
-            source = load_background(self.files[rng.integers(len(self.files))])
+            source = load_background(self.files[rng.integers(len(self.files))], evaluation=self.evaluation)
             take = min(source.shape[1], n_samples - filled + (fade if filled else 0))
             start = int(rng.integers(0, source.shape[1] - take + 1))
             piece = source[:, start:start + take]
@@ -108,11 +118,13 @@ class BackgroundSource:
         return out
 
 
-def subject_sources(files: list[Path]) -> list[BackgroundSource]:
-    """One source per subject (eegmat's two recordings of a person together), sorted by subject."""
+def subject_sources(files: list[Path], *, evaluation: bool = False) -> list[BackgroundSource]:
+    """One source per subject (eegmat's two recordings of a person together), sorted by subject: for training
+    data none of eegmat subjects 18-23, for an evaluation set only them."""
     by_subject: dict[str, list[Path]] = {}
     for path in files:
-        if is_held_out(path):
-            raise DataError(f"{path}: eegmat subjects 18-23 are kept out of every training set")
+        if is_held_out(path) != evaluation:
+            raise DataError(f"{path}: an evaluation set draws only on eegmat subjects 18-23" if evaluation else
+                            f"{path}: eegmat subjects 18-23 are kept out of every training set")
         by_subject.setdefault(subject_key(path), []).append(path)
-    return [BackgroundSource(tuple(by_subject[key])) for key in sorted(by_subject)]
+    return [BackgroundSource(tuple(by_subject[key]), evaluation) for key in sorted(by_subject)]

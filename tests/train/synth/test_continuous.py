@@ -84,7 +84,8 @@ def test_real_background_leaves_the_false_alarm_subjects_out(tmp_path: Path) -> 
 
 def test_hard_set_has_brief_long_clustered_and_post_ictal_events_from_eval_seeds_only() -> None:
     from edge.errors import SpecError
-    from train.synth.continuous import CLUSTER_GAP_S, EVAL_SEED_START
+    from train.synth.continuous import CLUSTER_GAP_S
+    from train.synth.evaluation_set import EVAL_SEED_START
 
     with pytest.raises(SpecError, match="--seed"):
         ContinuousConfig.hard(24, 0)
