@@ -36,22 +36,28 @@ MODEL = "mel2d"  # the default model every edge benchmark measures
 HOP = 400  # samples between windows (2 s at 200 Hz), as `edge run` defaults
 
 
-def provenance() -> str:
-    """When and from which tree a section was written: UTC time, commit, and whether code (not docs) had edits."""
+def provenance(*, outputs: tuple[Path, ...] = ()) -> str:
+    """When and from which tree a section was written: UTC time, commit, and whether code (not docs, nor the
+    ``outputs`` the writing script itself just wrote into the tree) had edits."""
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
         return done.stdout.strip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "--short=12", "HEAD") or "unknown (not a git checkout)"
-    code = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)docs", ":(exclude)README.md")
+    resolved = (Path(p).resolve() for p in outputs)
+    own = tuple(f":(exclude){p.relative_to(REPO)}" for p in resolved if p.is_relative_to(REPO))
+    code = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)docs", ":(exclude)README.md",
+               *own)
     edited = " with uncommitted code edits" if code else ""
     return f"_Written {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC at commit {commit}{edited}._"
 
 
-def replace_section(path: str | Path, name: str, body: str) -> Path:
+def replace_section(path: str | Path, name: str, body: str, *, outputs: tuple[Path, ...] = ()) -> Path:
+    """Write ``body`` as section ``name`` of ``path`` with its provenance line; ``outputs``: files or folders in the
+    tree that the calling script wrote (a rebuilt model), not edits to the code that measured."""
     path = Path(path)
     text = path.read_text() if path.is_file() else HEADER
-    block = f"<!-- BEGIN {name} -->\n{body.rstrip()}\n\n{provenance()}\n<!-- END {name} -->"
+    block = f"<!-- BEGIN {name} -->\n{body.rstrip()}\n\n{provenance(outputs=outputs)}\n<!-- END {name} -->"
     pattern = re.compile(rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->", re.DOTALL)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     return atomic_write(path, text)

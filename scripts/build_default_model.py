@@ -348,7 +348,7 @@ def main() -> None:
         plain = {"held_out_kl": held_out(args.work, plain_bundle, eegs=args.eegs, seed=args.seed, background=None)[0],
                  "real_12": real_segments(plain_bundle)}
     body = section(args, figures, old, plain)
-    replace_section(args.doc, "default-model", body)
+    replace_section(args.doc, "default-model", body, outputs=(DEFAULT_BUNDLE, DEMO_RECORDING))
     print(body)
 
 

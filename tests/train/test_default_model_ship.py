@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from calibrate.export import export_onnx
 from edge.errors import DataError
 from edge.model.bundle import load_spec, verify_checksums, write_checksums
 from edge.model.model_spec import FrontEndConfig, ModelSpec
-from scripts import build_default_model
+from scripts import bench_common, build_default_model
 from train.checkpoint import save_bundle
 from train.models import TINY_KWARGS, ProbabilityModel, create_model
 
@@ -55,3 +56,22 @@ def test_a_new_model_replaces_the_shipped_one_and_leaves_nothing_beside_it(tmp_p
     assert load_spec(target).training["default_model"] == {"round": 2}
     verify_checksums(target)
     assert sorted(p.name for p in target.parent.iterdir()) == ["default"]  # no .default.old or staging folder
+
+
+def test_the_provenance_line_ignores_only_what_the_build_itself_wrote(tmp_path, monkeypatch):
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "spec.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "-A")
+    git("commit", "-qm", "first")
+    monkeypatch.setattr(bench_common, "REPO", tmp_path)
+    (tmp_path / "model" / "spec.json").write_text('{"figures": 1}')  # the build's own output
+    assert "uncommitted" not in bench_common.provenance(outputs=(tmp_path / "model",))
+    assert "uncommitted code edits" in bench_common.provenance()
+    (tmp_path / "code.py").write_text("x = 2\n")  # an edit to code is flagged whatever the outputs
+    assert "uncommitted code edits" in bench_common.provenance(outputs=(tmp_path / "model",))
