@@ -15,7 +15,8 @@ alarms of `edge run`'s alarm policy over the eegmat recordings (healthy adults: 
 demo recording, 6. copies spec.json + model.onnx (fp32, the reference graph) into
 edge/model/default/ with its figures in spec.json's training.default_model, and a fresh SHA256SUMS.
 `--compare` also trains the same budget and seeds without real background and writes both figures to the
-"default-model" section of docs/benchmarks.md. Steps whose output exists are skipped (rerun to resume).
+"default-model" section of docs/benchmarks.md. Steps whose output exists are skipped (rerun to resume; a member
+refitted since the ensemble was written makes it redone).
 """
 
 from __future__ import annotations
@@ -97,22 +98,24 @@ def build(work: Path, *, eegs: int, seed: int, background: Path | None, epochs: 
     if background is not None:  # spec.json records it: the path from the checkout, not this machine's layout
         background = Path(os.path.relpath(background))
     data, bundle = work / f"synth-{tag}-s{seed}", work / f"fit-{tag}-L{lookahead:g}-s{seed}"
+    if (bundle / SPEC_FILE).is_file():
+        return bundle  # a finished member does not need its data again (calibrate run draws its own in main)
     _synth(data, eegs=eegs, seed=seed, background=background)
-    if not (bundle / SPEC_FILE).is_file() and adapted_from is not None:
+    if adapted_from is not None:
         if background is None:
             raise DataError("--adapted-from needs --background: the unlabelled real EEG to adapt to")
         _run("train", "adapt", "--bundle", str(adapted_from), "--data", str(data), "--out", str(bundle),
              "--unlabelled", str(background))
-    if not (bundle / SPEC_FILE).is_file():
-        extra = ("--epochs", str(epochs)) if epochs else ()
-        extra += ("--unlabelled", str(background)) if background is not None else ()
-        toml = work / f"fit-L{lookahead:g}-s{seed}.toml"
-        text = config.read_text() if config is not None else ""
-        if "[data]" in text or "[model]" in text:
-            raise DataError(f"{config}: set the lookahead with --lookahead; the [model] table is the shipped one")
-        toml.write_text(f"[data]\nlookahead_s = {lookahead!r}\n\n{SHIPPED_MODEL_TOML}{text}")
-        _run("train", "fit", "--data", str(data), "--out", str(bundle), "--seed", str(seed), "--config", str(toml),
-             *extra)
+        return bundle
+    extra = ("--epochs", str(epochs)) if epochs else ()
+    extra += ("--unlabelled", str(background)) if background is not None else ()
+    toml = work / f"fit-L{lookahead:g}-s{seed}.toml"
+    text = config.read_text() if config is not None else ""
+    if "[data]" in text or "[model]" in text:
+        raise DataError(f"{config}: set the lookahead with --lookahead; the [model] table is the shipped one")
+    toml.write_text(f"[data]\nlookahead_s = {lookahead!r}\n\n{SHIPPED_MODEL_TOML}{text}")
+    _run("train", "fit", "--data", str(data), "--out", str(bundle), "--seed", str(seed), "--config", str(toml),
+         *extra)
     return bundle
 
 
@@ -127,7 +130,8 @@ def build_members(work: Path, *, members: int, eegs: int, seed: int, background:
         return bundles[0]
     tag = _tag(background)
     out = work / f"ensemble-{tag}-L{lookahead:g}-s{seed}x{members}"
-    if not (out / SPEC_FILE).is_file():
+    done = (out / SPEC_FILE).stat().st_mtime_ns if (out / SPEC_FILE).is_file() else None
+    if done is None or any((b / SPEC_FILE).stat().st_mtime_ns > done for b in bundles):  # none, or a member refitted
         shutil.rmtree(out, ignore_errors=True)
         # spec.json lists the members: by their path from the checkout, not this machine's layout
         _run("train", "ensemble", *(a for b in bundles for a in ("--bundle", os.path.relpath(b))), "--out", str(out))
@@ -313,7 +317,10 @@ def main() -> None:
               "lookahead": args.lookahead, "config": args.config}
     bundle = build_members(args.work, background=args.background, adapted_from=args.adapted_from, **recipe)
     if not (bundle / ONNX_FILE).is_file():
-        data = ("--data", str(args.work / f"synth-real-s{args.seed}")) if args.calibrate == "run" else ()
+        data = ()
+        if args.calibrate == "run":  # calibration and parity windows: the first member's training data
+            data = ("--data", str(args.work / f"synth-{_tag(args.background)}-s{args.seed}"))
+            _synth(Path(data[1]), eegs=args.eegs, seed=args.seed, background=args.background)
         _run("calibrate", args.calibrate, "--bundle", str(bundle), *data)
     before = args.before or DEFAULT_BUNDLE
     old = {"spec": load_spec(before).training.get("default_model", {}), "real_12": real_segments(before),

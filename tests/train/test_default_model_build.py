@@ -58,9 +58,16 @@ def test_members_train_on_their_own_seed_and_resume_without_rerunning(tmp_path, 
         assert fit["--epochs"] == "2" and fit["--unlabelled"] == os.path.relpath(eegmat)
     assert len(ensembles) == 1 and bundle == Path(ensembles[0]["--out"])
     before = len(recorder.calls)
+    for synth in synths:  # finished members need their data no more
+        (Path(synth["--out"]) / "train.csv").unlink()
     build_default_model.build_members(tmp_path, members=3, eegs=40, seed=5, background=eegmat, epochs=2,
                                       lookahead=20.0)
-    assert len(recorder.calls) == before  # every output exists: nothing reruns
+    assert len(recorder.calls) == before  # every bundle exists: nothing reruns
+    (Path(fits[1]["--out"]) / "spec.json").unlink()  # a member killed mid-fit: its data again, then its fit
+    build_default_model.build_members(tmp_path, members=3, eegs=40, seed=5, background=eegmat, epochs=2,
+                                      lookahead=20.0)
+    assert [c[1] for c in recorder.calls[before:]] == ["synth", "fit", "ensemble"]  # the average of the new one
+    assert recorder.of("fit")[-1] == fits[1] and recorder.of("ensemble")[-1] == ensembles[0]
 
 
 def test_held_out_is_an_evaluation_set_of_new_people(tmp_path, recorder, monkeypatch, shared_data):
