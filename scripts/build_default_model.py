@@ -319,8 +319,9 @@ def main() -> None:
     if not (bundle / ONNX_FILE).is_file():
         data = ()
         if args.calibrate == "run":  # calibration and parity windows: the first member's training data
-            data = ("--data", str(args.work / f"synth-{_tag(args.background)}-s{args.seed}"))
-            _synth(Path(data[1]), eegs=args.eegs, seed=args.seed, background=args.background)
+            calibration = args.work / f"synth-{_tag(args.background)}-s{args.seed}"
+            _synth(calibration, eegs=args.eegs, seed=args.seed, background=args.background)
+            data = ("--data", str(calibration))
         _run("calibrate", args.calibrate, "--bundle", str(bundle), *data)
     before = args.before or DEFAULT_BUNDLE
     old = {"spec": load_spec(before).training.get("default_model", {}), "real_12": real_segments(before),
