@@ -78,7 +78,8 @@ def synth(
     scale: Annotated[float, typer.Option("--scale", help="--profile hms: fraction of the full size, in (0, 1].")] = 1.0,
     background: Annotated[Path | None, typer.Option(
         "--background", help="Folder of real EEG (.edf/.bdf/.parquet) to draw backgrounds from; eegmat subjects "
-                             "18-23 are always left out (the false-alarm check).")] = None,
+                             "18-23 are left out of training sets (the false-alarm check) and are the only ones "
+                             "evaluation sets and --continuous recordings use.")] = None,
     background_share: Annotated[float, typer.Option(
         "--background-share", help="With --background: share of patients whose recordings get real background.")] = 0.5,
     spectrograms: Annotated[bool, typer.Option(
@@ -87,7 +88,8 @@ def synth(
     continuous: Annotated[float | None, typer.Option(
         "--continuous", help="Instead: write HOURS of hour-long recordings (EDF + parquet) with annotated seizures, "
                              "IIIC stretches, artifacts and electrode-off periods (events.csv) for `edge evaluate`; "
-                             "--background gives them real background.")] = None,
+                             "--background gives them real background (eegmat subjects 18-23 only: people no "
+                             "model trained on).")] = None,
     hard: Annotated[bool, typer.Option(
         "--hard", help="--continuous: the harder evaluation set (brief, long and clustered seizures, post-ictal "
                        "IIIC, 3 h per patient); needs an evaluation seed (>= 9000).")] = False,

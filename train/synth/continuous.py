@@ -1,7 +1,8 @@
 """Long continuous test recordings with annotated events (`train synth --continuous HOURS`).
 
 Each recording (an hour by default) is one patient's background, synthetic (train.synth.background) or
-excerpts of real EEG (train.synth.real_background), with events placed apart from each other:
+excerpts of real EEG (train.synth.real_background; these recordings are scored, never trained on, so their real
+backgrounds are eegmat subjects 18-23 only, people no model trained on), with events placed apart from each other:
 seizures of 10 s to 10 min (log-uniform; evolving frequency, amplitude and extent: patterns.seizure),
 IIIC stretches (LPD, GPD, LRDA, GRDA), movement artifacts and electrode-off periods, plus the everyday
 artifacts of the training generator (blinks, muscle, chewing, pops) throughout. Written as EDF and
@@ -216,9 +217,10 @@ def generate_continuous(out: Path, config: ContinuousConfig) -> ContinuousSummar
     out = Path(out)
     if (out / EVENTS_FILE).exists():
         raise DataError(f"{out} already holds continuous recordings; write to a new directory")
+    sources = subject_sources(background_files(config.background_dir, evaluation=True)[0], evaluation=True) \
+        if config.background_dir else []
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    sources = subject_sources(background_files(config.background_dir)[0]) if config.background_dir else []
     total = round(config.hours * 3600)
     lengths = [config.recording_s] * (total // config.recording_s)
     if total % config.recording_s >= 600:  # a shorter last recording, if it can hold events

@@ -72,13 +72,16 @@ def test_cli_writes_recordings_refuses_overwriting_and_needs_out(tmp_path: Path,
 
 
 @pytest.mark.skipif(not SHARED_EEGMAT.is_dir(), reason="needs /work/shared/data/eegmat")
-def test_real_background_leaves_the_false_alarm_subjects_out(tmp_path: Path) -> None:
+def test_real_background_is_only_people_no_model_trained_on(tmp_path: Path, capsys) -> None:
     folder = tmp_path / "bg"
     folder.mkdir()
-    for name in ("Subject00_1.edf", "Subject20_1.edf"):  # 20 is held out for the false-alarm check
-        (folder / name).symlink_to(SHARED_EEGMAT / name)
+    (folder / "Subject00_1.edf").symlink_to(SHARED_EEGMAT / "Subject00_1.edf")  # a training subject
+    args = ["synth", "--continuous", str(1 / 6), "--background", str(folder)]
+    assert run_app(app, [*args, "--out", str(tmp_path / "none")]) == 2  # recordings to score: no training people
+    assert "no recording of eegmat subjects 18-23" in capsys.readouterr().err and not (tmp_path / "none").exists()
+    (folder / "Subject20_1.edf").symlink_to(SHARED_EEGMAT / "Subject20_1.edf")  # held out for the false-alarm check
     out = tmp_path / "real"
-    assert run_app(app, ["synth", "--continuous", str(1 / 6), "--out", str(out), "--background", str(folder)]) == 0
+    assert run_app(app, [*args, "--out", str(out)]) == 0
     assert read_recording(out / "rec_000.parquet").data.shape[0] == 600 * SAMPLE_RATE_HZ
 
 
