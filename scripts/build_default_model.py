@@ -8,7 +8,8 @@ For each of --members seeds (seed, seed + 1, ...):
 1. `train synth --background` (real eegmat background for half the patients, subjects 18-23 left out),
 2. `train fit` with the shipped [model] table and `--unlabelled` the same folder (BatchNorm statistics adapted
    to the real recordings at adapt.bn_share, `[adapt]`);
-then 3. `train ensemble` of the members (their mean probability, one graph), 4. `calibrate run` (export,
+then 3. `train ensemble` of the members (their mean probability, one graph, with its own temperature fitted on
+new synthetic patients, `--temperature-data`), 4. `calibrate run` (export,
 quantize, parity gates), 5. checks: Kaggle KL on an evaluation set (`train synth --evaluation`: new patients
 on the backgrounds of eegmat subjects 18-23, whom no member saw) and on the 12 real sparcnet_iiic segments,
 alarms of `edge run`'s alarm policy over the eegmat recordings (healthy adults: every alarm is false), and the
@@ -66,6 +67,7 @@ SHIPPED_MEMBERS = 3
 # Every shipped figure's "held-out": an evaluation set (`train synth --evaluation`) of new synthetic patients on
 # the backgrounds of eegmat subjects 18-23, people no member trained on (members draw on subjects 00-17).
 HELD_OUT_SEED = EVAL_SEED_START + 200  # + --seed; 9000 and 9100 seed the hard and tuning sets (another generator)
+CALIBRATION_SEED = 8000  # + --seed: the new patients the ensemble's temperature is fitted on (a training-type set)
 
 
 def _run(*argv: str) -> None:
@@ -130,11 +132,18 @@ def build_members(work: Path, *, members: int, eegs: int, seed: int, background:
         return bundles[0]
     tag = _tag(background)
     out = work / f"ensemble-{tag}-L{lookahead:g}-s{seed}x{members}"
+    # The average's own temperature: fitted on new patients of a training-type set no member saw (the members'
+    # mean is underconfident where they disagree; train/fit/combine.py), never on the held-out evaluation set.
+    calibration = work / f"synth-calibration-s{CALIBRATION_SEED + seed}-{tag}"
+    _synth(calibration, eegs=max(eegs // 4, 50), seed=CALIBRATION_SEED + seed, background=background)
+    # redone when missing, older than a refitted member, or written before ensembles had their own temperature
     done = (out / SPEC_FILE).stat().st_mtime_ns if (out / SPEC_FILE).is_file() else None
-    if done is None or any((b / SPEC_FILE).stat().st_mtime_ns > done for b in bundles):  # none, or a member refitted
+    if (done is None or any((b / SPEC_FILE).stat().st_mtime_ns > done for b in bundles)
+            or "calibration" not in json.loads((out / SPEC_FILE).read_text()).get("training", {})):
         shutil.rmtree(out, ignore_errors=True)
         # spec.json lists the members: by their path from the checkout, not this machine's layout
-        _run("train", "ensemble", *(a for b in bundles for a in ("--bundle", os.path.relpath(b))), "--out", str(out))
+        _run("train", "ensemble", *(a for b in bundles for a in ("--bundle", os.path.relpath(b))), "--out", str(out),
+             "--temperature-data", str(calibration))
     return out
 
 

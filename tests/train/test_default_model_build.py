@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +23,10 @@ class _Recorder:
         self.calls.append(argv)
         out = Path(argv[argv.index("--out") + 1])
         out.mkdir(parents=True, exist_ok=True)
-        (out / ("train.csv" if argv[1] == "synth" else "spec.json")).write_text("done")
+        if argv[1] == "synth":
+            (out / "train.csv").write_text("done")
+        else:  # an ensemble's spec records its fitted temperature
+            (out / "spec.json").write_text(json.dumps({"training": {"calibration": {"temperature": 0.9}}}))
 
     def of(self, command: str) -> list[dict[str, str]]:
         """The calls of one `train` subcommand, as {option: value} (flags map to "")."""
@@ -49,7 +53,10 @@ def test_members_train_on_their_own_seed_and_resume_without_rerunning(tmp_path, 
     bundle = build_default_model.build_members(tmp_path, members=3, eegs=40, seed=5, background=eegmat, epochs=2,
                                                lookahead=20.0)
     synths, fits, ensembles = recorder.of("synth"), recorder.of("fit"), recorder.of("ensemble")
+    synths, (calibration,) = synths[:3], synths[3:]
     assert [s["--seed"] for s in synths] == [f["--seed"] for f in fits] == ["5", "6", "7"]
+    assert int(calibration["--seed"]) not in (5, 6, 7) and "--evaluation" not in calibration  # new patients
+    assert ensembles[0]["--temperature-data"] == calibration["--out"]
     assert all(s["--background"] == os.path.relpath(eegmat) and "--evaluation" not in s for s in synths)
     assert [f["--data"] for f in fits] == [s["--out"] for s in synths]  # each member on its own data
     for fit in fits:
@@ -67,6 +74,10 @@ def test_members_train_on_their_own_seed_and_resume_without_rerunning(tmp_path, 
     build_default_model.build_members(tmp_path, members=3, eegs=40, seed=5, background=eegmat, epochs=2,
                                       lookahead=20.0)
     assert [c[1] for c in recorder.calls[before:]] == ["synth", "fit", "ensemble"]  # the average of the new one
+    (Path(ensembles[0]["--out"]) / "spec.json").write_text("{}")  # an ensemble written without a temperature
+    build_default_model.build_members(tmp_path, members=3, eegs=40, seed=5, background=eegmat, epochs=2,
+                                      lookahead=20.0)
+    assert recorder.calls[-1][1] == "ensemble"
     assert recorder.of("fit")[-1] == fits[1] and recorder.of("ensemble")[-1] == ensembles[0]
 
 

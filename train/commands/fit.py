@@ -83,13 +83,21 @@ def adapt_command(
 def ensemble_command(
     bundle: Annotated[list[Path], typer.Option("--bundle", help="A trained bundle; repeat for each member (>= 2).")],
     out: Annotated[Path, typer.Option("--out", help="Bundle directory to write (must be new or empty).")],
+    temperature_data: Annotated[Path | None, typer.Option(
+        "--temperature-data", help="A labelled Kaggle layout no member trained on: fit the ensemble's own "
+                                   "temperature on top of the average (default: none, the plain mean).")] = None,
 ) -> None:
     """Average trained bundles (same contract, front end and lookahead) in one graph; no retraining."""
+    from edge.model.bundle import load_spec
     from train.fit.combine import combine_bundles
 
-    written = combine_bundles(bundle, out)
-    typer.echo(f"bundle {written}: ensemble of {len(bundle)} models (their mean probability); "
-               "`calibrate export` it to run at the bedside")
+    written = combine_bundles(bundle, out, temperature_data=temperature_data)
+    fitted = load_spec(written).training.get("calibration")
+    how = "their mean probability" if fitted is None else \
+        (f"their mean probability at temperature {fitted['temperature']:.3f}, fitted on {fitted['rows']} rows of "
+         f"{fitted['data']}: KL {fitted['kl_mean_of_members']:.4f} -> {fitted['kl_after']:.4f}")
+    typer.echo(f"bundle {written}: ensemble of {len(bundle)} models ({how}); `calibrate export` it to run at the "
+               "bedside")
 
 
 @app.command("eval")

@@ -7,10 +7,13 @@ than its members' mean (docs/experiments/2026-12-seed-spread.md). The cost is si
 member count: the shipped default averages three small members (tinynet_e mel2d, 10.8 MB together;
 docs/experiments/2026-12-small-members.md), and a site with the budget can combine larger ones.
 
-The members keep their weights and their own fitted temperatures; the ensemble's temperature is 1, so its
-output is exactly the mean of the members' shipped probabilities. Members must answer the same question: the
-same signal contract, front end and lookahead. The bundle has no held-out figures of its own (seeds split
-the patients differently); spec.json lists the members and theirs.
+The members keep their weights and their own fitted temperatures. Without ``temperature_data`` the ensemble's
+temperature is 1, so its output is exactly the mean of the members' shipped probabilities. That mean is less
+confident than it should be where calibrated members disagree (the shipped three: temperature 0.876 on synthetic
+patients none of them saw; docs/experiments/2026-12-domain-randomisation.md), so ``temperature_data``, a
+labelled layout no member trained on, fits the ensemble's own temperature on top of the average. Members must
+answer the same question: the same signal contract, front end and lookahead. The bundle has no held-out figures
+of its own (seeds split the patients differently); spec.json lists the members and theirs.
 """
 
 from __future__ import annotations
@@ -34,8 +37,35 @@ def _member_record(bundle: Path, spec: ModelSpec) -> dict:
             "held_out_kl": metrics.get("oof_kl"), "held_out_prior_kl": metrics.get("oof_prior_kl")}
 
 
-def combine_bundles(bundles: list[str | Path], out: str | Path) -> Path:
-    """Write ``out``: one `ensemble` bundle whose output is the mean of ``bundles``' probabilities."""
+def _fit_ensemble_temperature(ensemble, data_dir: Path, specs: list[ModelSpec], *, lookahead_s: float) -> dict:
+    """Set the ensemble's temperature to the one that fits ``data_dir``'s votes best; returns its record."""
+    from train.data import build_window_set
+    from train.fit.distributed import resolve_device
+    from train.fit.evaluate import fit_temperature, predict_probs, scale_probs
+    from train.fit.run import set_temperature
+    from train.metric import score
+    from train.synth.evaluation_set import refuse_training_on
+
+    refuse_training_on(data_dir, option="--temperature-data")
+    for spec in specs:
+        if spec.training.get("data", {}).get("source") == data_dir.name:
+            raise DataError(f"--temperature-data {data_dir}: a member trained on a layout of this name; fit the "
+                            "temperature on patients no member saw (e.g. `train synth` with another seed)")
+    windows = build_window_set(data_dir, split="train", margin=0, lookahead_s=lookahead_s)
+    if windows.targets is None:
+        raise DataError(f"--temperature-data {data_dir} has no vote columns; it needs the labelled train layout")
+    targets = np.asarray(windows.targets, dtype=np.float64)
+    probs = predict_probs(ensemble, windows, np.arange(len(windows)), batch_size=32, device=resolve_device("cpu"))
+    temperature = fit_temperature(targets, probs)
+    set_temperature(ensemble, temperature)
+    return {"temperature": round(temperature, 4), "data": data_dir.name, "rows": len(windows),
+            "kl_mean_of_members": round(score(targets, probs), 4),
+            "kl_after": round(score(targets, scale_probs(probs, temperature)), 4)}
+
+
+def combine_bundles(bundles: list[str | Path], out: str | Path, *, temperature_data: str | Path | None = None) -> Path:
+    """Write ``out``: one `ensemble` bundle whose output is the mean of ``bundles``' probabilities, sharpened or
+    softened by a temperature fitted on ``temperature_data`` when given."""
     from train.checkpoint import load_bundle_model, require_new_bundle_dir, runtime_versions, save_bundle
     from train.models import create_model, without_init_options
 
@@ -57,11 +87,13 @@ def combine_bundles(bundles: list[str | Path], out: str | Path) -> Path:
     ensemble = create_model("ensemble", frontend=first.frontend, members=members)
     for target, (model, _) in zip(ensemble.members, loaded, strict=True):
         target.load_state_dict(model.state_dict())
+    calibration = {} if temperature_data is None else {"calibration": _fit_ensemble_temperature(
+        ensemble.eval(), Path(temperature_data), [s for _, s in loaded], lookahead_s=first.lookahead_s)}
     priors = [s.training.get("data", {}).get("class_prior") for _, s in loaded]
     data = {"class_prior": np.mean(priors, axis=0).tolist()} if all(p is not None for p in priors) else {}
     spec = ModelSpec(model="ensemble", model_kwargs={"members": members}, frontend=first.frontend,
                      contract=first.contract, lookahead_s=first.lookahead_s, input_name=first.input_name,
                      output_name=first.output_name, versions=runtime_versions(),
                      training={"ensemble_of": [_member_record(b, s) for b, (_, s) in zip(bundles, loaded, strict=True)],
-                               "data": data})
+                               "data": data, **calibration})
     return save_bundle(out, ensemble.eval(), spec.validate())

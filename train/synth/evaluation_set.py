@@ -38,8 +38,9 @@ def is_evaluation_set(data_dir: Path) -> bool:
     return (Path(data_dir) / MARKER).is_file()
 
 
-def refuse_training_on(data_dir: Path) -> None:
-    """DataError when ``data_dir`` is an evaluation set: training on it would leak its people into the model."""
+def refuse_training_on(data_dir: Path, *, option: str = "--data") -> None:
+    """DataError when ``data_dir`` is an evaluation set: training (or fitting anything) on it would leak its
+    people into the model."""
     if is_evaluation_set(data_dir):
-        raise DataError(f"--data {data_dir} is an evaluation set ({MARKER}: `train synth --evaluation`); train on a "
+        raise DataError(f"{option} {data_dir} is an evaluation set ({MARKER}: `train synth --evaluation`); fit on a "
                         "set written without --evaluation and score on this one with `train eval`")

@@ -21,11 +21,12 @@ from train.fit.run import set_temperature
 from train.models import TINY_KWARGS, create_model
 
 
-def _bundle(path: Path, *, seed: int, temperature: float, lookahead_s: float = 20.0, prior=None) -> Path:
+def _bundle(path: Path, *, seed: int, temperature: float, lookahead_s: float = 20.0, prior=None,
+            source: str = "synth") -> Path:
     torch.manual_seed(seed)
     model = create_model("grouped1d", frontend=FrontEndConfig(), **TINY_KWARGS["grouped1d"]).eval()
     set_temperature(model, temperature)
-    training = {"config": {"run": {"seed": seed}}, "data": {"class_prior": prior or [1 / 6] * 6}}
+    training = {"config": {"run": {"seed": seed}}, "data": {"class_prior": prior or [1 / 6] * 6, "source": source}}
     spec = ModelSpec(model="grouped1d", model_kwargs=TINY_KWARGS["grouped1d"], lookahead_s=lookahead_s,
                      training=training)
     return save_bundle(path, model, spec, extra_files={"metrics.json": json.dumps({"oof_kl": 0.5 + seed})})
@@ -73,3 +74,31 @@ def test_ensemble_refuses_members_that_answer_another_question(tmp_path, capsys)
         combine_bundles([first, first], tmp_path / "file")
     assert (tmp_path / "file").read_text() == "kept"
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_a_temperature_fitted_on_unseen_patients_scales_the_average(tmp_path, capsys):
+    from train.fit.evaluate import scale_probs
+    from train.synth.evaluation_set import EVAL_SEED_START
+    from train.synth.generate import SynthConfig, generate_dataset
+
+    members = [_bundle(tmp_path / f"m{k}", seed=k, temperature=1.0) for k in range(2)]
+    data = generate_dataset(tmp_path / "calib", SynthConfig(n_eegs=6, seed=3)).out
+    out = tmp_path / "ens"
+    assert run_app(app, ["ensemble", "--bundle", str(members[0]), "--bundle", str(members[1]), "--out", str(out),
+                         "--temperature-data", str(data)]) == 0
+    assert "at temperature" in capsys.readouterr().out
+    _, spec = load_bundle_model(out)
+    fitted = spec.training["calibration"]
+    assert fitted["data"] == "calib" and fitted["rows"] > 6 and fitted["temperature"] != 1.0
+    assert fitted["kl_after"] <= fitted["kl_mean_of_members"]  # the fitted temperature is the best one here
+    eeg = np.random.default_rng(1).normal(0, 30, (2, 20, 10000)).astype(np.float32)
+    mean = np.mean([_probs(m, eeg) for m in members], axis=0)
+    np.testing.assert_allclose(_probs(out, eeg), scale_probs(mean, spec.training["calibration"]["temperature"]),
+                               atol=1e-4)
+    held = generate_dataset(tmp_path / "held", SynthConfig(n_eegs=4, seed=EVAL_SEED_START, evaluation=True)).out
+    with pytest.raises(DataError, match="--temperature-data .* is an evaluation set"):
+        combine_bundles(members, tmp_path / "e2", temperature_data=held)
+    own = _bundle(tmp_path / "m2", seed=2, temperature=1.0, source="calib")  # trained on the calibration layout
+    with pytest.raises(DataError, match="a member trained on a layout of this name"):
+        combine_bundles([members[0], own], tmp_path / "e3", temperature_data=data)
+    assert not (tmp_path / "e2").exists() and not (tmp_path / "e3").exists()
