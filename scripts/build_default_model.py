@@ -255,6 +255,13 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _temperature(fitted: dict | None) -> str:
+    if not fitted:
+        return ""
+    return (f" The average's temperature: {fitted['temperature']:.3f}, fitted on {fitted['rows']} rows of "
+            f"{fitted['data']} (KL {fitted['kl_mean_of_members']:.4f} at 1, {fitted['kl_after']:.4f} fitted).")
+
+
 def _confusion(figures: dict) -> str:
     return "; ".join(f"{truth} -> " + ", ".join(f"{top} {n}" for top, n in row.items())
                      for truth, row in figures["confusion"].items())
@@ -267,7 +274,8 @@ def section(args: argparse.Namespace, figures: dict, old: dict, plain: dict | No
         "## Default model (`make default-model`: scripts/build_default_model.py)",
         "",
         f"`{figures['made_by']}`; training data: {figures['training_data']}; lookahead L = {args.lookahead:g} s "
-        f"(section \"lookahead\"). Held-out = {figures['held_out']}; real 12 = the sparcnet_iiic segments "
+        f"(section \"lookahead\").{_temperature(figures.get('ensemble_temperature'))} Held-out = "
+        f"{figures['held_out']}; real 12 = the sparcnet_iiic segments "
         "(expert votes), each scored for its labelled centre through the ONNX engine (`edge predict --kaggle`'s "
         "rule); eegmat = every alarm of any level (window, brief, burden levels) that `edge run`'s default policy "
         "raises over the healthy adults' recordings.",
@@ -346,10 +354,14 @@ def main() -> None:
         "training_data": f"{args.members} x (train synth --eegs {args.eegs} --seed S --background eegmat (subjects "
                          "00-17, half the patients; synthetic patterns, artifacts and votes), train fit --seed S), "
                          f"S = {args.seed}..{args.seed + args.members - 1}; BatchNorm statistics adapted to eegmat "
-                         "subjects 00-17 at adapt.bn_share (train fit --unlabelled / train adapt)",
+                         "subjects 00-17 at adapt.bn_share (train fit --unlabelled / train adapt)"
+                         + ("" if args.members == 1 else
+                            f"; the average's temperature fitted on {max(args.eegs // 4, 50)} EEGs of new patients "
+                            f"(train synth --seed {CALIBRATION_SEED + args.seed}; train ensemble --temperature-data)"),
         "held_out": f"{max(args.eegs // 4, 50)} fresh synthetic EEGs (train synth --evaluation --seed "
                     f"{HELD_OUT_SEED + args.seed}): patients no member saw, real backgrounds of eegmat subjects 18-23",
         "held_out_kl": held_out_kl, "held_out_prior_kl": held_out_prior_kl,
+        "ensemble_temperature": load_spec(bundle).training.get("calibration"),
         "real_12": real_segments(bundle),
         "eegmat": false_alarms(bundle, args.background),
     }

@@ -9,9 +9,9 @@ docs/experiments/2026-12-small-members.md), and a site with the budget can combi
 
 The members keep their weights and their own fitted temperatures. Without ``temperature_data`` the ensemble's
 temperature is 1, so its output is exactly the mean of the members' shipped probabilities. That mean is less
-confident than it should be where calibrated members disagree (the shipped three: temperature 0.876 on synthetic
-patients none of them saw; docs/experiments/2026-12-domain-randomisation.md), so ``temperature_data``, a
-labelled layout no member trained on, fits the ensemble's own temperature on top of the average. Members must
+confident than it should be where calibrated members disagree (the shipped three: a temperature of 0.818 fits new
+synthetic patients best; docs/benchmarks.md "default-model"), so ``temperature_data``, a labelled layout no
+member trained on, fits the ensemble's own temperature on top of the average. Members must
 answer the same question: the same signal contract, front end and lookahead. The bundle has no held-out figures
 of its own (seeds split the patients differently); spec.json lists the members and theirs.
 """
