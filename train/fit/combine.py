@@ -11,9 +11,9 @@ The members keep their weights and their own fitted temperatures. Without ``temp
 temperature is 1, so its output is exactly the mean of the members' shipped probabilities. That mean is less
 confident than it should be where calibrated members disagree (the shipped three: a temperature of 0.818 fits new
 synthetic patients best; docs/benchmarks.md "default-model"), so ``temperature_data``, a labelled layout no
-member trained on, fits the ensemble's own temperature on top of the average. Members must
-answer the same question: the same signal contract, front end and lookahead. The bundle has no held-out figures
-of its own (seeds split the patients differently); spec.json lists the members and theirs.
+member trained on, fits the ensemble's own temperature on top of the average (spec.json: training.calibration).
+Members must answer the same question: the same signal contract, front end and lookahead. The bundle has no
+held-out figures of its own (seeds split the patients differently); spec.json lists the members and theirs.
 """
 
 from __future__ import annotations
