@@ -9,15 +9,14 @@ For each of --members seeds (seed, seed + 1, ...):
 2. `train fit` with the shipped [model] table and `--unlabelled` the same folder (BatchNorm statistics adapted
    to the real recordings at adapt.bn_share, `[adapt]`);
 then 3. `train ensemble` of the members (their mean probability, one graph, with its own temperature fitted on
-new synthetic patients, `--temperature-data`), 4. `calibrate run` (export,
-quantize, parity gates), 5. checks: Kaggle KL on an evaluation set (`train synth --evaluation`: new patients
-on the backgrounds of eegmat subjects 18-23, whom no member saw) and on the 12 real sparcnet_iiic segments,
-alarms of `edge run`'s alarm policy over the eegmat recordings (healthy adults: every alarm is false), and the
-demo recording, 6. copies spec.json + model.onnx (fp32, the reference graph) into
-edge/model/default/ with its figures in spec.json's training.default_model, and a fresh SHA256SUMS.
-`--compare` also trains the same budget and seeds without real background and writes both figures to the
-"default-model" section of docs/benchmarks.md. Steps whose output exists are skipped (rerun to resume; a member
-refitted since the ensemble was written makes it redone).
+new synthetic patients, `--temperature-data`), 4. `calibrate run` (export, quantize, parity gates), 5. checks:
+Kaggle KL on an evaluation set (`train synth --evaluation`: new patients on the backgrounds of eegmat subjects
+18-23, whom no member saw) and on the 12 real sparcnet_iiic segments, alarms of `edge run`'s alarm policy over
+the eegmat recordings (healthy adults: every alarm is false), and the demo recording, 6. copies spec.json +
+model.onnx (fp32, the reference graph) into edge/model/default/ with its figures in spec.json's
+training.default_model, and a fresh SHA256SUMS. `--compare` also trains the same budget and seeds without real
+background and writes both figures to the "default-model" section of docs/benchmarks.md. Steps whose output
+exists are skipped (rerun to resume; a member refitted since the ensemble was written makes it redone).
 """
 
 from __future__ import annotations
@@ -80,6 +79,11 @@ def _tag(background: Path | None) -> str:
     return "real" if background is not None else "plain"
 
 
+def _side_eegs(eegs: int) -> int:
+    """EEGs of the sets beside the members' own (held-out, temperature): a quarter of one member's."""
+    return max(eegs // 4, 50)
+
+
 def _synth(data: Path, *, eegs: int, seed: int, background: Path | None, evaluation: bool = False) -> None:
     """`train synth` into ``data`` unless it is complete; background by its path from the checkout."""
     if (data / "train.csv").is_file():
@@ -135,11 +139,11 @@ def build_members(work: Path, *, members: int, eegs: int, seed: int, background:
     # The average's own temperature: fitted on new patients of a training-type set no member saw (the members'
     # mean is underconfident where they disagree; train/fit/combine.py), never on the held-out evaluation set.
     calibration = work / f"synth-calibration-s{CALIBRATION_SEED + seed}-{tag}"
-    _synth(calibration, eegs=max(eegs // 4, 50), seed=CALIBRATION_SEED + seed, background=background)
     # redone when missing, older than a refitted member, or written before ensembles had their own temperature
     done = (out / SPEC_FILE).stat().st_mtime_ns if (out / SPEC_FILE).is_file() else None
     if (done is None or any((b / SPEC_FILE).stat().st_mtime_ns > done for b in bundles)
             or "calibration" not in json.loads((out / SPEC_FILE).read_text()).get("training", {})):
+        _synth(calibration, eegs=_side_eegs(eegs), seed=CALIBRATION_SEED + seed, background=background)
         shutil.rmtree(out, ignore_errors=True)
         # spec.json lists the members: by their path from the checkout, not this machine's layout
         _run("train", "ensemble", *(a for b in bundles for a in ("--bundle", os.path.relpath(b))), "--out", str(out),
@@ -153,7 +157,7 @@ def held_out(work: Path, bundle: Path, *, eegs: int, seed: int, background: Path
     from train.fit.evaluate import evaluate_bundle
 
     data = work / f"synth-held-out-s{HELD_OUT_SEED + seed}-{_tag(background)}"
-    _synth(data, eegs=max(eegs // 4, 50), seed=HELD_OUT_SEED + seed, background=background, evaluation=True)
+    _synth(data, eegs=_side_eegs(eegs), seed=HELD_OUT_SEED + seed, background=background, evaluation=True)
     report = evaluate_bundle(bundle, data, device="cpu")
     return round(report.kl, 4), round(report.prior_kl, 4)
 
@@ -356,9 +360,9 @@ def main() -> None:
                          f"S = {args.seed}..{args.seed + args.members - 1}; BatchNorm statistics adapted to eegmat "
                          "subjects 00-17 at adapt.bn_share (train fit --unlabelled / train adapt)"
                          + ("" if args.members == 1 else
-                            f"; the average's temperature fitted on {max(args.eegs // 4, 50)} EEGs of new patients "
+                            f"; the average's temperature fitted on {_side_eegs(args.eegs)} EEGs of new patients "
                             f"(train synth --seed {CALIBRATION_SEED + args.seed}; train ensemble --temperature-data)"),
-        "held_out": f"{max(args.eegs // 4, 50)} fresh synthetic EEGs (train synth --evaluation --seed "
+        "held_out": f"{_side_eegs(args.eegs)} fresh synthetic EEGs (train synth --evaluation --seed "
                     f"{HELD_OUT_SEED + args.seed}): patients no member saw, real backgrounds of eegmat subjects 18-23",
         "held_out_kl": held_out_kl, "held_out_prior_kl": held_out_prior_kl,
         "ensemble_temperature": load_spec(bundle).training.get("calibration"),

@@ -65,7 +65,7 @@ def test_members_train_on_their_own_seed_and_resume_without_rerunning(tmp_path, 
         assert fit["--epochs"] == "2" and fit["--unlabelled"] == os.path.relpath(eegmat)
     assert len(ensembles) == 1 and bundle == Path(ensembles[0]["--out"])
     before = len(recorder.calls)
-    for synth in synths:  # finished members need their data no more
+    for synth in (*synths, calibration):  # finished members and their average need their data no more
         (Path(synth["--out"]) / "train.csv").unlink()
     build_default_model.build_members(tmp_path, members=3, eegs=40, seed=5, background=eegmat, epochs=2,
                                       lookahead=20.0)
@@ -73,7 +73,9 @@ def test_members_train_on_their_own_seed_and_resume_without_rerunning(tmp_path, 
     (Path(fits[1]["--out"]) / "spec.json").unlink()  # a member killed mid-fit: its data again, then its fit
     build_default_model.build_members(tmp_path, members=3, eegs=40, seed=5, background=eegmat, epochs=2,
                                       lookahead=20.0)
-    assert [c[1] for c in recorder.calls[before:]] == ["synth", "fit", "ensemble"]  # the average of the new one
+    # its data again, its fit, then the average of the new one on its temperature set, drawn again as well
+    assert [c[1] for c in recorder.calls[before:]] == ["synth", "fit", "synth", "ensemble"]
+    assert recorder.of("synth")[-1] == calibration
     (Path(ensembles[0]["--out"]) / "spec.json").write_text("{}")  # an ensemble written without a temperature
     build_default_model.build_members(tmp_path, members=3, eegs=40, seed=5, background=eegmat, epochs=2,
                                       lookahead=20.0)
